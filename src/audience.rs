@@ -1,0 +1,415 @@
+//! Audiences: the ripples around an incident, and how each one is told.
+//!
+//! Inner rings (core on-call responders, front-line support, leadership) get more
+//! detail, sooner; outer rings (all employees, external customers) get plain
+//! language and never internal notes. An [`AudiencePolicy`] says, for one
+//! audience, which channels and targets it reads ([`Route`]s), how much detail it
+//! gets ([`Detail`]), the longest silence it may be left in, and optionally which
+//! components it cares about.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::incident::ComponentId;
+use crate::render::Overflow;
+
+/// Why an audience, route or target was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A custom audience name was empty, too long, not `[a-z0-9_-]`, or the name
+    /// of a built-in tier.
+    #[error("invalid custom audience name {0:?}: use 1-64 of [a-z0-9_-], not a built-in tier name")]
+    InvalidAudienceName(String),
+    /// A target was empty or contained control characters.
+    #[error("invalid target {0:?}: must be non-empty and free of control characters")]
+    InvalidTarget(String),
+    /// Internal notes were allowed for customers or all employees.
+    #[error("audience {0} may never receive internal notes")]
+    InternalNotesNotAllowed(Audience),
+    /// `max_silence` was zero.
+    #[error("audience {0}: max_silence must be greater than zero")]
+    ZeroMaxSilence(Audience),
+    /// The policy has no route, so the audience would never hear anything.
+    #[error("audience {0} has no route")]
+    NoRoute(Audience),
+    /// A route lists no target.
+    #[error("audience {audience}: route to channel {channel:?} has no target")]
+    NoTarget {
+        /// The audience.
+        audience: Audience,
+        /// The route's channel name.
+        channel: String,
+    },
+}
+
+/// One ring of people around an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Audience {
+    /// The on-call responders fixing the incident.
+    CoreResponders,
+    /// Support staff answering customers.
+    FrontLineSupport,
+    /// Leadership.
+    Leadership,
+    /// Everyone in the company.
+    Employees,
+    /// External customers and the public.
+    Customers,
+    /// A tier of your own (for example `"partners"`); its policy decides its detail.
+    Custom(Arc<str>),
+}
+
+impl Audience {
+    const BUILT_IN: [(&'static str, Audience); 5] = [
+        ("core_responders", Audience::CoreResponders),
+        ("front_line_support", Audience::FrontLineSupport),
+        ("leadership", Audience::Leadership),
+        ("employees", Audience::Employees),
+        ("customers", Audience::Customers),
+    ];
+
+    /// A user-named tier: 1-64 of `[a-z0-9_-]`, not a built-in tier's name.
+    pub fn custom(name: impl Into<String>) -> Result<Self, PolicyError> {
+        let name = name.into();
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && !Self::BUILT_IN.iter().any(|(n, _)| *n == name);
+        if ok {
+            Ok(Audience::Custom(name.into()))
+        } else {
+            Err(PolicyError::InvalidAudienceName(name))
+        }
+    }
+
+    /// The snake-case name (`"front_line_support"`, or the custom name).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Audience::CoreResponders => "core_responders",
+            Audience::FrontLineSupport => "front_line_support",
+            Audience::Leadership => "leadership",
+            Audience::Employees => "employees",
+            Audience::Customers => "customers",
+            Audience::Custom(name) => name,
+        }
+    }
+
+    /// Whether this tier may ever see internal notes. Customers and all employees
+    /// never may; custom tiers may if their policy says so.
+    pub fn may_see_internal(&self) -> bool {
+        !matches!(self, Audience::Employees | Audience::Customers)
+    }
+
+    /// The default detail level: internal for the inner rings, public otherwise.
+    pub fn default_detail(&self) -> Detail {
+        match self {
+            Audience::CoreResponders | Audience::FrontLineSupport | Audience::Leadership => {
+                Detail::Internal
+            }
+            _ => Detail::Public,
+        }
+    }
+
+    /// The default longest silence: 20 minutes for responders, 30 for support and
+    /// leadership, an hour for everyone else.
+    pub fn default_max_silence(&self) -> Duration {
+        let minutes = match self {
+            Audience::CoreResponders => 20,
+            Audience::FrontLineSupport | Audience::Leadership => 30,
+            _ => 60,
+        };
+        Duration::from_secs(minutes * 60)
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Audience {
+    type Error = PolicyError;
+    fn try_from(s: String) -> Result<Self, PolicyError> {
+        match Self::BUILT_IN.iter().find(|(n, _)| *n == s) {
+            Some((_, a)) => Ok(a.clone()),
+            None => Audience::custom(s),
+        }
+    }
+}
+
+impl From<Audience> for String {
+    fn from(a: Audience) -> String {
+        a.as_str().to_owned()
+    }
+}
+
+/// How much an audience is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// Public text only: plain language, no internal notes.
+    Public,
+    /// Public text plus internal notes and component detail.
+    Internal,
+}
+
+impl Detail {
+    /// The snake-case name, also the suffix of template names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Public => "public",
+            Detail::Internal => "internal",
+        }
+    }
+}
+
+/// Where a message goes on a channel: a Slack channel id, an e-mail address, a
+/// phone number, a webhook endpoint name. What it means is up to the channel.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Target(Arc<str>);
+
+impl Target {
+    /// A target; must be non-empty and free of control characters (so it cannot
+    /// smuggle a header or a second line into a request).
+    pub fn new(target: impl Into<String>) -> Result<Self, PolicyError> {
+        let target = target.into();
+        if target.trim().is_empty() || target.chars().any(char::is_control) {
+            return Err(PolicyError::InvalidTarget(target));
+        }
+        Ok(Self(target.into()))
+    }
+
+    /// The target as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Target {
+    type Error = PolicyError;
+    fn try_from(s: String) -> Result<Self, PolicyError> {
+        Target::new(s)
+    }
+}
+
+impl From<Target> for String {
+    fn from(t: Target) -> String {
+        t.0.to_string()
+    }
+}
+
+/// One channel and the targets on it that an audience reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Route {
+    pub(crate) channel: String,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) overflow: Overflow,
+}
+
+impl Route {
+    /// A route to the channel registered under `channel` in the dispatcher.
+    pub fn new(channel: impl Into<String>, targets: impl IntoIterator<Item = Target>) -> Self {
+        Self {
+            channel: channel.into(),
+            targets: targets.into_iter().collect(),
+            overflow: Overflow::default(),
+        }
+    }
+
+    /// What to do when a message is longer than the channel allows (default:
+    /// [`Overflow::Shorten`]).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// The channel name.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+    /// The targets.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+    /// The overflow policy.
+    pub fn overflow_policy(&self) -> Overflow {
+        self.overflow
+    }
+}
+
+/// How one audience is told: its routes, detail, longest silence and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct AudiencePolicy {
+    pub(crate) audience: Audience,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) detail: Detail,
+    pub(crate) max_silence: Duration,
+    pub(crate) components: Option<Vec<ComponentId>>,
+}
+
+impl AudiencePolicy {
+    /// A policy with the tier's defaults ([`Audience::default_detail`],
+    /// [`Audience::default_max_silence`]) and no routes yet.
+    pub fn new(audience: Audience) -> Self {
+        Self {
+            detail: audience.default_detail(),
+            max_silence: audience.default_max_silence(),
+            audience,
+            routes: Vec::new(),
+            components: None,
+        }
+    }
+
+    /// Adds a route.
+    pub fn route(mut self, route: Route) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// Sets the detail level. [`Detail::Internal`] for customers or all employees
+    /// is refused by [`AudiencePolicy::validate`].
+    pub fn detail(mut self, detail: Detail) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// Sets the longest allowed silence between messages.
+    pub fn max_silence(mut self, max_silence: Duration) -> Self {
+        self.max_silence = max_silence;
+        self
+    }
+
+    /// Scopes the audience to these components: it hears only of incidents that
+    /// affect at least one of them (like an audience-specific status page).
+    pub fn components(mut self, components: impl IntoIterator<Item = ComponentId>) -> Self {
+        self.components = Some(components.into_iter().collect());
+        self
+    }
+
+    /// The audience.
+    pub fn audience(&self) -> &Audience {
+        &self.audience
+    }
+    /// The routes.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+    /// The detail level.
+    pub fn detail_level(&self) -> Detail {
+        self.detail
+    }
+    /// The longest allowed silence.
+    pub fn longest_silence(&self) -> Duration {
+        self.max_silence
+    }
+    /// The component scope, if any.
+    pub fn component_scope(&self) -> Option<&[ComponentId]> {
+        self.components.as_deref()
+    }
+
+    /// Whether this audience should hear of an incident affecting `components`.
+    pub fn cares_about(&self, incident: &crate::incident::Incident) -> bool {
+        match &self.components {
+            None => true,
+            Some(scope) => incident.affects_any(scope),
+        }
+    }
+
+    /// Checks the policy: at least one route, each with a target; a non-zero
+    /// silence; no internal notes for customers or all employees.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.detail == Detail::Internal && !self.audience.may_see_internal() {
+            return Err(PolicyError::InternalNotesNotAllowed(self.audience.clone()));
+        }
+        if self.max_silence.is_zero() {
+            return Err(PolicyError::ZeroMaxSilence(self.audience.clone()));
+        }
+        if self.routes.is_empty() {
+            return Err(PolicyError::NoRoute(self.audience.clone()));
+        }
+        if let Some(route) = self.routes.iter().find(|r| r.targets.is_empty()) {
+            return Err(PolicyError::NoTarget {
+                audience: self.audience.clone(),
+                channel: route.channel.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in [
+            Audience::CoreResponders,
+            Audience::FrontLineSupport,
+            Audience::Leadership,
+            Audience::Employees,
+            Audience::Customers,
+            Audience::custom("partners").unwrap(),
+        ] {
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(serde_json::from_str::<Audience>(&json).unwrap(), a);
+        }
+        assert!(Audience::custom("customers").is_err());
+        assert!(Audience::custom("Big Partners").is_err());
+        assert!(Audience::custom("").is_err());
+    }
+
+    #[test]
+    fn outer_rings_never_get_internal_notes() {
+        for a in [Audience::Customers, Audience::Employees] {
+            let p = AudiencePolicy::new(a.clone())
+                .route(Route::new("mail", [Target::new("x").unwrap()]))
+                .detail(Detail::Internal);
+            assert_eq!(p.validate(), Err(PolicyError::InternalNotesNotAllowed(a)));
+        }
+        let partners = Audience::custom("partners").unwrap();
+        assert_eq!(partners.default_detail(), Detail::Public);
+        AudiencePolicy::new(partners)
+            .detail(Detail::Internal)
+            .route(Route::new("mail", [Target::new("x").unwrap()]))
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn policies_are_validated() {
+        let p = AudiencePolicy::new(Audience::Leadership);
+        assert_eq!(p.validate(), Err(PolicyError::NoRoute(Audience::Leadership)));
+        let p = p.route(Route::new("chat", []));
+        assert!(matches!(p.validate(), Err(PolicyError::NoTarget { .. })));
+        let p = AudiencePolicy::new(Audience::Leadership)
+            .route(Route::new("chat", [Target::new("#lead").unwrap()]))
+            .max_silence(Duration::ZERO);
+        assert!(matches!(p.validate(), Err(PolicyError::ZeroMaxSilence(_))));
+        assert!(Target::new("a\r\nBcc: x").is_err());
+        assert!(Target::new("  ").is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! Channels: the places an audience reads, behind one small trait.
+//!
+//! A [`Channel`] sends one [`Delivery`] (the text rendered for that channel, the
+//! link back to the source of truth, an idempotency key and the thread of earlier
+//! messages on the same target) and answers with a [`Receipt`] or a
+//! [`ChannelError`] that says what to do next. Rate limits, retries, timeouts and
+//! journaling live in the [dispatcher](crate::dispatch), once, not in each channel.
+//!
+//! | channel | module | feature | primary | threads |
+//! |---|---|---|---|---|
+//! | in-memory recorder | [`memory`] | (none) | optional | yes |
+//! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
+//!
+//! Any type implementing [`Channel`] can be registered with the dispatcher; run
+//! the crate's conformance suite (`tests/conformance`) against it.
+
+pub mod memory;
+#[cfg(feature = "webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
+pub mod webhook;
+
+#[cfg(feature = "webhook")]
+pub(crate) mod http;
+
+mod delivery;
+mod error;
+mod limits;
+
+pub use delivery::{Delivery, IdempotencyKey, MessageRef, Part, Receipt, Thread};
+pub use error::{ChannelError, ErrorKind};
+pub use limits::{ChannelKind, ChannelLimits, RateLimit, RateLimitError};
+
+use async_trait::async_trait;
+
+/// A place messages go: a status page, a chat service, e-mail, SMS, a webhook.
+///
+/// Implementations do one thing: turn a [`Delivery`] into one provider request
+/// and map the answer. They do not retry, sleep, or rate-limit; the dispatcher
+/// does, using [`Channel::limits`] and the error's [`ChannelError::is_retryable`]
+/// and [`ChannelError::retry_after`].
+#[async_trait]
+pub trait Channel: Send + Sync + std::fmt::Debug {
+    /// What kind of channel this is; a label of bounded cardinality for logs and
+    /// metrics.
+    fn kind(&self) -> ChannelKind;
+
+    /// Its limits: text length and how it is counted, rate limits, whether it
+    /// threads, whether it can be the primary source of truth.
+    fn limits(&self) -> &ChannelLimits;
+
+    /// Sends one delivery. Must not panic; must return within a bounded time
+    /// (every network call has a timeout).
+    async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError>;
+}

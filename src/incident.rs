@@ -1,0 +1,737 @@
+//! The incident model: what happened, how bad it is, and every update about it.
+//!
+//! An [`Incident`] is described once and grows by [`Update`]s. Every update is
+//! validated when it is posted ([`Incident::post`]), so a dispatcher never sees an
+//! update that goes back in time, follows a resolution, or forgets to say when the
+//! next one comes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::audience::Audience;
+
+/// Why an incident or update was refused. Every variant names the bad input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// An identifier was empty or contained characters other than ASCII letters,
+    /// digits, `-` and `_`.
+    #[error("invalid {what} id {id:?}: use 1-128 ASCII letters, digits, '-' or '_'")]
+    InvalidId {
+        /// Which kind of id (`incident`, `component`).
+        what: &'static str,
+        /// The id as given.
+        id: String,
+    },
+    /// The incident title was empty or only whitespace.
+    #[error("the incident title is empty")]
+    EmptyTitle,
+    /// The public message of an update was empty or only whitespace.
+    #[error("update {seq}: the public message is empty")]
+    EmptyMessage {
+        /// Sequence number the update would have had.
+        seq: u32,
+    },
+    /// An update other than the postmortem was posted after the resolution, or a
+    /// postmortem before it.
+    #[error("update {seq}: {status} is not allowed after {previous}")]
+    InvalidTransition {
+        /// Sequence number the update would have had.
+        seq: u32,
+        /// Status of the refused update.
+        status: Status,
+        /// Status of the latest update.
+        previous: Status,
+    },
+    /// An unresolved update did not say when the next update comes.
+    #[error("update {seq}: next_update_at is required until the incident is resolved")]
+    MissingNextUpdate {
+        /// Sequence number the update would have had.
+        seq: u32,
+    },
+    /// `next_update_at` was not after the update's own time.
+    #[error("update {seq}: next_update_at {next} is not after the update time {at}")]
+    NextUpdateNotAfter {
+        /// Sequence number the update would have had.
+        seq: u32,
+        /// The update's time.
+        at: DateTime<Utc>,
+        /// The stated next-update time.
+        next: DateTime<Utc>,
+    },
+    /// The update is older than the incident start or than the previous update.
+    #[error("update {seq}: time {at} is before {earliest}")]
+    TimeWentBackwards {
+        /// Sequence number the update would have had.
+        seq: u32,
+        /// The update's time.
+        at: DateTime<Utc>,
+        /// The earliest time allowed (incident start or previous update).
+        earliest: DateTime<Utc>,
+    },
+    /// The update names a component that is not part of the incident.
+    #[error("update {seq}: unknown component {component:?}")]
+    UnknownComponent {
+        /// Sequence number the update would have had.
+        seq: u32,
+        /// The unknown component id.
+        component: String,
+    },
+    /// The update targets no audience at all.
+    #[error("update {seq}: the audience list is empty")]
+    NoAudience {
+        /// Sequence number the update would have had.
+        seq: u32,
+    },
+}
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Validates and wraps an id: 1-128 ASCII letters, digits, `-` or `_`.
+            pub fn new(id: impl Into<String>) -> Result<Self, ModelError> {
+                let id = id.into();
+                let ok = !id.is_empty()
+                    && id.len() <= 128
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if ok {
+                    Ok(Self(id.into()))
+                } else {
+                    Err(ModelError::InvalidId { what: $what, id })
+                }
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ModelError;
+            fn try_from(s: String) -> Result<Self, ModelError> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0.to_string()
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifier of an incident; safe to use in URLs, file names and headers.
+    IncidentId,
+    "incident"
+);
+id_type!(
+    /// Identifier of a component (a service or part of one users can see).
+    ComponentId,
+    "component"
+);
+
+/// How much of the service an incident affects, in Statuspage's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    /// No user-visible impact.
+    None,
+    /// Minor impact: degraded, workarounds exist.
+    Minor,
+    /// Major impact: a significant part of the service is down.
+    Major,
+    /// Critical impact: the service is unusable.
+    Critical,
+}
+
+impl Impact {
+    /// The lower-case name used in templates and JSON (`"major"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::None => "none",
+            Impact::Minor => "minor",
+            Impact::Major => "major",
+            Impact::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Impact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the incident stands. Updates move through these in any order until
+/// [`Status::Resolved`]; after it only a [`Status::Postmortem`] may follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Something is wrong; the cause is not known yet.
+    Investigating,
+    /// The cause is known; a fix is in progress.
+    Identified,
+    /// A fix is in place; the team is watching.
+    Monitoring,
+    /// The incident is over.
+    Resolved,
+    /// The postmortem has been published (after the resolution).
+    Postmortem,
+}
+
+impl Status {
+    /// The lower-case name used in templates and JSON (`"investigating"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Investigating => "investigating",
+            Status::Identified => "identified",
+            Status::Monitoring => "monitoring",
+            Status::Resolved => "resolved",
+            Status::Postmortem => "postmortem",
+        }
+    }
+
+    /// A capitalised label for people (`"Investigating"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Investigating => "Investigating",
+            Status::Identified => "Identified",
+            Status::Monitoring => "Monitoring",
+            Status::Resolved => "Resolved",
+            Status::Postmortem => "Postmortem",
+        }
+    }
+
+    /// Whether the incident is over (resolved, or its postmortem published).
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Resolved | Status::Postmortem)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of one component, in Statuspage's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    /// Working normally.
+    Operational,
+    /// Slower or flakier than usual.
+    DegradedPerformance,
+    /// Down for some users.
+    PartialOutage,
+    /// Down.
+    MajorOutage,
+    /// Down on purpose, for planned work.
+    UnderMaintenance,
+}
+
+impl ComponentStatus {
+    /// The snake-case name used in templates and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "operational",
+            ComponentStatus::DegradedPerformance => "degraded_performance",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::MajorOutage => "major_outage",
+            ComponentStatus::UnderMaintenance => "under_maintenance",
+        }
+    }
+
+    /// A label for people (`"Partial outage"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "Operational",
+            ComponentStatus::DegradedPerformance => "Degraded performance",
+            ComponentStatus::PartialOutage => "Partial outage",
+            ComponentStatus::MajorOutage => "Major outage",
+            ComponentStatus::UnderMaintenance => "Under maintenance",
+        }
+    }
+}
+
+/// A component affected by the incident and its current status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    /// Stable id.
+    pub id: ComponentId,
+    /// Name shown to people.
+    pub name: String,
+    /// Current status.
+    pub status: ComponentStatus,
+}
+
+/// Which audiences an update is for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipients {
+    /// Every audience the dispatcher knows (subject to each audience's component
+    /// scope).
+    #[default]
+    All,
+    /// Only these audiences.
+    Only(Vec<Audience>),
+}
+
+impl Recipients {
+    /// Whether `audience` is among the recipients.
+    pub fn includes(&self, audience: &Audience) -> bool {
+        match self {
+            Recipients::All => true,
+            Recipients::Only(list) => list.contains(audience),
+        }
+    }
+}
+
+/// One message about an incident, as posted by the people handling it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// 1 for the first contact, then 2, 3, … in order.
+    pub seq: u32,
+    /// Status as of this update.
+    pub status: Status,
+    /// When the update was written.
+    pub at: DateTime<Utc>,
+    /// The public message, fit for every audience.
+    pub message: String,
+    /// Notes for inner rings only; never rendered for customers or all employees.
+    pub internal_notes: Option<String>,
+    /// Who the update is for.
+    pub recipients: Recipients,
+    /// When the next update will come. Required unless the status is closed.
+    pub next_update_at: Option<DateTime<Utc>>,
+    /// Component statuses changed by this update.
+    pub component_changes: Vec<(ComponentId, ComponentStatus)>,
+}
+
+impl Update {
+    /// Which of the communication acts this update is.
+    pub fn act(&self) -> Act {
+        match self.status {
+            Status::Postmortem => Act::Postmortem,
+            Status::Resolved => Act::Resolution,
+            _ if self.seq == 1 => Act::FirstContact,
+            _ => Act::Update,
+        }
+    }
+
+    /// The same update without its internal notes: what outer rings may see.
+    pub fn public(&self) -> Update {
+        Update {
+            internal_notes: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// The acts of incident communication; each has its own templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    /// The first message, sent before the cause is known.
+    FirstContact,
+    /// A regular update on the cadence.
+    Update,
+    /// The incident is over.
+    Resolution,
+    /// The postmortem: acknowledge, explain, prevent, apologise.
+    Postmortem,
+}
+
+impl Act {
+    /// The snake-case name, also the prefix of its template names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Act::FirstContact => "first_contact",
+            Act::Update => "update",
+            Act::Resolution => "resolution",
+            Act::Postmortem => "postmortem",
+        }
+    }
+}
+
+/// What the caller writes to post an update; [`Incident::post`] validates it and
+/// assigns its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct UpdateDraft {
+    status: Status,
+    at: DateTime<Utc>,
+    message: String,
+    internal_notes: Option<String>,
+    recipients: Recipients,
+    next_update_at: Option<DateTime<Utc>>,
+    component_changes: Vec<(ComponentId, ComponentStatus)>,
+}
+
+impl UpdateDraft {
+    /// A draft with a status, the time it was written and the public message.
+    pub fn new(status: Status, at: DateTime<Utc>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            at,
+            message: message.into(),
+            internal_notes: None,
+            recipients: Recipients::All,
+            next_update_at: None,
+            component_changes: Vec::new(),
+        }
+    }
+
+    /// Adds notes for inner rings (audiences whose policy has
+    /// [`Detail::Internal`](crate::audience::Detail::Internal)).
+    pub fn internal_notes(mut self, notes: impl Into<String>) -> Self {
+        self.internal_notes = Some(notes.into());
+        self
+    }
+
+    /// Says when the next update comes; required unless the draft resolves.
+    pub fn next_update_at(mut self, at: DateTime<Utc>) -> Self {
+        self.next_update_at = Some(at);
+        self
+    }
+
+    /// Restricts the update to these audiences.
+    pub fn only_for(mut self, audiences: impl IntoIterator<Item = Audience>) -> Self {
+        self.recipients = Recipients::Only(audiences.into_iter().collect());
+        self
+    }
+
+    /// Changes a component's status with this update.
+    pub fn component(mut self, id: ComponentId, status: ComponentStatus) -> Self {
+        self.component_changes.push((id, status));
+        self
+    }
+}
+
+/// An incident: described once, updated until resolved, then reviewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    id: IncidentId,
+    title: String,
+    impact: Impact,
+    started_at: DateTime<Utc>,
+    components: Vec<Component>,
+    updates: Vec<Update>,
+}
+
+impl Incident {
+    /// A new incident with no updates yet. The title must not be blank.
+    pub fn new(
+        id: IncidentId,
+        title: impl Into<String>,
+        impact: Impact,
+        started_at: DateTime<Utc>,
+    ) -> Result<Self, ModelError> {
+        let title = title.into();
+        if title.trim().is_empty() {
+            return Err(ModelError::EmptyTitle);
+        }
+        Ok(Self {
+            id,
+            title: title.trim().to_owned(),
+            impact,
+            started_at,
+            components: Vec::new(),
+            updates: Vec::new(),
+        })
+    }
+
+    /// Adds an affected component with its status at the start.
+    pub fn with_component(
+        mut self,
+        id: ComponentId,
+        name: impl Into<String>,
+        status: ComponentStatus,
+    ) -> Self {
+        match self.components.iter_mut().find(|c| c.id == id) {
+            Some(existing) => {
+                existing.name = name.into();
+                existing.status = status;
+            }
+            None => self.components.push(Component {
+                id,
+                name: name.into(),
+                status,
+            }),
+        }
+        self
+    }
+
+    /// Changes the impact (for example when an incident escalates).
+    pub fn set_impact(&mut self, impact: Impact) {
+        self.impact = impact;
+    }
+
+    /// The id.
+    pub fn id(&self) -> &IncidentId {
+        &self.id
+    }
+    /// The title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    /// The impact.
+    pub fn impact(&self) -> Impact {
+        self.impact
+    }
+    /// When the incident started (not when it was first announced).
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+    /// The affected components with their current status.
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+    /// Every update, oldest first.
+    pub fn updates(&self) -> &[Update] {
+        &self.updates
+    }
+    /// The update with this sequence number.
+    pub fn update(&self, seq: u32) -> Option<&Update> {
+        seq.checked_sub(1)
+            .and_then(|i| self.updates.get(i as usize))
+    }
+    /// The latest update.
+    pub fn latest(&self) -> Option<&Update> {
+        self.updates.last()
+    }
+    /// The current status (`Investigating` before the first update).
+    pub fn status(&self) -> Status {
+        self.latest().map_or(Status::Investigating, |u| u.status)
+    }
+
+    /// Whether the incident affects any of these components.
+    pub fn affects_any(&self, components: &[ComponentId]) -> bool {
+        self.components.iter().any(|c| components.contains(&c.id))
+    }
+
+    /// Validates a draft, appends it as the next update and returns it.
+    ///
+    /// Refused (with the reason): an empty message, a time before the incident
+    /// start or the previous update, an update after the resolution (other than
+    /// one postmortem), a postmortem before the resolution, a missing or
+    /// non-future `next_update_at` while unresolved, an unknown component, an
+    /// empty audience list.
+    pub fn post(&mut self, draft: UpdateDraft) -> Result<&Update, ModelError> {
+        let seq = u32::try_from(self.updates.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        if draft.message.trim().is_empty() {
+            return Err(ModelError::EmptyMessage { seq });
+        }
+        if let Recipients::Only(list) = &draft.recipients
+            && list.is_empty()
+        {
+            return Err(ModelError::NoAudience { seq });
+        }
+        let earliest = self.latest().map_or(self.started_at, |u| u.at);
+        if draft.at < earliest {
+            return Err(ModelError::TimeWentBackwards {
+                seq,
+                at: draft.at,
+                earliest,
+            });
+        }
+        let previous = self.latest().map(|u| u.status);
+        let allowed = match (previous, draft.status) {
+            (Some(Status::Postmortem), _) => false,
+            (Some(Status::Resolved), next) => next == Status::Postmortem,
+            (_, Status::Postmortem) => false,
+            _ => true,
+        };
+        if !allowed {
+            return Err(ModelError::InvalidTransition {
+                seq,
+                status: draft.status,
+                previous: previous.unwrap_or(Status::Investigating),
+            });
+        }
+        if !draft.status.is_closed() {
+            match draft.next_update_at {
+                None => return Err(ModelError::MissingNextUpdate { seq }),
+                Some(next) if next <= draft.at => {
+                    return Err(ModelError::NextUpdateNotAfter {
+                        seq,
+                        at: draft.at,
+                        next,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        for (id, _) in &draft.component_changes {
+            if !self.components.iter().any(|c| &c.id == id) {
+                return Err(ModelError::UnknownComponent {
+                    seq,
+                    component: id.to_string(),
+                });
+            }
+        }
+        for (id, status) in &draft.component_changes {
+            if let Some(c) = self.components.iter_mut().find(|c| &c.id == id) {
+                c.status = *status;
+            }
+        }
+        let next_update_at = if draft.status.is_closed() {
+            None
+        } else {
+            draft.next_update_at
+        };
+        let update = Update {
+            seq,
+            status: draft.status,
+            at: draft.at,
+            message: draft.message.trim().to_owned(),
+            internal_notes: draft
+                .internal_notes
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            recipients: draft.recipients,
+            next_update_at,
+            component_changes: draft.component_changes,
+        };
+        self.updates.push(update);
+        let last = self.updates.len() - 1;
+        Ok(&self.updates[last])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap() + chrono::Duration::minutes(min.into())
+    }
+
+    fn incident() -> Incident {
+        Incident::new(IncidentId::new("inc-1").unwrap(), "API errors", Impact::Major, t(0))
+            .unwrap()
+            .with_component(
+                ComponentId::new("api").unwrap(),
+                "API",
+                ComponentStatus::MajorOutage,
+            )
+    }
+
+    #[test]
+    fn ids_are_validated() {
+        assert!(IncidentId::new("inc-2026_11").is_ok());
+        for bad in ["", "a b", "a.b", "é", &"x".repeat(129)] {
+            assert!(matches!(
+                IncidentId::new(bad),
+                Err(ModelError::InvalidId { what: "incident", .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn empty_title_is_refused() {
+        let err = Incident::new(IncidentId::new("x").unwrap(), "  ", Impact::Minor, t(0));
+        assert_eq!(err.unwrap_err(), ModelError::EmptyTitle);
+    }
+
+    #[test]
+    fn a_full_lifecycle_is_accepted() {
+        let mut inc = incident();
+        let first = inc
+            .post(UpdateDraft::new(Status::Investigating, t(5), "Errors on the API.").next_update_at(t(35)))
+            .unwrap();
+        assert_eq!((first.seq, first.act()), (1, Act::FirstContact));
+        let up = inc
+            .post(
+                UpdateDraft::new(Status::Identified, t(30), "Bad deploy.")
+                    .internal_notes("rollback of #4411")
+                    .component(ComponentId::new("api").unwrap(), ComponentStatus::PartialOutage)
+                    .next_update_at(t(60)),
+            )
+            .unwrap();
+        assert_eq!(up.act(), Act::Update);
+        assert_eq!(inc.components()[0].status, ComponentStatus::PartialOutage);
+        let res = inc.post(UpdateDraft::new(Status::Resolved, t(50), "Fixed.")).unwrap();
+        assert_eq!((res.act(), res.next_update_at), (Act::Resolution, None));
+        let pm = inc.post(UpdateDraft::new(Status::Postmortem, t(600), "What happened.")).unwrap();
+        assert_eq!(pm.act(), Act::Postmortem);
+        assert_eq!(inc.status(), Status::Postmortem);
+        assert_eq!(inc.update(2).unwrap().internal_notes.as_deref(), Some("rollback of #4411"));
+        assert!(inc.update(0).is_none());
+    }
+
+    #[test]
+    fn invalid_updates_are_typed_errors() {
+        let mut inc = incident();
+        assert_eq!(
+            inc.post(UpdateDraft::new(Status::Investigating, t(5), "x")),
+            Err(ModelError::MissingNextUpdate { seq: 1 })
+        );
+        assert!(matches!(
+            inc.post(UpdateDraft::new(Status::Investigating, t(5), "x").next_update_at(t(5))),
+            Err(ModelError::NextUpdateNotAfter { seq: 1, .. })
+        ));
+        assert_eq!(
+            inc.post(UpdateDraft::new(Status::Investigating, t(5), " ").next_update_at(t(9))),
+            Err(ModelError::EmptyMessage { seq: 1 })
+        );
+        let before_start = t(0) - chrono::Duration::minutes(1);
+        assert!(matches!(
+            inc.post(UpdateDraft::new(Status::Investigating, before_start, "x").next_update_at(t(9))),
+            Err(ModelError::TimeWentBackwards { seq: 1, .. })
+        ));
+        assert!(matches!(
+            inc.post(UpdateDraft::new(Status::Postmortem, t(5), "x")),
+            Err(ModelError::InvalidTransition { .. })
+        ));
+        assert!(matches!(
+            inc.post(
+                UpdateDraft::new(Status::Identified, t(5), "x")
+                    .next_update_at(t(9))
+                    .component(ComponentId::new("db").unwrap(), ComponentStatus::Operational)
+            ),
+            Err(ModelError::UnknownComponent { .. })
+        ));
+        assert_eq!(
+            inc.post(UpdateDraft::new(Status::Identified, t(5), "x").next_update_at(t(9)).only_for([])),
+            Err(ModelError::NoAudience { seq: 1 })
+        );
+        inc.post(UpdateDraft::new(Status::Investigating, t(10), "x").next_update_at(t(20)))
+            .unwrap();
+        assert!(matches!(
+            inc.post(UpdateDraft::new(Status::Identified, t(9), "x").next_update_at(t(30))),
+            Err(ModelError::TimeWentBackwards { seq: 2, .. })
+        ));
+        inc.post(UpdateDraft::new(Status::Resolved, t(11), "done")).unwrap();
+        assert!(matches!(
+            inc.post(UpdateDraft::new(Status::Monitoring, t(12), "again").next_update_at(t(30))),
+            Err(ModelError::InvalidTransition { seq: 3, status: Status::Monitoring, previous: Status::Resolved })
+        ));
+        inc.post(UpdateDraft::new(Status::Postmortem, t(100), "pm")).unwrap();
+        assert!(matches!(
+            inc.post(UpdateDraft::new(Status::Postmortem, t(101), "pm2")),
+            Err(ModelError::InvalidTransition { .. })
+        ));
+        assert_eq!(inc.updates().len(), 3, "refused drafts leave no trace");
+    }
+}

@@ -1,0 +1,31 @@
+//! Rendering: from an update to the text each channel sends.
+//!
+//! Two steps. [`Templates::render`] turns an update into a [`RenderedMessage`]
+//! (title, body, next-update line) for an audience's detail level; [`fit`] lays
+//! it out with the link to the source of truth and fits it to the channel's
+//! [`TextLimit`], shortening or splitting per the route's [`Overflow`] policy,
+//! and never cutting the link.
+
+mod fit;
+mod measure;
+mod templates;
+
+pub use fit::{FitError, Overflow, fit};
+pub use measure::{LengthUnit, TextLimit};
+pub use templates::{TemplateError, Templates};
+
+
+
+use serde::{Deserialize, Serialize};
+
+/// An update rendered for one detail level, before it is fitted to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedMessage {
+    /// One line, e.g. `[Investigating] API errors`. Channels with a subject or a
+    /// card title use it there.
+    pub title: String,
+    /// The message itself.
+    pub body: String,
+    /// `Next update by 2026-11-25 14:30 UTC.`; `None` once resolved.
+    pub next_update: Option<String>,
+}
