@@ -192,6 +192,11 @@ impl Target {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A target from a constant known to be valid.
+    pub(crate) fn from_static(target: &'static str) -> Self {
+        Self(Arc::from(target))
+    }
 }
 
 impl fmt::Debug for Target {

@@ -522,6 +522,15 @@ impl Incident {
         self.latest().map_or(Status::Investigating, |u| u.status)
     }
 
+    /// A copy with every update's internal notes removed: what outer rings may
+    /// see.
+    pub fn without_internal_notes(&self) -> Incident {
+        Incident {
+            updates: self.updates.iter().map(Update::public).collect(),
+            ..self.clone()
+        }
+    }
+
     /// Whether the incident affects any of these components.
     pub fn affects_any(&self, components: &[ComponentId]) -> bool {
         self.components.iter().any(|c| components.contains(&c.id))

@@ -1,7 +1,101 @@
-//! placeholder
+//! # tidings
+//!
+//! Incident communication for services that must tell people what is
+//! happening: describe an incident once, and `tidings` tells every audience, on
+//! every channel it reads, in the form that channel needs, with every message
+//! linking back to one source of truth.
+//!
+//! - [`incident`]: the [`Incident`](incident::Incident) and its validated
+//!   [`Update`](incident::Update)s (first contact, updates that always say when
+//!   the next one comes, resolution, postmortem).
+//! - [`audience`]: the ripples around an incident (core responders, front-line
+//!   support, leadership, employees, customers, or your own), each with its
+//!   routes, detail level, longest silence and component scope.
+//! - [`channel`]: the [`Channel`](channel::Channel) trait and its
+//!   implementations, one cargo feature per provider.
+//! - [`render`]: templates per act and detail level, and fitting to each
+//!   channel's length rules without ever cutting the link.
+//! - [`dispatch`]: the [`Dispatcher`](dispatch::Dispatcher) that publishes to the
+//!   primary first, then fans out, rate-limited, retried and journaled.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use tidings::channel::memory::MemoryChannel;
+//! use tidings::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The primary source of truth, and the channels people read.
+//! let status_page = Arc::new(MemoryChannel::primary("https://status.example.com/".parse()?));
+//! let chat = Arc::new(MemoryChannel::new());
+//! let email = Arc::new(MemoryChannel::new());
+//!
+//! let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
+//!     .primary("status-page", status_page.clone())
+//!     .channel("chat", chat.clone())
+//!     .channel("email", email.clone())
+//!     .audience(
+//!         AudiencePolicy::new(Audience::CoreResponders)
+//!             .route(Route::new("chat", [Target::new("#inc-api")?])),
+//!     )
+//!     .audience(
+//!         AudiencePolicy::new(Audience::Customers)
+//!             .route(Route::new("email", [Target::new("subscribers@example.com")?]))
+//!             .max_silence(Duration::from_secs(3600)),
+//!     )
+//!     .build()?;
+//!
+//! // First contact, early: before the cause is known.
+//! let t0 = chrono::Utc::now();
+//! let mut incident = Incident::new(IncidentId::new("inc-42")?, "API errors", Impact::Major, t0)?;
+//! let first = incident
+//!     .post(
+//!         UpdateDraft::new(Status::Investigating, t0, "Some API requests fail. We are on it.")
+//!             .internal_notes("5xx from the EU load balancer since 14:02")
+//!             .next_update_at(t0 + chrono::Duration::minutes(30)),
+//!     )?
+//!     .clone();
+//! let report = dispatcher.publish(&incident, &first).await?;
+//! assert!(report.all_sent());
+//!
+//! // Responders see the internal notes; customers never do. Everyone gets the link.
+//! assert!(chat.texts()[0].contains("5xx from the EU load balancer"));
+//! assert!(!email.texts()[0].contains("load balancer"));
+//! assert!(email.texts()[0].ends_with("https://status.example.com/incidents/inc-42"));
+//! assert!(email.texts()[0].contains("Next update by"));
+//!
+//! // Publishing the same update again sends nothing new.
+//! let again = dispatcher.publish(&incident, &first).await?;
+//! assert_eq!(again.sent_now(), 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | (none) | the model, rendering, dispatcher, journal and the in-memory channel |
+//! | `webhook` | [`channel::webhook`]: signed generic webhook (Standard Webhooks) and `verify` |
+//! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audience;
 pub mod channel;
+pub mod dispatch;
 pub mod incident;
 pub mod render;
+
+/// The types most programs need, in one import.
+pub mod prelude {
+    pub use crate::audience::{Audience, AudiencePolicy, Detail, Route, Target};
+    pub use crate::channel::{Channel, ChannelError, ChannelLimits, Delivery, Receipt};
+    pub use crate::dispatch::{DispatchReport, Dispatcher, Outcome, RetryPolicy};
+    pub use crate::incident::{
+        ComponentId, ComponentStatus, Impact, Incident, IncidentId, Status, UpdateDraft,
+    };
+    pub use crate::render::Overflow;
+}

@@ -1,0 +1,290 @@
+//! Configuring a [`Dispatcher`].
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::dispatcher::{Dispatcher, Inner, Lane, PolicyPlan};
+use super::journal::{Journal, MemoryJournal};
+use super::limiter::Limiters;
+use super::retry::RetryPolicy;
+use crate::audience::{AudiencePolicy, Detail, PolicyError, Target};
+use crate::channel::{Channel, RateLimit};
+use crate::render::Templates;
+
+/// Why a dispatcher could not be built. Each variant names the bad input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The canonical URL template is not an absolute http(s) URL with `{id}`.
+    #[error("canonical URL {template:?}: {reason}")]
+    CanonicalUrl {
+        /// The template as given.
+        template: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No primary channel was configured.
+    #[error("no primary channel: call .primary(name, channel)")]
+    NoPrimary,
+    /// The channel given as primary does not say it can be one.
+    #[error("channel {0:?} cannot be the primary (its limits().primary is false)")]
+    NotAPrimary(String),
+    /// Two channels share a name.
+    #[error("two channels are named {0:?}")]
+    DuplicateChannel(String),
+    /// A route names a channel that was not registered.
+    #[error("audience {audience}: route to unknown channel {channel:?}")]
+    UnknownChannel {
+        /// The audience.
+        audience: String,
+        /// The channel name.
+        channel: String,
+    },
+    /// A route names the primary; the primary already receives every update.
+    #[error("audience {0}: routes cannot name the primary; it receives every update already")]
+    RouteToPrimary(String),
+    /// Two policies for the same audience.
+    #[error("audience {0} has two policies")]
+    DuplicateAudience(String),
+    /// A policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The same channel target is routed from audiences with different detail
+    /// levels; it would receive one message, and which detail is ambiguous.
+    #[error("target {target} on channel {channel:?} is routed at both public and internal detail")]
+    ConflictingDetail {
+        /// The channel name.
+        channel: String,
+        /// The target.
+        target: Target,
+    },
+    /// A rate-limit override names an unknown channel.
+    #[error("rate limit for unknown channel {0:?}")]
+    UnknownRateLimitChannel(String),
+    /// Concurrency or timeout was zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+/// Builds a [`Dispatcher`]; start with [`Dispatcher::builder`].
+#[must_use]
+pub struct DispatcherBuilder {
+    canonical: String,
+    primary: Option<(String, Arc<dyn Channel>)>,
+    channels: Vec<(String, Arc<dyn Channel>)>,
+    audiences: Vec<AudiencePolicy>,
+    journal: Option<Arc<dyn Journal>>,
+    templates: Templates,
+    retry: RetryPolicy,
+    send_timeout: Duration,
+    concurrency: usize,
+    rates: HashMap<String, (Option<RateLimit>, Option<RateLimit>)>,
+}
+
+impl fmt::Debug for DispatcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DispatcherBuilder")
+            .field("canonical", &self.canonical)
+            .field("primary", &self.primary.as_ref().map(|p| &p.0))
+            .field("channels", &self.channels.iter().map(|c| &c.0).collect::<Vec<_>>())
+            .field("audiences", &self.audiences.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DispatcherBuilder {
+    pub(crate) fn new(canonical_url: String) -> Self {
+        Self {
+            canonical: canonical_url,
+            primary: None,
+            channels: Vec::new(),
+            audiences: Vec::new(),
+            journal: None,
+            templates: Templates::new(),
+            retry: RetryPolicy::default(),
+            send_timeout: Duration::from_secs(30),
+            concurrency: 16,
+            rates: HashMap::new(),
+        }
+    }
+
+    /// The primary source of truth (a status page). It receives every update
+    /// first; its permalink is the link in every other message.
+    pub fn primary(mut self, name: impl Into<String>, channel: Arc<dyn Channel>) -> Self {
+        self.primary = Some((name.into(), channel));
+        self
+    }
+
+    /// Registers a channel under `name`, for routes to name.
+    pub fn channel(mut self, name: impl Into<String>, channel: Arc<dyn Channel>) -> Self {
+        self.channels.push((name.into(), channel));
+        self
+    }
+
+    /// Adds an audience and how it is told.
+    pub fn audience(mut self, policy: AudiencePolicy) -> Self {
+        self.audiences.push(policy);
+        self
+    }
+
+    /// Where deliveries are journaled (default: a new [`MemoryJournal`]).
+    pub fn journal(mut self, journal: Arc<dyn Journal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The message templates (default: [`Templates::new`]).
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// How failed sends are retried (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The longest one call to a channel may take (default 30 s; HTTP channels
+    /// also have their own, shorter, request timeouts).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// How many deliveries may be in flight on one channel at once (default
+    /// 16). Channels are independent: a slow one never takes another's slots.
+    pub fn concurrency_per_channel(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Overrides a channel's own rate limit (all targets together).
+    pub fn rate_limit(mut self, channel: impl Into<String>, rate: RateLimit) -> Self {
+        self.rates.entry(channel.into()).or_default().0 = Some(rate);
+        self
+    }
+
+    /// Overrides a channel's own per-target rate limit.
+    pub fn per_target_rate_limit(mut self, channel: impl Into<String>, rate: RateLimit) -> Self {
+        self.rates.entry(channel.into()).or_default().1 = Some(rate);
+        self
+    }
+
+    /// Validates everything and builds the dispatcher.
+    pub fn build(self) -> Result<Dispatcher, ConfigError> {
+        check_canonical(&self.canonical)?;
+        if self.concurrency == 0 {
+            return Err(ConfigError::Zero("concurrency_per_channel"));
+        }
+        if self.send_timeout.is_zero() {
+            return Err(ConfigError::Zero("send_timeout"));
+        }
+        let (primary_name, primary) = self.primary.ok_or(ConfigError::NoPrimary)?;
+        if !primary.limits().primary {
+            return Err(ConfigError::NotAPrimary(primary_name));
+        }
+        let mut names: HashSet<&str> = HashSet::from([primary_name.as_str()]);
+        for (name, _) in &self.channels {
+            if !names.insert(name) {
+                return Err(ConfigError::DuplicateChannel(name.clone()));
+            }
+        }
+        if let Some(name) = self.rates.keys().find(|n| !names.contains(n.as_str())) {
+            return Err(ConfigError::UnknownRateLimitChannel(name.clone()));
+        }
+        let lane = |name: &str, channel: &Arc<dyn Channel>| {
+            let limits = channel.limits();
+            let (rate, per_target) = self.rates.get(name).copied().unwrap_or_default();
+            Lane {
+                name: name.into(),
+                channel: channel.clone(),
+                limiters: Limiters::new(rate.or(limits.rate), per_target.or(limits.per_target_rate)),
+            }
+        };
+        let primary = lane(&primary_name, &primary);
+        let lanes: Vec<Lane> = self.channels.iter().map(|(n, c)| lane(n, c)).collect();
+
+        let mut seen_audiences = HashSet::new();
+        let mut target_detail: HashMap<(usize, &Target), (Detail, u32)> = HashMap::new();
+        let mut plans = Vec::with_capacity(self.audiences.len());
+        for policy in &self.audiences {
+            policy.validate()?;
+            if !seen_audiences.insert(policy.audience.clone()) {
+                return Err(ConfigError::DuplicateAudience(policy.audience.to_string()));
+            }
+            let mut routes = Vec::with_capacity(policy.routes.len());
+            for route in &policy.routes {
+                if route.channel == primary_name {
+                    return Err(ConfigError::RouteToPrimary(policy.audience.to_string()));
+                }
+                let Some(i) = lanes.iter().position(|l| &*l.name == route.channel) else {
+                    return Err(ConfigError::UnknownChannel {
+                        audience: policy.audience.to_string(),
+                        channel: route.channel.clone(),
+                    });
+                };
+                for target in &route.targets {
+                    let e = target_detail.entry((i, target)).or_insert((policy.detail, 0));
+                    if e.0 != policy.detail {
+                        return Err(ConfigError::ConflictingDetail {
+                            channel: route.channel.clone(),
+                            target: target.clone(),
+                        });
+                    }
+                    e.1 += 1;
+                }
+                routes.push((i, route.clone()));
+            }
+            plans.push(PolicyPlan {
+                policy: policy.clone(),
+                routes,
+            });
+        }
+        let shared: HashSet<(usize, Target)> = target_detail
+            .into_iter()
+            .filter(|(_, (_, n))| *n > 1)
+            .map(|((i, t), _)| (i, t.clone()))
+            .collect();
+        Ok(Dispatcher {
+            inner: Arc::new(Inner {
+                canonical: self.canonical,
+                primary,
+                lanes,
+                audiences: plans,
+                shared,
+                journal: self
+                    .journal
+                    .unwrap_or_else(|| Arc::new(MemoryJournal::new())),
+                templates: self.templates,
+                retry: self.retry,
+                send_timeout: self.send_timeout,
+                concurrency: self.concurrency,
+            }),
+        })
+    }
+}
+
+/// The canonical URL of an incident: the template with `{id}` replaced.
+pub(crate) fn canonical_url(template: &str, id: &str) -> Result<Url, String> {
+    let url = Url::parse(&template.replace("{id}", id)).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("scheme {other:?} is not http(s)")),
+    }
+}
+
+fn check_canonical(template: &str) -> Result<(), ConfigError> {
+    let err = |reason: String| ConfigError::CanonicalUrl {
+        template: template.to_owned(),
+        reason,
+    };
+    if !template.contains("{id}") {
+        return Err(err("must contain {id}".into()));
+    }
+    canonical_url(template, "inc-1").map(|_| ()).map_err(err)
+}
