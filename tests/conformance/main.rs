@@ -1,0 +1,14 @@
+#![allow(unreachable_pub)]
+//! The shared channel contract, run against every channel implementation.
+//!
+//! To add a channel: write a module with a [`suite::Harness`] for it and call
+//! `conformance_tests!(make_harness().await)`.
+
+#[path = "../support/mod.rs"]
+mod support;
+#[macro_use]
+mod suite;
+
+mod memory;
+#[cfg(feature = "webhook")]
+mod webhook;

@@ -1,0 +1,209 @@
+//! The contract every `Channel` implementation must keep.
+//!
+//! A channel's test module implements [`Harness`] (how to make its provider
+//! answer each way, and what the provider received) and calls
+//! `conformance_tests!` to get one test per scenario.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tidings::channel::{Channel, ChannelError, Delivery, ErrorKind};
+use tidings::prelude::*;
+use tidings::render::{Templates, fit};
+
+use crate::support;
+
+/// How a scenario drives one channel's provider.
+#[async_trait]
+pub trait Harness: Send + Sync {
+    /// The channel under test.
+    fn channel(&self) -> Arc<dyn Channel>;
+    /// A target the channel accepts.
+    fn target(&self) -> Target;
+    /// A target the channel must refuse with `InvalidTarget`, if it validates.
+    fn invalid_target(&self) -> Option<Target>;
+    /// Secrets that must never appear in `Debug` output or errors.
+    fn secrets(&self) -> Vec<String>;
+    /// The channel's own per-request timeout, if it has one (network channels
+    /// must). Without one, the dispatcher's send timeout is the only bound.
+    fn own_timeout(&self) -> Option<Duration>;
+    /// The provider accepts the next message.
+    async fn respond_ok(&self);
+    /// The provider rate-limits the next message, asking to wait `after`.
+    async fn respond_rate_limited(&self, after: Duration);
+    /// The provider fails the next message in a way that may pass (5xx).
+    async fn respond_transient(&self);
+    /// The provider refuses the next message for good (4xx).
+    async fn respond_permanent(&self);
+    /// The provider never answers the next message in time.
+    async fn respond_hang(&self);
+    /// The text of every message the provider received, in order.
+    async fn received(&self) -> Vec<String>;
+}
+
+/// A delivery of `update` rendered for customers and fitted to the channel.
+pub fn delivery_for(h: &dyn Harness, body: &str, target: Target, overflow: Overflow) -> Vec<Delivery> {
+    let (mut inc, _) = support::incident();
+    let update = support::post(&mut inc, Status::Identified, 10, body);
+    let channel = h.channel();
+    let link: url::Url = "https://status.example.com/incidents/inc-7".parse().unwrap();
+    let message = Templates::new()
+        .render(&inc, &update, &Audience::Customers, Detail::Public)
+        .unwrap();
+    let parts = fit(&message, link.as_str(), channel.limits().text.as_ref(), overflow).unwrap();
+    let (inc, update, message, link) = (Arc::new(inc), Arc::new(update), Arc::new(message), Arc::new(link));
+    let count = parts.len() as u16;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            Delivery::new(
+                "under-test",
+                inc.clone(),
+                update.clone(),
+                Audience::Customers,
+                Detail::Public,
+                target.clone(),
+                message.clone(),
+                text,
+                link.clone(),
+            )
+            .with_part(tidings::channel::Part { index: i as u16 + 1, count })
+        })
+        .collect()
+}
+
+fn short(h: &dyn Harness) -> Delivery {
+    delivery_for(h, "We found the cause.", h.target(), Overflow::Shorten).remove(0)
+}
+
+const LINK: &str = "https://status.example.com/incidents/inc-7";
+
+pub async fn success(h: &dyn Harness) {
+    h.respond_ok().await;
+    let d = short(h);
+    let before = chrono::Utc::now();
+    let receipt = h.channel().send(&d).await.expect("send succeeds");
+    assert!(receipt.at >= before - chrono::Duration::seconds(1));
+    let got = h.received().await;
+    assert_eq!(got.len(), 1, "exactly one message reaches the provider");
+    assert!(got[0].contains(LINK), "the message carries the link: {}", got[0]);
+    assert!(got[0].contains("We found the cause."), "{}", got[0]);
+    if h.channel().limits().threads {
+        assert!(receipt.message_ref.is_some(), "a threading channel returns a message ref");
+    }
+    if h.channel().limits().primary {
+        assert!(receipt.permalink.is_some(), "a primary returns a permalink");
+    }
+}
+
+pub async fn rate_limited(h: &dyn Harness) {
+    h.respond_rate_limited(Duration::from_secs(3)).await;
+    let err = h.channel().send(&short(h)).await.unwrap_err();
+    assert_eq!(err, ChannelError::RateLimited { retry_after: Some(Duration::from_secs(3)) });
+    assert!(err.is_retryable());
+}
+
+pub async fn transient(h: &dyn Harness) {
+    h.respond_transient().await;
+    let err = h.channel().send(&short(h)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+    assert!(err.is_retryable());
+}
+
+pub async fn permanent(h: &dyn Harness) {
+    h.respond_permanent().await;
+    let err = h.channel().send(&short(h)).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::Rejected | ErrorKind::InvalidTarget | ErrorKind::Config), "{err}");
+}
+
+pub async fn timeout(h: &dyn Harness) {
+    let Some(own) = h.own_timeout() else {
+        return; // bounded by the dispatcher's send timeout (tests/dispatcher.rs)
+    };
+    h.respond_hang().await;
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(own * 10, h.channel().send(&short(h))).await;
+    let err = result.expect("the channel's own timeout fires").unwrap_err();
+    assert_eq!(err, ChannelError::Timeout { after: own });
+    assert!(err.is_retryable());
+    assert!(started.elapsed() >= own);
+}
+
+pub async fn invalid_target(h: &dyn Harness) {
+    let Some(bad) = h.invalid_target() else { return };
+    let d = delivery_for(h, "x", bad, Overflow::Shorten).remove(0);
+    let err = h.channel().send(&d).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidTarget, "{err}");
+    assert!(h.received().await.is_empty(), "nothing is sent to an invalid target");
+}
+
+/// Hostile, long text: still within the limit, the link whole.
+pub async fn long_text_fits_and_keeps_the_link(h: &dyn Harness) {
+    let body = "Ünïcödé ✓ e\u{301} 👩‍👩‍👧 <b>&amp;</b> \"quotes\" @channel ".repeat(2_000);
+    for overflow in [Overflow::Shorten, Overflow::split(3)] {
+        let deliveries = delivery_for(h, &body, h.target(), overflow);
+        for d in &deliveries {
+            h.respond_ok().await;
+            h.channel().send(d).await.expect("send succeeds");
+            if let Some(limit) = h.channel().limits().text {
+                assert!(limit.allows(&d.text), "delivered text over the limit");
+            }
+        }
+    }
+    for text in h.received().await {
+        assert!(text.contains(LINK), "link kept whole");
+    }
+}
+
+pub async fn secrets_stay_secret(h: &dyn Harness) {
+    let dbg = format!("{:?}", h.channel());
+    h.respond_permanent().await;
+    let err = h.channel().send(&short(h)).await.unwrap_err();
+    for secret in h.secrets() {
+        assert!(!dbg.contains(&secret), "Debug output leaks a secret: {dbg}");
+        assert!(!err.to_string().contains(&secret), "error leaks a secret: {err}");
+        assert!(!format!("{err:?}").contains(&secret), "error Debug leaks a secret: {err:?}");
+    }
+}
+
+/// One test per scenario for a harness built by `$make` (an async expression).
+
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        #[tokio::test]
+        async fn success() {
+            $crate::suite::success(&$make).await
+        }
+        #[tokio::test]
+        async fn rate_limited() {
+            $crate::suite::rate_limited(&$make).await
+        }
+        #[tokio::test]
+        async fn transient() {
+            $crate::suite::transient(&$make).await
+        }
+        #[tokio::test]
+        async fn permanent() {
+            $crate::suite::permanent(&$make).await
+        }
+        #[tokio::test]
+        async fn timeout() {
+            $crate::suite::timeout(&$make).await
+        }
+        #[tokio::test]
+        async fn invalid_target() {
+            $crate::suite::invalid_target(&$make).await
+        }
+        #[tokio::test]
+        async fn long_text_fits_and_keeps_the_link() {
+            $crate::suite::long_text_fits_and_keeps_the_link(&$make).await
+        }
+        #[tokio::test]
+        async fn secrets_stay_secret() {
+            $crate::suite::secrets_stay_secret(&$make).await
+        }
+    };
+}
