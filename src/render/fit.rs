@@ -150,16 +150,29 @@ fn boundaries(s: &str) -> Vec<usize> {
         .collect()
 }
 
-/// Moves a cut at `bounds[end]` back to a word boundary when one is in the last
-/// third of `bounds[start]..bounds[end]`; returns a boundary index.
-fn soften(s: &str, bounds: &[usize], start: usize, end: usize) -> usize {
+/// Moves a cut at `bounds[end]` back to a word boundary, if one is within the
+/// part of `bounds[start]..bounds[end]` after `keep` (a fraction of it: what a
+/// cut may give up); returns a boundary index.
+fn soften(s: &str, bounds: &[usize], start: usize, end: usize, keep: Keep) -> usize {
     let (from, to) = (bounds[start], bounds[end]);
-    let floor = from + (to - from) * 2 / 3;
+    let floor = match keep {
+        Keep::TwoThirds => from + (to - from) * 2 / 3,
+        Keep::Any => from,
+    };
     (start + 1..end)
         .rev()
         .take_while(|&i| bounds[i] > floor)
         .find(|&i| s[bounds[i]..].starts_with(char::is_whitespace))
         .unwrap_or(end)
+}
+
+/// How much of a piece a word-boundary cut may give up.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// Shortening drops text: give up at most the last third.
+    TwoThirds,
+    /// Splitting loses nothing: any earlier word boundary will do.
+    Any,
 }
 
 struct Fitter<'a> {
@@ -190,7 +203,7 @@ impl Fitter<'_> {
         if n > 0 {
             let ok = |k: usize| self.fits(self.title, &Self::cut(self.body, &body_bounds, k), "", next);
             if let Some(k) = largest(1, n - 1, ok) {
-                let k = soften(self.body, &body_bounds, 0, k);
+                let k = soften(self.body, &body_bounds, 0, k, Keep::TwoThirds);
                 let body = Self::cut(self.body, &body_bounds, k);
                 return Ok(compose(self.title, &body, "", next, self.link));
             }
@@ -251,13 +264,15 @@ impl Fitter<'_> {
                 let local = boundaries(rest);
                 let ok = |k: usize| self.fits(title, &Self::cut(rest, &local, k), &marker, self.next);
                 let k = largest(1, local.len().saturating_sub(2), ok)?;
-                let k = soften(rest, &local, 0, k);
+                let k = soften(rest, &local, 0, k, Keep::TwoThirds);
                 chunks.push(Self::cut(rest, &local, k));
                 break;
             }
+            // Leave at least the last grapheme for a later part, which carries
+            // the next-update line.
             let ok = |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), &marker, None);
-            let end = largest(start + 1, n, ok)?;
-            let end = soften(body, bounds, start, end);
+            let end = largest(start + 1, n.checked_sub(1)?, ok)?;
+            let end = soften(body, bounds, start, end, Keep::Any);
             chunks.push(body[bounds[start]..bounds[end]].trim().to_owned());
             start = end;
         }
