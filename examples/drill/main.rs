@@ -1,1 +1,200 @@
-fn main() {}
+//! An incident drill, entirely offline: first contact, two updates, the
+//! resolution and the postmortem, fanned out to five audiences through in-memory
+//! channels and a signed webhook to a receiver on 127.0.0.1 that verifies every
+//! signature. Prints a timeline; exits non-zero if anything was not delivered.
+//!
+//! ```text
+//! cargo run --example drill --all-features
+//! ```
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+mod receiver;
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use tidings::channel::ChannelLimits;
+use tidings::channel::memory::MemoryChannel;
+use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
+use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
+use tidings::incident::{Act, Update};
+use tidings::prelude::*;
+use tidings::render::TextLimit;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    // A customer's webhook receiver on loopback. It throttles its first request
+    // (429, Retry-After: 1) to show the retry path.
+    let secret: WebhookSecret = SECRET.parse()?;
+    let (addr, stats) = receiver::spawn(Some(secret), true).await?;
+
+    let status_page = Arc::new(MemoryChannel::primary("https://status.example.com/".parse()?));
+    let chat = Arc::new(MemoryChannel::new());
+    let email = Arc::new(MemoryChannel::new());
+    let pager = Arc::new(
+        MemoryChannel::new().with_limits(ChannelLimits::new().threaded().with_text(TextLimit::chars(160))),
+    );
+    let webhook = Arc::new(
+        WebhookChannel::builder()
+            .endpoint("customer-portal", &format!("http://{addr}/hooks/tidings"), SECRET)
+            .timeout(Duration::from_secs(5))
+            .build()?,
+    );
+
+    let t = |s: &str| Target::new(s);
+    let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
+        .primary("status-page", status_page.clone())
+        .channel("chat", chat.clone())
+        .channel("email", email.clone())
+        .channel("pager", pager.clone())
+        .channel("webhook", webhook)
+        .audience(
+            AudiencePolicy::new(Audience::CoreResponders)
+                .route(Route::new("chat", [t("#inc-checkout")?]))
+                .route(Route::new("pager", [t("+15550100"), t("+15550101")].into_iter().collect::<Result<Vec<_>, _>>()?).overflow(Overflow::split(3))),
+        )
+        .audience(AudiencePolicy::new(Audience::FrontLineSupport).route(Route::new("chat", [t("#support-escalations")?])))
+        .audience(AudiencePolicy::new(Audience::Leadership).route(Route::new("email", [t("leadership@example.com")?])))
+        .audience(AudiencePolicy::new(Audience::Employees).route(Route::new("chat", [t("#announcements")?])))
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("email", [t("status-subscribers@example.com")?]))
+                .route(Route::new("webhook", [t("customer-portal")?])),
+        )
+        .build()?;
+
+    let at = |h: u32, m: u32| -> DateTime<Utc> { Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap() };
+    let mut incident = Incident::new(
+        IncidentId::new("inc-2026-11-25-checkout")?,
+        "Checkout errors",
+        Impact::Major,
+        at(14, 0),
+    )?
+    .with_component(ComponentId::new("checkout")?, "Checkout", ComponentStatus::MajorOutage)
+    .with_component(ComponentId::new("api")?, "Public API", ComponentStatus::DegradedPerformance);
+
+    let drafts = [
+        UpdateDraft::new(
+            Status::Investigating,
+            at(14, 4),
+            "Some customers cannot complete checkout. We are investigating and will update you shortly.",
+        )
+        .internal_notes("Error rate 38% on checkout-svc since 13:58; paging payments on-call.")
+        .next_update_at(at(14, 30)),
+        UpdateDraft::new(
+            Status::Identified,
+            at(14, 27),
+            "We found the cause: a configuration change to our payment gateway connection. We are rolling it back.",
+        )
+        .internal_notes("Deploy 8f3e2a flipped the gateway TLS pool size to 1. Rollback started 14:25.")
+        .next_update_at(at(14, 50)),
+        UpdateDraft::new(
+            Status::Monitoring,
+            at(14, 48),
+            "The rollback is complete and checkout is working again. We are watching closely.",
+        )
+        .component(ComponentId::new("checkout")?, ComponentStatus::Operational)
+        .component(ComponentId::new("api")?, ComponentStatus::Operational)
+        .next_update_at(at(15, 15)),
+        UpdateDraft::new(
+            Status::Resolved,
+            at(15, 10),
+            "Checkout has been stable for 20 minutes. This incident is resolved.",
+        ),
+        UpdateDraft::new(
+            Status::Postmortem,
+            at(9, 0) + chrono::Duration::days(1),
+            "Yesterday from 13:58 to 14:46 UTC about a third of checkouts failed. A configuration change shrank \
+             our connection pool to the payment gateway. We now validate pool settings before deploys and alert \
+             on checkout errors within two minutes. We are sorry for the disruption this caused.",
+        ),
+    ];
+
+    println!("tidings drill: incident {} — {}\n", incident.id(), incident.title());
+    let mut reports = Vec::new();
+    for draft in drafts {
+        let update = incident.post(draft)?.clone();
+        let report = dispatcher.publish(&incident, &update).await?;
+        print_report(&update, &report);
+        reports.push((update, report));
+    }
+
+    println!("\n── what different audiences read (first contact) ──");
+    let first = |ch: &MemoryChannel, target: &str| {
+        ch.deliveries()
+            .into_iter()
+            .find(|d| d.target.as_str() == target)
+            .map(|d| d.text.to_string())
+            .unwrap_or_default()
+    };
+    println!("\n[chat #inc-checkout, core responders]\n{}", first(&chat, "#inc-checkout"));
+    println!("\n[email status-subscribers@, customers]\n{}", first(&email, "status-subscribers@example.com"));
+    println!("\n[pager +15550100, 160 characters per message]");
+    for d in pager.deliveries().iter().filter(|d| d.target.as_str() == "+15550100" && d.update.seq == 2) {
+        println!("  part {}/{} ({} chars): {:?}", d.part.index, d.part.count, d.text.chars().count(), d.text);
+    }
+
+    // Publishing an update again is safe: nothing is sent twice.
+    let (last, _) = reports.last().unwrap();
+    let again = dispatcher.publish(&incident, last).await?;
+    println!("\nre-publishing update {}: {} new messages (idempotent)", last.seq, again.sent_now());
+
+    let failures: usize = reports.iter().map(|(_, r)| r.failures().count()).sum();
+    let sent: usize = reports.iter().map(|(_, r)| r.sent_now()).sum();
+    println!(
+        "\nsummary: {sent} messages sent, {failures} failed; webhook receiver on {addr}: {} received, {} signatures verified, {} refused, {} throttled on purpose",
+        receiver::Stats::get(&stats.received),
+        receiver::Stats::get(&stats.verified),
+        receiver::Stats::get(&stats.refused),
+        receiver::Stats::get(&stats.throttled),
+    );
+    let all_linked = [&chat, &email, &pager]
+        .iter()
+        .flat_map(|c| c.deliveries())
+        .all(|d| d.text.contains(d.link.as_str()));
+    println!("every message links to the status page: {all_linked}");
+    if failures > 0 || receiver::Stats::get(&stats.refused) > 0 || again.sent_now() > 0 || !all_linked {
+        return Err("the drill found a problem (see above)".into());
+    }
+    Ok(())
+}
+
+fn print_report(update: &Update, report: &DispatchReport) {
+    let act = match update.act() {
+        Act::FirstContact => "FIRST CONTACT",
+        Act::Update => "UPDATE",
+        Act::Resolution => "RESOLUTION",
+        Act::Postmortem => "POSTMORTEM",
+    };
+    let next = update
+        .next_update_at
+        .map_or_else(|| "no further updates promised".to_owned(), |t| format!("next update by {}", t.format("%H:%M UTC")));
+    println!("━━ {} · {act} · {} · {next}", update.at.format("%Y-%m-%d %H:%M UTC"), update.status.label());
+    let source = match &report.link_source {
+        LinkSource::Primary => "the primary's permalink".to_owned(),
+        LinkSource::Canonical { reason } => format!("canonical URL ({reason})"),
+        _ => "other".to_owned(),
+    };
+    println!("   link: {} ({source})", report.link);
+    for d in report.all() {
+        let (mark, what) = match &d.outcome {
+            Outcome::Sent(_) => ("✓", "sent".to_owned()),
+            Outcome::AlreadySent(_) => ("=", "already sent".to_owned()),
+            Outcome::InFlight => ("…", "in flight elsewhere".to_owned()),
+            Outcome::Failed(f) => ("✗", format!("FAILED: {f}")),
+            _ => ("?", "unknown".to_owned()),
+        };
+        let part = if d.part.count > 1 { format!(" part {}/{}", d.part.index, d.part.count) } else { String::new() };
+        let retries = if d.attempts > 1 { format!(" after {} attempts ({:.1?})", d.attempts, d.latency) } else { String::new() };
+        println!(
+            "   {mark} {:<12} {:<32} {:<19} {what}{part}{retries}",
+            d.channel,
+            d.target.as_str(),
+            d.audience.as_str(),
+        );
+    }
+}
