@@ -205,6 +205,14 @@ impl fmt::Debug for Target {
     }
 }
 
+// `Target` hashes exactly like its `str` (derived `Hash` on `Arc<str>`), so
+// maps keyed by targets can be searched with a `&str`.
+impl std::borrow::Borrow<str> for Target {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

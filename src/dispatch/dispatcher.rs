@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream;
 use tracing::Instrument;
@@ -119,6 +119,7 @@ struct Prepared<'a> {
     message: Arc<RenderedMessage>,
     parts: Result<Vec<(Arc<str>, bool)>, FitError>,
     targets: &'a [Target],
+    planned_at: DateTime<Utc>,
 }
 
 /// The primary's target in reports and the journal.
@@ -181,6 +182,7 @@ impl Dispatcher {
         };
 
         // 1. The primary, first.
+        let planned_at = Utc::now();
         let customers = Audience::Customers;
         let primary_message = Arc::new(inner.templates.render(
             &public.incident,
@@ -196,6 +198,7 @@ impl Dispatcher {
             parts: fitted(&primary_message, &canonical, &inner.primary, Overflow::Shorten),
             message: primary_message,
             targets: &[],
+            planned_at,
         };
         let canonical = Arc::new(canonical);
         let primary_reports = self
@@ -264,6 +267,7 @@ impl Dispatcher {
                     parts: fitted(&message, &link, &inner.lanes[*lane], route.overflow),
                     message: message.clone(),
                     targets: route.targets(),
+                    planned_at,
                 });
             }
         }
@@ -299,6 +303,7 @@ impl Dispatcher {
         let inner = &*self.inner;
         let lane = &inner.lanes[lane_index];
         let mut seen: HashSet<Target> = HashSet::new();
+        let routes_len = routes.iter().map(|p| p.targets.len()).sum();
         let jobs = routes
             .into_iter()
             .flat_map(|p| p.targets.iter().map(move |t| (p, t)))
@@ -308,7 +313,7 @@ impl Dispatcher {
                     || !inner.shared.contains(&(lane_index, (*t).clone()))
                     || seen.insert((*t).clone())
             });
-        let mut reports = Vec::new();
+        let mut reports = Vec::with_capacity(routes_len);
         let mut done = stream::iter(jobs)
             .map(|(p, t)| self.run_job(lane, false, p, t.clone(), link))
             .buffer_unordered(inner.concurrency);
@@ -384,7 +389,9 @@ impl Dispatcher {
                 part,
             };
             let started = tokio::time::Instant::now();
-            let (outcome, attempts) = self.deliver(lane, primary, delivery, *has_link).await;
+            let (outcome, attempts) = self
+                .deliver(lane, primary, delivery, *has_link, prepared.planned_at)
+                .await;
             held_back = matches!(outcome, Outcome::Failed(_));
             reports.push(report(key(index), part, outcome, attempts, started.elapsed()));
         }
@@ -398,6 +405,7 @@ impl Dispatcher {
         primary: bool,
         mut delivery: Delivery,
         has_link: bool,
+        planned_at: DateTime<Utc>,
     ) -> (Outcome, u32) {
         let journal = &self.inner.journal;
         let entry = JournalEntry {
@@ -410,7 +418,7 @@ impl Dispatcher {
             target: delivery.target.clone(),
             part: delivery.part,
             has_link,
-            planned_at: Utc::now(),
+            planned_at,
         };
         match journal.claim(&entry).await {
             Ok(Claim::Claimed) => {}

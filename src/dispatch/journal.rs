@@ -12,12 +12,13 @@
 //! durable before it returns, and should give in-flight claims a lease so a
 //! crashed worker's deliveries can be claimed again.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rustc_hash::FxHashMap;
 
 use crate::audience::{Audience, Target};
 use crate::channel::{ChannelError, IdempotencyKey, Part, Receipt, Thread};
@@ -125,13 +126,17 @@ pub trait Journal: Send + Sync + fmt::Debug {
     async fn records(&self, incident: &IncidentId) -> Result<Vec<JournalRecord>, JournalError>;
 }
 
-type ThreadKey = (IncidentId, Arc<str>, Target);
+/// Threads by incident, then channel, then target: looked up without
+/// allocating.
+type Threads = FxHashMap<IncidentId, FxHashMap<Arc<str>, FxHashMap<Target, Thread>>>;
 
 #[derive(Default)]
 struct Inner {
     records: Vec<JournalRecord>,
-    by_key: HashMap<IdempotencyKey, usize>,
-    threads: HashMap<ThreadKey, Thread>,
+    // Keys come from configuration and SHA-256, not from attackers: a fast
+    // hasher without DoS resistance is fine here.
+    by_key: FxHashMap<IdempotencyKey, usize>,
+    threads: Threads,
 }
 
 /// A [`Journal`] in memory: exact within one process, forgotten at exit.
@@ -186,57 +191,64 @@ impl MemoryJournal {
 #[async_trait]
 impl Journal for MemoryJournal {
     async fn claim(&self, entry: &JournalEntry) -> Result<Claim, JournalError> {
-        let mut inner = self.lock();
-        let now = Utc::now();
-        if let Some(&i) = inner.by_key.get(&entry.key) {
-            let record = &mut inner.records[i];
-            return Ok(match &record.state {
-                DeliveryState::Sent(receipt) => Claim::AlreadySent(receipt.clone()),
-                DeliveryState::InFlight => Claim::InFlight,
-                DeliveryState::Failed { .. } => {
-                    record.state = DeliveryState::InFlight;
-                    record.updated_at = now;
-                    Claim::Claimed
-                }
-            });
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let next = inner.records.len();
+        match inner.by_key.entry(entry.key.clone()) {
+            Entry::Occupied(slot) => {
+                let record = &mut inner.records[*slot.get()];
+                Ok(match &record.state {
+                    DeliveryState::Sent(receipt) => Claim::AlreadySent(receipt.clone()),
+                    DeliveryState::InFlight => Claim::InFlight,
+                    DeliveryState::Failed { .. } => {
+                        record.state = DeliveryState::InFlight;
+                        record.updated_at = Utc::now();
+                        Claim::Claimed
+                    }
+                })
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(next);
+                inner.records.push(JournalRecord {
+                    entry: entry.clone(),
+                    state: DeliveryState::InFlight,
+                    updated_at: entry.planned_at,
+                });
+                Ok(Claim::Claimed)
+            }
         }
-        let i = inner.records.len();
-        inner.records.push(JournalRecord {
-            entry: entry.clone(),
-            state: DeliveryState::InFlight,
-            updated_at: now,
-        });
-        inner.by_key.insert(entry.key.clone(), i);
-        Ok(Claim::Claimed)
     }
 
     async fn finish(&self, key: &IdempotencyKey, state: DeliveryState) -> Result<(), JournalError> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let Some(&i) = inner.by_key.get(key) else {
             return Err(JournalError {
                 reason: format!("finish of unclaimed delivery {key}"),
             });
         };
-        let thread_update = match &state {
-            DeliveryState::Sent(receipt) => receipt.message_ref.clone().map(|r| {
-                let e = &inner.records[i].entry;
-                ((e.incident.clone(), e.channel.clone(), e.target.clone()), r)
-            }),
-            _ => None,
-        };
         let record = &mut inner.records[i];
-        record.state = state;
-        record.updated_at = Utc::now();
-        if let Some((thread_key, latest)) = thread_update {
+        if let DeliveryState::Sent(Receipt {
+            message_ref: Some(latest),
+            ..
+        }) = &state
+        {
+            let e = &record.entry;
             inner
                 .threads
-                .entry(thread_key)
+                .entry(e.incident.clone())
+                .or_default()
+                .entry(e.channel.clone())
+                .or_default()
+                .entry(e.target.clone())
                 .and_modify(|t| t.latest = latest.clone())
                 .or_insert_with(|| Thread {
                     root: latest.clone(),
-                    latest,
+                    latest: latest.clone(),
                 });
         }
+        record.state = state;
+        record.updated_at = Utc::now();
         Ok(())
     }
 
@@ -246,8 +258,13 @@ impl Journal for MemoryJournal {
         channel: &str,
         target: &Target,
     ) -> Result<Option<Thread>, JournalError> {
-        let key: ThreadKey = (incident.clone(), Arc::from(channel), target.clone());
-        Ok(self.lock().threads.get(&key).cloned())
+        Ok(self
+            .lock()
+            .threads
+            .get(incident)
+            .and_then(|by_channel| by_channel.get(channel))
+            .and_then(|by_target| by_target.get(target))
+            .cloned())
     }
 
     async fn records(&self, incident: &IncidentId) -> Result<Vec<JournalRecord>, JournalError> {
