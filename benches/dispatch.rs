@@ -8,6 +8,7 @@
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)]
 #[path = "../examples/drill/receiver.rs"]
 mod receiver;
 
@@ -27,13 +28,26 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn incident() -> (Incident, Update) {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
-    let mut inc = Incident::new(IncidentId::new("bench").unwrap(), "API errors", Impact::Major, t0)
-        .unwrap()
-        .with_component(ComponentId::new("api").unwrap(), "API", ComponentStatus::MajorOutage);
+    let mut inc = Incident::new(
+        IncidentId::new("bench").unwrap(),
+        "API errors",
+        Impact::Major,
+        t0,
+    )
+    .unwrap()
+    .with_component(
+        ComponentId::new("api").unwrap(),
+        "API",
+        ComponentStatus::MajorOutage,
+    );
     let up = inc
         .post(
-            UpdateDraft::new(Status::Investigating, t0, "Some API requests fail; we are investigating.")
-                .next_update_at(t0 + chrono::Duration::minutes(30)),
+            UpdateDraft::new(
+                Status::Investigating,
+                t0,
+                "Some API requests fail; we are investigating.",
+            )
+            .next_update_at(t0 + chrono::Duration::minutes(30)),
         )
         .unwrap()
         .clone();
@@ -41,7 +55,9 @@ fn incident() -> (Incident, Update) {
 }
 
 fn targets(n: usize, prefix: &str) -> Vec<Target> {
-    (0..n).map(|i| Target::new(format!("{prefix}{i}")).unwrap()).collect()
+    (0..n)
+        .map(|i| Target::new(format!("{prefix}{i}")).unwrap())
+        .collect()
 }
 
 fn memory(c: &mut Criterion) {
@@ -49,12 +65,17 @@ fn memory(c: &mut Criterion) {
     let mut group = c.benchmark_group("dispatch_memory");
     for n in [1usize, 1_000, 100_000] {
         let sink = Arc::new(MemoryChannel::new());
-        let page = Arc::new(MemoryChannel::primary("https://status.example.com/".parse().unwrap()));
+        let page = Arc::new(MemoryChannel::primary(
+            "https://status.example.com/".parse().unwrap(),
+        ));
         let journal = Arc::new(MemoryJournal::new());
         let d = Dispatcher::builder("https://status.example.com/incidents/{id}")
             .primary("page", page.clone())
             .channel("sink", sink.clone())
-            .audience(AudiencePolicy::new(Audience::Customers).route(Route::new("sink", targets(n, "user-"))))
+            .audience(
+                AudiencePolicy::new(Audience::Customers)
+                    .route(Route::new("sink", targets(n, "user-"))),
+            )
             .journal(journal.clone())
             .concurrency_per_channel(64)
             .build()
@@ -62,7 +83,9 @@ fn memory(c: &mut Criterion) {
         let (inc, up) = incident();
         group.throughput(Throughput::Elements(n as u64));
         if n >= 100_000 {
-            group.sample_size(10).measurement_time(Duration::from_secs(10));
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(10));
         }
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.to_async(&rt).iter_custom(|iters| {
@@ -93,7 +116,9 @@ fn webhook(c: &mut Criterion) {
     let (addr, _stats) = rt.block_on(receiver::spawn(None, false)).unwrap();
     let url = format!("http://{addr}/hooks/sink");
     let mut group = c.benchmark_group("dispatch_webhook_loopback");
-    group.throughput(Throughput::Elements(N as u64)).sample_size(10);
+    group
+        .throughput(Throughput::Elements(N as u64))
+        .sample_size(10);
 
     let mut builder = WebhookChannel::builder();
     for i in 0..N {
@@ -101,9 +126,16 @@ fn webhook(c: &mut Criterion) {
     }
     let journal = Arc::new(MemoryJournal::new());
     let d = Dispatcher::builder("https://status.example.com/incidents/{id}")
-        .primary("page", Arc::new(MemoryChannel::primary("https://status.example.com/".parse().unwrap())))
+        .primary(
+            "page",
+            Arc::new(MemoryChannel::primary(
+                "https://status.example.com/".parse().unwrap(),
+            )),
+        )
         .channel("hook", Arc::new(builder.build().unwrap()))
-        .audience(AudiencePolicy::new(Audience::Customers).route(Route::new("hook", targets(N, "ep-"))))
+        .audience(
+            AudiencePolicy::new(Audience::Customers).route(Route::new("hook", targets(N, "ep-"))),
+        )
         .journal(journal.clone())
         .concurrency_per_channel(CONCURRENCY)
         .build()

@@ -415,7 +415,10 @@ mod tests {
     #[test]
     fn policies_are_validated() {
         let p = AudiencePolicy::new(Audience::Leadership);
-        assert_eq!(p.validate(), Err(PolicyError::NoRoute(Audience::Leadership)));
+        assert_eq!(
+            p.validate(),
+            Err(PolicyError::NoRoute(Audience::Leadership))
+        );
         let p = p.route(Route::new("chat", []));
         assert!(matches!(p.validate(), Err(PolicyError::NoTarget { .. })));
         let p = AudiencePolicy::new(Audience::Leadership)

@@ -633,17 +633,23 @@ mod tests {
     use chrono::TimeZone;
 
     fn t(min: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap() + chrono::Duration::minutes(min.into())
+        Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap()
+            + chrono::Duration::minutes(min.into())
     }
 
     fn incident() -> Incident {
-        Incident::new(IncidentId::new("inc-1").unwrap(), "API errors", Impact::Major, t(0))
-            .unwrap()
-            .with_component(
-                ComponentId::new("api").unwrap(),
-                "API",
-                ComponentStatus::MajorOutage,
-            )
+        Incident::new(
+            IncidentId::new("inc-1").unwrap(),
+            "API errors",
+            Impact::Major,
+            t(0),
+        )
+        .unwrap()
+        .with_component(
+            ComponentId::new("api").unwrap(),
+            "API",
+            ComponentStatus::MajorOutage,
+        )
     }
 
     #[test]
@@ -652,7 +658,10 @@ mod tests {
         for bad in ["", "a b", "a.b", "é", &"x".repeat(129)] {
             assert!(matches!(
                 IncidentId::new(bad),
-                Err(ModelError::InvalidId { what: "incident", .. })
+                Err(ModelError::InvalidId {
+                    what: "incident",
+                    ..
+                })
             ));
         }
     }
@@ -667,25 +676,42 @@ mod tests {
     fn a_full_lifecycle_is_accepted() {
         let mut inc = incident();
         let first = inc
-            .post(UpdateDraft::new(Status::Investigating, t(5), "Errors on the API.").next_update_at(t(35)))
+            .post(
+                UpdateDraft::new(Status::Investigating, t(5), "Errors on the API.")
+                    .next_update_at(t(35)),
+            )
             .unwrap();
         assert_eq!((first.seq, first.act()), (1, Act::FirstContact));
         let up = inc
             .post(
                 UpdateDraft::new(Status::Identified, t(30), "Bad deploy.")
                     .internal_notes("rollback of #4411")
-                    .component(ComponentId::new("api").unwrap(), ComponentStatus::PartialOutage)
+                    .component(
+                        ComponentId::new("api").unwrap(),
+                        ComponentStatus::PartialOutage,
+                    )
                     .next_update_at(t(60)),
             )
             .unwrap();
         assert_eq!(up.act(), Act::Update);
         assert_eq!(inc.components()[0].status, ComponentStatus::PartialOutage);
-        let res = inc.post(UpdateDraft::new(Status::Resolved, t(50), "Fixed.")).unwrap();
+        let res = inc
+            .post(UpdateDraft::new(Status::Resolved, t(50), "Fixed."))
+            .unwrap();
         assert_eq!((res.act(), res.next_update_at), (Act::Resolution, None));
-        let pm = inc.post(UpdateDraft::new(Status::Postmortem, t(600), "What happened.")).unwrap();
+        let pm = inc
+            .post(UpdateDraft::new(
+                Status::Postmortem,
+                t(600),
+                "What happened.",
+            ))
+            .unwrap();
         assert_eq!(pm.act(), Act::Postmortem);
         assert_eq!(inc.status(), Status::Postmortem);
-        assert_eq!(inc.update(2).unwrap().internal_notes.as_deref(), Some("rollback of #4411"));
+        assert_eq!(
+            inc.update(2).unwrap().internal_notes.as_deref(),
+            Some("rollback of #4411")
+        );
         assert!(inc.update(0).is_none());
     }
 
@@ -706,7 +732,9 @@ mod tests {
         );
         let before_start = t(0) - chrono::Duration::minutes(1);
         assert!(matches!(
-            inc.post(UpdateDraft::new(Status::Investigating, before_start, "x").next_update_at(t(9))),
+            inc.post(
+                UpdateDraft::new(Status::Investigating, before_start, "x").next_update_at(t(9))
+            ),
             Err(ModelError::TimeWentBackwards { seq: 1, .. })
         ));
         assert!(matches!(
@@ -717,12 +745,19 @@ mod tests {
             inc.post(
                 UpdateDraft::new(Status::Identified, t(5), "x")
                     .next_update_at(t(9))
-                    .component(ComponentId::new("db").unwrap(), ComponentStatus::Operational)
+                    .component(
+                        ComponentId::new("db").unwrap(),
+                        ComponentStatus::Operational
+                    )
             ),
             Err(ModelError::UnknownComponent { .. })
         ));
         assert_eq!(
-            inc.post(UpdateDraft::new(Status::Identified, t(5), "x").next_update_at(t(9)).only_for([])),
+            inc.post(
+                UpdateDraft::new(Status::Identified, t(5), "x")
+                    .next_update_at(t(9))
+                    .only_for([])
+            ),
             Err(ModelError::NoAudience { seq: 1 })
         );
         inc.post(UpdateDraft::new(Status::Investigating, t(10), "x").next_update_at(t(20)))
@@ -731,12 +766,18 @@ mod tests {
             inc.post(UpdateDraft::new(Status::Identified, t(9), "x").next_update_at(t(30))),
             Err(ModelError::TimeWentBackwards { seq: 2, .. })
         ));
-        inc.post(UpdateDraft::new(Status::Resolved, t(11), "done")).unwrap();
+        inc.post(UpdateDraft::new(Status::Resolved, t(11), "done"))
+            .unwrap();
         assert!(matches!(
             inc.post(UpdateDraft::new(Status::Monitoring, t(12), "again").next_update_at(t(30))),
-            Err(ModelError::InvalidTransition { seq: 3, status: Status::Monitoring, previous: Status::Resolved })
+            Err(ModelError::InvalidTransition {
+                seq: 3,
+                status: Status::Monitoring,
+                previous: Status::Resolved
+            })
         ));
-        inc.post(UpdateDraft::new(Status::Postmortem, t(100), "pm")).unwrap();
+        inc.post(UpdateDraft::new(Status::Postmortem, t(100), "pm"))
+            .unwrap();
         assert!(matches!(
             inc.post(UpdateDraft::new(Status::Postmortem, t(101), "pm2")),
             Err(ModelError::InvalidTransition { .. })

@@ -79,7 +79,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | (none) | the model, rendering, dispatcher, journal and the in-memory channel |
-//! | `webhook` | [`channel::webhook`]: signed generic webhook (Standard Webhooks) and `verify` |
+//! | `webhook` | `channel::webhook`: signed generic webhook (Standard Webhooks) and `verify` |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

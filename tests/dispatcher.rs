@@ -1,6 +1,8 @@
 //! Dispatcher behaviour, on tokio's paused clock: every wait is virtual, so
 //! these tests are instant and deterministic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -45,7 +47,8 @@ async fn the_primary_goes_first_and_its_permalink_is_in_every_message() {
     let log = log();
     let primary = Probe::new(
         "page",
-        MemoryChannel::primary(PERMALINK_BASE.parse().unwrap()).with_latency(Duration::from_secs(2)),
+        MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())
+            .with_latency(Duration::from_secs(2)),
         log.clone(),
     );
     let chat = Probe::new("chat", MemoryChannel::new(), log.clone());
@@ -55,7 +58,10 @@ async fn the_primary_goes_first_and_its_permalink_is_in_every_message() {
         .channel("chat", chat.clone())
         .channel("mail", mail.clone())
         .audience(core("chat", &["#inc", "#ops"]))
-        .audience(customers("mail", &["a@example.com", "b@example.com", "c@example.com"]))
+        .audience(customers(
+            "mail",
+            &["a@example.com", "b@example.com", "c@example.com"],
+        ))
         .build()
         .unwrap();
     let (inc, first) = incident();
@@ -70,13 +76,20 @@ async fn the_primary_goes_first_and_its_permalink_is_in_every_message() {
     let page_done = entries[0].1 + Duration::from_secs(2);
     for (name, at) in &entries[1..] {
         assert_ne!(*name, "page");
-        assert!(*at >= page_done, "{name} started before the primary finished");
+        assert!(
+            *at >= page_done,
+            "{name} started before the primary finished"
+        );
     }
     for probe in [&chat, &mail] {
         for d in probe.inner.deliveries() {
             assert_eq!(d.link.as_str(), PERMALINK);
             assert!(d.text.ends_with(PERMALINK), "{}", d.text);
-            assert!(d.text.contains("Next update by 2026-11-25 14:33 UTC."), "{}", d.text);
+            assert!(
+                d.text.contains("Next update by 2026-11-25 14:33 UTC."),
+                "{}",
+                d.text
+            );
         }
     }
     assert_eq!(primary.inner.len(), 1);
@@ -95,10 +108,18 @@ async fn a_failed_primary_falls_back_to_the_canonical_url_and_says_so() {
         .unwrap();
     let (inc, first) = incident();
     let report = d.publish(&inc, &first).await.unwrap();
-    assert!(matches!(report.link_source, LinkSource::Canonical { ref reason } if reason.contains("bad page id")));
+    assert!(
+        matches!(report.link_source, LinkSource::Canonical { ref reason } if reason.contains("bad page id"))
+    );
     assert_eq!(report.link.as_str(), "https://status.example.com/i/inc-7");
-    assert!(matches!(report.primary.outcome, Outcome::Failed(Failure::Channel(ChannelError::Rejected { .. }))));
-    assert_eq!(report.primary.attempts, 1, "permanent errors are not retried");
+    assert!(matches!(
+        report.primary.outcome,
+        Outcome::Failed(Failure::Channel(ChannelError::Rejected { .. }))
+    ));
+    assert_eq!(
+        report.primary.attempts, 1,
+        "permanent errors are not retried"
+    );
     assert!(chat.texts()[0].ends_with("https://status.example.com/i/inc-7"));
     assert!(!report.all_sent());
 }
@@ -107,7 +128,9 @@ async fn a_failed_primary_falls_back_to_the_canonical_url_and_says_so() {
 async fn rate_limited_then_success_waits_the_retry_after() {
     let log = log();
     let chat = Probe::new("chat", MemoryChannel::new(), log.clone());
-    chat.inner.fail_next(ChannelError::RateLimited { retry_after: Some(Duration::from_secs(7)) });
+    chat.inner.fail_next(ChannelError::RateLimited {
+        retry_after: Some(Duration::from_secs(7)),
+    });
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
         .channel("chat", chat.clone())
@@ -124,7 +147,10 @@ async fn rate_limited_then_success_waits_the_retry_after() {
     assert_eq!(starts.len(), 2);
     let waited = starts[1] - starts[0];
     assert!(waited >= Duration::from_secs(7), "waited only {waited:?}");
-    assert!(waited <= Duration::from_millis(7700), "waited {waited:?}: jitter is at most 10 %");
+    assert!(
+        waited <= Duration::from_millis(7700),
+        "waited {waited:?}: jitter is at most 10 %"
+    );
     assert!(r.latency >= Duration::from_secs(7));
 }
 
@@ -147,7 +173,13 @@ async fn permanent_errors_are_not_retried_and_transient_ones_are_until_the_budge
         .unwrap();
     let (inc, first) = incident();
     let report = d.publish(&inc, &first).await.unwrap();
-    let by = |ch: &str| report.deliveries.iter().find(|d| &*d.channel == ch).unwrap();
+    let by = |ch: &str| {
+        report
+            .deliveries
+            .iter()
+            .find(|d| &*d.channel == ch)
+            .unwrap()
+    };
     assert_eq!(by("rejected").attempts, 1);
     assert_eq!(rejected.attempts(), 1);
     assert!(matches!(&by("rejected").outcome, Outcome::Failed(f) if !f.is_retryable()));
@@ -160,11 +192,17 @@ async fn permanent_errors_are_not_retried_and_transient_ones_are_until_the_budge
 #[tokio::test(start_paused = true)]
 async fn a_slow_channel_never_delays_a_fast_one() {
     let log = log();
-    let slow = Probe::new("slow", MemoryChannel::new().with_latency(Duration::from_secs(60)), log.clone());
+    let slow = Probe::new(
+        "slow",
+        MemoryChannel::new().with_latency(Duration::from_secs(60)),
+        log.clone(),
+    );
     let fast = Probe::new("fast", MemoryChannel::new(), log.clone());
     let failing = Probe::new("failing", MemoryChannel::new(), log.clone());
     for _ in 0..100 {
-        failing.inner.fail_next(ChannelError::RateLimited { retry_after: Some(Duration::from_secs(30)) });
+        failing.inner.fail_next(ChannelError::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        });
     }
     let slow_targets: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
     let fast_targets: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
@@ -173,10 +211,17 @@ async fn a_slow_channel_never_delays_a_fast_one() {
         .channel("slow", slow.clone())
         .channel("fast", fast.clone())
         .channel("failing", failing.clone())
-        .audience(core("slow", &slow_targets.iter().map(String::as_str).collect::<Vec<_>>()))
-        .audience(customers("fast", &fast_targets.iter().map(String::as_str).collect::<Vec<_>>()))
+        .audience(core(
+            "slow",
+            &slow_targets.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+        .audience(customers(
+            "fast",
+            &fast_targets.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
         .audience(
-            AudiencePolicy::new(Audience::Leadership).route(Route::new("failing", [target("#lead")])),
+            AudiencePolicy::new(Audience::Leadership)
+                .route(Route::new("failing", [target("#lead")])),
         )
         .concurrency_per_channel(1)
         .send_timeout(Duration::from_secs(120))
@@ -185,23 +230,44 @@ async fn a_slow_channel_never_delays_a_fast_one() {
     let (inc, first) = incident();
     let start = Instant::now();
     let report = d.publish(&inc, &first).await.unwrap();
-    assert!(start.elapsed() >= Duration::from_secs(600), "10 slow sends one at a time");
+    assert!(
+        start.elapsed() >= Duration::from_secs(600),
+        "10 slow sends one at a time"
+    );
     let fast_starts = fast.starts();
     assert_eq!(fast_starts.len(), 50);
     let last_fast = *fast_starts.iter().max().unwrap();
-    assert!(last_fast - start < Duration::from_millis(1), "fast lane finished at {:?}", last_fast - start);
-    assert_eq!(report.deliveries.iter().filter(|d| matches!(d.outcome, Outcome::Sent(_))).count(), 60);
+    assert!(
+        last_fast - start < Duration::from_millis(1),
+        "fast lane finished at {:?}",
+        last_fast - start
+    );
+    assert_eq!(
+        report
+            .deliveries
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Sent(_)))
+            .count(),
+        60
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn concurrency_is_bounded_per_channel() {
     let log = log();
-    let ch = Probe::new("ch", MemoryChannel::new().with_latency(Duration::from_secs(1)), log.clone());
+    let ch = Probe::new(
+        "ch",
+        MemoryChannel::new().with_latency(Duration::from_secs(1)),
+        log.clone(),
+    );
     let targets: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
         .channel("ch", ch.clone())
-        .audience(customers("ch", &targets.iter().map(String::as_str).collect::<Vec<_>>()))
+        .audience(customers(
+            "ch",
+            &targets.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
         .concurrency_per_channel(4)
         .build()
         .unwrap();
@@ -209,8 +275,15 @@ async fn concurrency_is_bounded_per_channel() {
     let start = Instant::now();
     let report = d.publish(&inc, &first).await.unwrap();
     assert!(report.all_sent());
-    assert_eq!(ch.max_in_flight.load(std::sync::atomic::Ordering::SeqCst), 4);
-    assert_eq!(start.elapsed(), Duration::from_secs(5), "20 sends of 1 s, 4 at a time");
+    assert_eq!(
+        ch.max_in_flight.load(std::sync::atomic::Ordering::SeqCst),
+        4
+    );
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(5),
+        "20 sends of 1 s, 4 at a time"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -226,7 +299,10 @@ async fn channel_and_target_rate_limits_are_respected() {
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
         .channel("ch", ch.clone())
-        .audience(customers("ch", &targets.iter().map(String::as_str).collect::<Vec<_>>()))
+        .audience(customers(
+            "ch",
+            &targets.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
         .build()
         .unwrap();
     let (mut inc, first) = incident();
@@ -240,7 +316,10 @@ async fn channel_and_target_rate_limits_are_respected() {
         assert!(*s - start >= earliest, "send {i} at {:?}", *s - start);
     }
     for w in starts.windows(3) {
-        assert!(w[2] - w[0] >= Duration::from_millis(500), "no more than 2 per 500 ms window");
+        assert!(
+            w[2] - w[0] >= Duration::from_millis(500),
+            "no more than 2 per 500 ms window"
+        );
     }
     // The per-target limit (1 per 10 min) holds the next update to each target.
     let second = post(&mut inc, Status::Identified, 10, "Found it.");
@@ -248,7 +327,11 @@ async fn channel_and_target_rate_limits_are_respected() {
     d.publish(&inc, &second).await.unwrap();
     let next_starts = &ch.starts()[10..];
     assert_eq!(next_starts.len(), 10);
-    assert!(next_starts.iter().all(|s| *s - start >= Duration::from_secs(600)));
+    assert!(
+        next_starts
+            .iter()
+            .all(|s| *s - start >= Duration::from_secs(600))
+    );
     assert!(before - start < Duration::from_secs(600));
 }
 
@@ -288,7 +371,11 @@ async fn publishing_twice_sends_nothing_new_but_retries_failures() {
     assert_eq!(one.sent_now(), 2);
     let two = d.publish(&inc, &first).await.unwrap();
     assert_eq!(two.sent_now(), 1, "only the failed delivery is sent again");
-    assert_eq!(two.link_source, LinkSource::Primary, "the permalink comes from the journal");
+    assert_eq!(
+        two.link_source,
+        LinkSource::Primary,
+        "the permalink comes from the journal"
+    );
     assert!(matches!(two.primary.outcome, Outcome::AlreadySent(_)));
     let three = d.publish(&inc, &first).await.unwrap();
     assert_eq!(three.sent_now(), 0);
@@ -307,10 +394,14 @@ async fn internal_notes_never_reach_customers_or_employees() {
         .primary("page", page())
         .channel("ch", ch.clone())
         .audience(core("ch", &["core"]))
-        .audience(AudiencePolicy::new(Audience::Leadership).route(Route::new("ch", [target("lead")])))
+        .audience(
+            AudiencePolicy::new(Audience::Leadership).route(Route::new("ch", [target("lead")])),
+        )
         .audience(AudiencePolicy::new(Audience::Employees).route(Route::new("ch", [target("all")])))
         .audience(customers("ch", &["cust"]))
-        .audience(AudiencePolicy::new(partners.clone()).route(Route::new("ch", [target("partners")])))
+        .audience(
+            AudiencePolicy::new(partners.clone()).route(Route::new("ch", [target("partners")])),
+        )
         .build()
         .unwrap();
     let (inc, first) = incident();
@@ -319,11 +410,22 @@ async fn internal_notes_never_reach_customers_or_employees() {
     assert_eq!(deliveries.len(), 5);
     for d in deliveries {
         let sees = matches!(d.audience, Audience::CoreResponders | Audience::Leadership);
-        assert_eq!(d.text.contains("SECRET-NOTE"), sees, "{}: {}", d.audience, d.text);
+        assert_eq!(
+            d.text.contains("SECRET-NOTE"),
+            sees,
+            "{}: {}",
+            d.audience,
+            d.text
+        );
         assert_eq!(d.update.internal_notes.is_some(), sees, "{}", d.audience);
         assert_eq!(d.detail == Detail::Internal, sees);
         if !sees {
-            assert!(d.incident.updates().iter().all(|u| u.internal_notes.is_none()));
+            assert!(
+                d.incident
+                    .updates()
+                    .iter()
+                    .all(|u| u.internal_notes.is_none())
+            );
             assert!(!format!("{:?}", d.message).contains("SECRET"));
         }
     }
@@ -358,8 +460,15 @@ async fn later_updates_thread_under_the_first_contact() {
         assert!(mine[0].thread.is_none());
         assert_eq!(mine[1].thread.as_ref().unwrap().root, root);
         assert_eq!(mine[2].thread.as_ref().unwrap().root, root);
-        assert_ne!(mine[2].thread.as_ref().unwrap().latest, root, "latest follows the chain");
-        assert!(!mine[2].text.contains("Next update"), "the resolution promises no next update");
+        assert_ne!(
+            mine[2].thread.as_ref().unwrap().latest,
+            root,
+            "latest follows the chain"
+        );
+        assert!(
+            !mine[2].text.contains("Next update"),
+            "the resolution promises no next update"
+        );
     }
 }
 
@@ -406,7 +515,13 @@ async fn recipients_and_component_scopes_decide_who_hears() {
 
 #[tokio::test(start_paused = true)]
 async fn long_messages_split_into_threaded_parts_that_all_carry_the_link() {
-    let sms = Arc::new(MemoryChannel::new().with_limits(ChannelLimits::new().threaded().with_text(TextLimit::chars(160))));
+    let sms = Arc::new(
+        MemoryChannel::new().with_limits(
+            ChannelLimits::new()
+                .threaded()
+                .with_text(TextLimit::chars(160)),
+        ),
+    );
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
         .channel("sms", sms.clone())
@@ -414,18 +529,29 @@ async fn long_messages_split_into_threaded_parts_that_all_carry_the_link() {
             AudiencePolicy::new(Audience::CoreResponders)
                 .route(Route::new("sms", [target("+15550100")]).overflow(Overflow::split(4))),
         )
-        .audience(AudiencePolicy::new(Audience::Leadership).route(Route::new("sms", [target("+15550101")])))
+        .audience(
+            AudiencePolicy::new(Audience::Leadership)
+                .route(Route::new("sms", [target("+15550101")])),
+        )
         .build()
         .unwrap();
     let (mut inc, _) = incident();
-    let long = "The primary database in eu-west is refusing connections after a failover. ".repeat(4);
+    let long =
+        "The primary database in eu-west is refusing connections after a failover. ".repeat(4);
     let up = inc
-        .post(UpdateDraft::new(Status::Identified, t0() + minutes(10), long).next_update_at(t0() + minutes(40)))
+        .post(
+            UpdateDraft::new(Status::Identified, t0() + minutes(10), long)
+                .next_update_at(t0() + minutes(40)),
+        )
         .unwrap()
         .clone();
     let report = d.publish(&inc, &up).await.unwrap();
     assert!(report.all_sent());
-    let split: Vec<_> = sms.deliveries().into_iter().filter(|d| d.target.as_str() == "+15550100").collect();
+    let split: Vec<_> = sms
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.target.as_str() == "+15550100")
+        .collect();
     assert!(split.len() > 1 && split.len() <= 4, "{}", split.len());
     for (i, d) in split.iter().enumerate() {
         assert!(d.text.chars().count() <= 160, "{}", d.text);
@@ -438,7 +564,11 @@ async fn long_messages_split_into_threaded_parts_that_all_carry_the_link() {
     }
     let keys: std::collections::HashSet<_> = split.iter().map(|d| d.key.clone()).collect();
     assert_eq!(keys.len(), split.len(), "each part has its own key");
-    let shortened: Vec<_> = sms.deliveries().into_iter().filter(|d| d.target.as_str() == "+15550101").collect();
+    let shortened: Vec<_> = sms
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.target.as_str() == "+15550101")
+        .collect();
     assert_eq!(shortened.len(), 1);
     assert!(shortened[0].text.contains('…') && shortened[0].text.ends_with(PERMALINK));
     assert!(shortened[0].text.chars().count() <= 160);
@@ -450,7 +580,10 @@ async fn a_target_shared_by_audiences_gets_one_message() {
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
         .channel("ch", ch.clone())
-        .audience(AudiencePolicy::new(Audience::Employees).route(Route::new("ch", [target("#all"), target("#x")])))
+        .audience(
+            AudiencePolicy::new(Audience::Employees)
+                .route(Route::new("ch", [target("#all"), target("#x")])),
+        )
         .audience(customers("ch", &["#all"]))
         .build()
         .unwrap();
@@ -476,7 +609,10 @@ async fn a_hung_channel_times_out_and_is_retried_within_bounds() {
     let report = d.publish(&inc, &first).await.unwrap();
     let r = &report.deliveries[0];
     assert_eq!(r.attempts, 2);
-    assert!(matches!(r.outcome, Outcome::Failed(Failure::Channel(ChannelError::Timeout { .. }))));
+    assert!(matches!(
+        r.outcome,
+        Outcome::Failed(Failure::Channel(ChannelError::Timeout { .. }))
+    ));
     assert!(start.elapsed() < Duration::from_secs(12));
 }
 
@@ -500,7 +636,10 @@ async fn the_journal_records_before_and_after_and_can_be_shared() {
     assert_eq!(records.len(), 3);
     assert!(records[0].entry.primary && records[1..].iter().all(|r| !r.entry.primary));
     assert!(records.iter().all(|r| r.entry.has_link));
-    let failed = records.iter().filter(|r| matches!(r.state, tidings::dispatch::DeliveryState::Failed { .. })).count();
+    let failed = records
+        .iter()
+        .filter(|r| matches!(r.state, tidings::dispatch::DeliveryState::Failed { .. }))
+        .count();
     assert_eq!(failed, 1);
     // A second dispatcher (a restarted process) sharing the journal sends only what failed.
     let again = build().publish(&inc, &first).await.unwrap();
@@ -519,40 +658,77 @@ async fn bad_input_is_a_typed_error() {
         .unwrap();
     let (mut other, _) = incident();
     let foreign = post(&mut other, Status::Identified, 9, "other");
-    assert!(matches!(d.publish(&inc, &foreign).await, Err(DispatchError::UnknownUpdate { seq: 2, .. })));
+    assert!(matches!(
+        d.publish(&inc, &foreign).await,
+        Err(DispatchError::UnknownUpdate { seq: 2, .. })
+    ));
     let mut edited = first.clone();
     edited.message = "edited after posting".into();
-    assert!(matches!(d.publish(&inc, &edited).await, Err(DispatchError::UnknownUpdate { .. })));
+    assert!(matches!(
+        d.publish(&inc, &edited).await,
+        Err(DispatchError::UnknownUpdate { .. })
+    ));
 
     let ch = || Arc::new(MemoryChannel::new());
-    let base = || Dispatcher::builder(CANONICAL).primary("page", page()).channel("ch", ch());
-    assert!(matches!(Dispatcher::builder(CANONICAL).build(), Err(ConfigError::NoPrimary)));
+    let base = || {
+        Dispatcher::builder(CANONICAL)
+            .primary("page", page())
+            .channel("ch", ch())
+    };
     assert!(matches!(
-        Dispatcher::builder("https://status.example.com/").primary("page", page()).build(),
+        Dispatcher::builder(CANONICAL).build(),
+        Err(ConfigError::NoPrimary)
+    ));
+    assert!(matches!(
+        Dispatcher::builder("https://status.example.com/")
+            .primary("page", page())
+            .build(),
         Err(ConfigError::CanonicalUrl { .. })
     ));
     assert!(matches!(
         Dispatcher::builder(CANONICAL).primary("page", ch()).build(),
         Err(ConfigError::NotAPrimary(_))
     ));
-    assert!(matches!(base().channel("ch", ch()).build(), Err(ConfigError::DuplicateChannel(_))));
-    assert!(matches!(base().audience(core("nope", &["a"])).build(), Err(ConfigError::UnknownChannel { .. })));
-    assert!(matches!(base().audience(core("page", &["a"])).build(), Err(ConfigError::RouteToPrimary(_))));
     assert!(matches!(
-        base().audience(customers("ch", &["a"]).detail(Detail::Internal)).build(),
+        base().channel("ch", ch()).build(),
+        Err(ConfigError::DuplicateChannel(_))
+    ));
+    assert!(matches!(
+        base().audience(core("nope", &["a"])).build(),
+        Err(ConfigError::UnknownChannel { .. })
+    ));
+    assert!(matches!(
+        base().audience(core("page", &["a"])).build(),
+        Err(ConfigError::RouteToPrimary(_))
+    ));
+    assert!(matches!(
+        base()
+            .audience(customers("ch", &["a"]).detail(Detail::Internal))
+            .build(),
         Err(ConfigError::Policy(_))
     ));
     assert!(matches!(
-        base().audience(core("ch", &["a"])).audience(customers("ch", &["a"])).build(),
+        base()
+            .audience(core("ch", &["a"]))
+            .audience(customers("ch", &["a"]))
+            .build(),
         Err(ConfigError::ConflictingDetail { .. })
     ));
     assert!(matches!(
-        base().audience(core("ch", &["a"])).audience(core("ch", &["b"])).build(),
+        base()
+            .audience(core("ch", &["a"]))
+            .audience(core("ch", &["b"]))
+            .build(),
         Err(ConfigError::DuplicateAudience(_))
     ));
-    assert!(matches!(base().concurrency_per_channel(0).build(), Err(ConfigError::Zero(_))));
     assert!(matches!(
-        base().rate_limit("nope", RateLimit::new(1, Duration::from_secs(1)).unwrap()).build(),
+        base().concurrency_per_channel(0).build(),
+        Err(ConfigError::Zero(_))
+    ));
+    assert!(matches!(
+        base()
+            .rate_limit("nope", RateLimit::new(1, Duration::from_secs(1)).unwrap())
+            .build(),
         Err(ConfigError::UnknownRateLimitChannel(_))
     ));
 }

@@ -1,6 +1,8 @@
 //! Property tests for fitting text to a channel: within the limit, link whole,
 //! never splitting a grapheme, nothing lost when splitting.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit, fit};
 use unicode_segmentation::UnicodeSegmentation;
@@ -31,7 +33,10 @@ fn unit() -> impl Strategy<Value = LengthUnit> {
         Just(LengthUnit::Graphemes),
         Just(LengthUnit::Utf8Bytes),
         Just(LengthUnit::Utf16Units),
-        Just(LengthUnit::Custom { name: "wide-is-two", measure: |s| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum() }),
+        Just(LengthUnit::Custom {
+            name: "wide-is-two",
+            measure: |s| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+        }),
     ]
 }
 
@@ -46,7 +51,8 @@ fn message(title: String, body: String, next: bool) -> RenderedMessage {
 /// The body text a part carries (between the title block and the footer).
 fn is_grapheme_prefix(whole: &str, prefix: &str) -> bool {
     whole.starts_with(prefix)
-        && (prefix.len() == whole.len() || whole.grapheme_indices(true).any(|(i, _)| i == prefix.len()))
+        && (prefix.len() == whole.len()
+            || whole.grapheme_indices(true).any(|(i, _)| i == prefix.len()))
 }
 
 proptest! {

@@ -1,6 +1,7 @@
 //! The signed webhook against a real HTTP server on 127.0.0.1: the exact
 //! request, and the receiver's real failure answers.
 #![cfg(feature = "webhook")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -40,7 +41,10 @@ fn channel(server: &MockServer) -> WebhookChannel {
 
 fn dispatcher(server: &MockServer, policy: AudiencePolicy) -> Dispatcher {
     Dispatcher::builder(CANONICAL)
-        .primary("page", Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())))
+        .primary(
+            "page",
+            Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())),
+        )
         .channel("hooks", Arc::new(channel(server)))
         .audience(policy)
         .retry(RetryPolicy::default().backoff(Duration::from_millis(10), Duration::from_millis(50)))
@@ -97,14 +101,24 @@ async fn posts_the_documented_body_signed_with_the_idempotency_key() {
         .expect(1)
         .mount(&server)
         .await;
-    let report = dispatcher(&server, customers()).publish(&inc, &first).await.unwrap();
+    let report = dispatcher(&server, customers())
+        .publish(&inc, &first)
+        .await
+        .unwrap();
     assert!(report.all_sent(), "{report:?}");
     let receipt = report.deliveries[0].outcome.receipt().unwrap();
     assert_eq!(receipt.status, Some(204));
 
     let request = &server.received_requests().await.unwrap()[0];
-    let ts: u64 = request.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let ts: u64 = request.headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     assert!(now.abs_diff(ts) <= 5, "timestamp is the attempt's time");
     let sig = request.headers["webhook-signature"].to_str().unwrap();
     assert!(sig.starts_with("v1,"));
@@ -114,14 +128,31 @@ async fn posts_the_documented_body_signed_with_the_idempotency_key() {
 #[tokio::test]
 async fn inner_rings_get_internal_notes_in_the_payload() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let (inc, first) = incident();
-    let core = AudiencePolicy::new(Audience::CoreResponders).route(Route::new("hooks", [target("bridge")]));
-    dispatcher(&server, core).publish(&inc, &first).await.unwrap();
-    let body: serde_json::Value = server.received_requests().await.unwrap()[0].body_json().unwrap();
+    let core = AudiencePolicy::new(Audience::CoreResponders)
+        .route(Route::new("hooks", [target("bridge")]));
+    dispatcher(&server, core)
+        .publish(&inc, &first)
+        .await
+        .unwrap();
+    let body: serde_json::Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
     assert_eq!(body["data"]["detail"], "internal");
-    assert_eq!(body["data"]["update"]["internal_notes"], "SECRET-NOTE: db primary at 100% CPU");
-    assert!(body["data"]["text"].as_str().unwrap().contains("SECRET-NOTE"));
+    assert_eq!(
+        body["data"]["update"]["internal_notes"],
+        "SECRET-NOTE: db primary at 100% CPU"
+    );
+    assert!(
+        body["data"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("SECRET-NOTE")
+    );
 }
 
 #[tokio::test]
@@ -133,18 +164,31 @@ async fn a_429_then_success_is_retried_after_the_delay_with_the_same_id() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST")).and(Signed).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(Signed)
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let (inc, first) = incident();
     let d = dispatcher(&server, customers());
     let started = std::time::Instant::now();
     let report = d.publish(&inc, &first).await.unwrap();
     assert!(report.all_sent(), "{report:?}");
     assert_eq!(report.deliveries[0].attempts, 2);
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].headers["webhook-id"], requests[1].headers["webhook-id"]);
-    assert_eq!(requests[0].body, requests[1].body, "the same bytes are signed and sent again");
+    assert_eq!(
+        requests[0].headers["webhook-id"],
+        requests[1].headers["webhook-id"]
+    );
+    assert_eq!(
+        requests[0].body, requests[1].body,
+        "the same bytes are signed and sent again"
+    );
     // Publishing again sends nothing new.
     d.publish(&inc, &first).await.unwrap();
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
@@ -182,21 +226,46 @@ fn one_delivery(inc: Incident, update: tidings::incident::Update) -> Delivery {
 #[tokio::test]
 async fn receivers_answers_map_to_what_to_do_next() {
     let in_90s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(90));
-    let err = send_once(&MockServer::start().await, ResponseTemplate::new(429).insert_header("Retry-After", in_90s.as_str())).await;
+    let err = send_once(
+        &MockServer::start().await,
+        ResponseTemplate::new(429).insert_header("Retry-After", in_90s.as_str()),
+    )
+    .await;
     let after = err.retry_after().unwrap();
     assert!(matches!(err, ChannelError::RateLimited { .. }));
-    assert!(after > Duration::from_secs(85) && after <= Duration::from_secs(90), "{after:?}");
+    assert!(
+        after > Duration::from_secs(85) && after <= Duration::from_secs(90),
+        "{after:?}"
+    );
 
-    let err = send_once(&MockServer::start().await, ResponseTemplate::new(503).insert_header("Retry-After", "5")).await;
-    assert!(matches!(err, ChannelError::Transient { status: Some(503), retry_after: Some(d), .. } if d == Duration::from_secs(5)));
+    let err = send_once(
+        &MockServer::start().await,
+        ResponseTemplate::new(503).insert_header("Retry-After", "5"),
+    )
+    .await;
+    assert!(
+        matches!(err, ChannelError::Transient { status: Some(503), retry_after: Some(d), .. } if d == Duration::from_secs(5))
+    );
 
     for status in [500, 502, 504, 408] {
         let err = send_once(&MockServer::start().await, ResponseTemplate::new(status)).await;
         assert!(err.is_retryable(), "{status}: {err}");
     }
 
-    let err = send_once(&MockServer::start().await, ResponseTemplate::new(410).set_body_string("gone")).await;
-    assert!(matches!(err, ChannelError::Rejected { status: Some(410), .. }) && err.to_string().contains("disable"));
+    let err = send_once(
+        &MockServer::start().await,
+        ResponseTemplate::new(410).set_body_string("gone"),
+    )
+    .await;
+    assert!(
+        matches!(
+            err,
+            ChannelError::Rejected {
+                status: Some(410),
+                ..
+            }
+        ) && err.to_string().contains("disable")
+    );
 
     for status in [400, 401, 403, 404, 413, 422] {
         let err = send_once(&MockServer::start().await, ResponseTemplate::new(status)).await;
@@ -208,10 +277,27 @@ async fn receivers_answers_map_to_what_to_do_next() {
 #[tokio::test]
 async fn redirects_are_not_followed() {
     let server = MockServer::start().await;
-    Mock::given(path("/elsewhere")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
     let location = format!("{}/elsewhere", server.uri());
-    let err = send_once(&server, ResponseTemplate::new(307).insert_header("Location", location.as_str())).await;
-    assert!(matches!(err, ChannelError::Rejected { status: Some(307), .. }), "{err}");
+    let err = send_once(
+        &server,
+        ResponseTemplate::new(307).insert_header("Location", location.as_str()),
+    )
+    .await;
+    assert!(
+        matches!(
+            err,
+            ChannelError::Rejected {
+                status: Some(307),
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -220,7 +306,11 @@ async fn connection_failures_and_timeouts_are_transient_and_leak_no_url() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let ch = WebhookChannel::builder()
-        .endpoint("bridge", &format!("http://127.0.0.1:{port}/hooks/s3cr3t"), SECRET)
+        .endpoint(
+            "bridge",
+            &format!("http://127.0.0.1:{port}/hooks/s3cr3t"),
+            SECRET,
+        )
         .build()
         .unwrap();
     let (inc, first) = incident();
@@ -229,18 +319,39 @@ async fn connection_failures_and_timeouts_are_transient_and_leak_no_url() {
     assert!(!err.to_string().contains("s3cr3t") && !format!("{err:?}").contains("s3cr3t"));
 
     let server = MockServer::start().await;
-    let err = send_once(&server, ResponseTemplate::new(200).set_delay(Duration::from_secs(3))).await;
-    assert_eq!(err, ChannelError::Timeout { after: Duration::from_millis(500) });
+    let err = send_once(
+        &server,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    assert_eq!(
+        err,
+        ChannelError::Timeout {
+            after: Duration::from_millis(500)
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_failing_webhook_is_reported_not_dropped() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
     let (inc, first) = incident();
-    let report = dispatcher(&server, customers()).publish(&inc, &first).await.unwrap();
+    let report = dispatcher(&server, customers())
+        .publish(&inc, &first)
+        .await
+        .unwrap();
     let (d, failure) = report.failures().next().unwrap();
     assert_eq!(d.attempts, 1);
-    assert!(matches!(failure, Failure::Channel(ChannelError::Rejected { status: Some(401), .. })));
+    assert!(matches!(
+        failure,
+        Failure::Channel(ChannelError::Rejected {
+            status: Some(401),
+            ..
+        })
+    ));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }

@@ -32,15 +32,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let secret: WebhookSecret = SECRET.parse()?;
     let (addr, stats) = receiver::spawn(Some(secret), true).await?;
 
-    let status_page = Arc::new(MemoryChannel::primary("https://status.example.com/".parse()?));
+    let status_page = Arc::new(MemoryChannel::primary(
+        "https://status.example.com/".parse()?,
+    ));
     let chat = Arc::new(MemoryChannel::new());
     let email = Arc::new(MemoryChannel::new());
     let pager = Arc::new(
-        MemoryChannel::new().with_limits(ChannelLimits::new().threaded().with_text(TextLimit::chars(160))),
+        MemoryChannel::new().with_limits(
+            ChannelLimits::new()
+                .threaded()
+                .with_text(TextLimit::chars(160)),
+        ),
     );
     let webhook = Arc::new(
         WebhookChannel::builder()
-            .endpoint("customer-portal", &format!("http://{addr}/hooks/tidings"), SECRET)
+            .endpoint(
+                "customer-portal",
+                &format!("http://{addr}/hooks/tidings"),
+                SECRET,
+            )
             .timeout(Duration::from_secs(5))
             .build()?,
     );
@@ -55,11 +65,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .audience(
             AudiencePolicy::new(Audience::CoreResponders)
                 .route(Route::new("chat", [t("#inc-checkout")?]))
-                .route(Route::new("pager", [t("+15550100"), t("+15550101")].into_iter().collect::<Result<Vec<_>, _>>()?).overflow(Overflow::split(3))),
+                .route(
+                    Route::new(
+                        "pager",
+                        [t("+15550100"), t("+15550101")]
+                            .into_iter()
+                            .collect::<Result<Vec<_>, _>>()?,
+                    )
+                    .overflow(Overflow::split(3)),
+                ),
         )
-        .audience(AudiencePolicy::new(Audience::FrontLineSupport).route(Route::new("chat", [t("#support-escalations")?])))
-        .audience(AudiencePolicy::new(Audience::Leadership).route(Route::new("email", [t("leadership@example.com")?])))
-        .audience(AudiencePolicy::new(Audience::Employees).route(Route::new("chat", [t("#announcements")?])))
+        .audience(
+            AudiencePolicy::new(Audience::FrontLineSupport)
+                .route(Route::new("chat", [t("#support-escalations")?])),
+        )
+        .audience(
+            AudiencePolicy::new(Audience::Leadership)
+                .route(Route::new("email", [t("leadership@example.com")?])),
+        )
+        .audience(
+            AudiencePolicy::new(Audience::Employees)
+                .route(Route::new("chat", [t("#announcements")?])),
+        )
         .audience(
             AudiencePolicy::new(Audience::Customers)
                 .route(Route::new("email", [t("status-subscribers@example.com")?]))
@@ -67,15 +94,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .build()?;
 
-    let at = |h: u32, m: u32| -> DateTime<Utc> { Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap() };
+    let at =
+        |h: u32, m: u32| -> DateTime<Utc> { Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap() };
     let mut incident = Incident::new(
         IncidentId::new("inc-2026-11-25-checkout")?,
         "Checkout errors",
         Impact::Major,
         at(14, 0),
     )?
-    .with_component(ComponentId::new("checkout")?, "Checkout", ComponentStatus::MajorOutage)
-    .with_component(ComponentId::new("api")?, "Public API", ComponentStatus::DegradedPerformance);
+    .with_component(
+        ComponentId::new("checkout")?,
+        "Checkout",
+        ComponentStatus::MajorOutage,
+    )
+    .with_component(
+        ComponentId::new("api")?,
+        "Public API",
+        ComponentStatus::DegradedPerformance,
+    );
 
     let drafts = [
         UpdateDraft::new(
@@ -114,7 +150,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ),
     ];
 
-    println!("tidings drill: incident {} — {}\n", incident.id(), incident.title());
+    println!(
+        "tidings drill: incident {} — {}\n",
+        incident.id(),
+        incident.title()
+    );
     let mut reports = Vec::new();
     for draft in drafts {
         let update = incident.post(draft)?.clone();
@@ -131,17 +171,37 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .map(|d| d.text.to_string())
             .unwrap_or_default()
     };
-    println!("\n[chat #inc-checkout, core responders]\n{}", first(&chat, "#inc-checkout"));
-    println!("\n[email status-subscribers@, customers]\n{}", first(&email, "status-subscribers@example.com"));
+    println!(
+        "\n[chat #inc-checkout, core responders]\n{}",
+        first(&chat, "#inc-checkout")
+    );
+    println!(
+        "\n[email status-subscribers@, customers]\n{}",
+        first(&email, "status-subscribers@example.com")
+    );
     println!("\n[pager +15550100, 160 characters per message]");
-    for d in pager.deliveries().iter().filter(|d| d.target.as_str() == "+15550100" && d.update.seq == 2) {
-        println!("  part {}/{} ({} chars): {:?}", d.part.index, d.part.count, d.text.chars().count(), d.text);
+    for d in pager
+        .deliveries()
+        .iter()
+        .filter(|d| d.target.as_str() == "+15550100" && d.update.seq == 2)
+    {
+        println!(
+            "  part {}/{} ({} chars): {:?}",
+            d.part.index,
+            d.part.count,
+            d.text.chars().count(),
+            d.text
+        );
     }
 
     // Publishing an update again is safe: nothing is sent twice.
     let (last, _) = reports.last().unwrap();
     let again = dispatcher.publish(&incident, last).await?;
-    println!("\nre-publishing update {}: {} new messages (idempotent)", last.seq, again.sent_now());
+    println!(
+        "\nre-publishing update {}: {} new messages (idempotent)",
+        last.seq,
+        again.sent_now()
+    );
 
     let failures: usize = reports.iter().map(|(_, r)| r.failures().count()).sum();
     let sent: usize = reports.iter().map(|(_, r)| r.sent_now()).sum();
@@ -157,7 +217,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .flat_map(|c| c.deliveries())
         .all(|d| d.text.contains(d.link.as_str()));
     println!("every message links to the status page: {all_linked}");
-    if failures > 0 || receiver::Stats::get(&stats.refused) > 0 || again.sent_now() > 0 || !all_linked {
+    if failures > 0
+        || receiver::Stats::get(&stats.refused) > 0
+        || again.sent_now() > 0
+        || !all_linked
+    {
         return Err("the drill found a problem (see above)".into());
     }
     Ok(())
@@ -170,10 +234,15 @@ fn print_report(update: &Update, report: &DispatchReport) {
         Act::Resolution => "RESOLUTION",
         Act::Postmortem => "POSTMORTEM",
     };
-    let next = update
-        .next_update_at
-        .map_or_else(|| "no further updates promised".to_owned(), |t| format!("next update by {}", t.format("%H:%M UTC")));
-    println!("━━ {} · {act} · {} · {next}", update.at.format("%Y-%m-%d %H:%M UTC"), update.status.label());
+    let next = update.next_update_at.map_or_else(
+        || "no further updates promised".to_owned(),
+        |t| format!("next update by {}", t.format("%H:%M UTC")),
+    );
+    println!(
+        "━━ {} · {act} · {} · {next}",
+        update.at.format("%Y-%m-%d %H:%M UTC"),
+        update.status.label()
+    );
     let source = match &report.link_source {
         LinkSource::Primary => "the primary's permalink".to_owned(),
         LinkSource::Canonical { reason } => format!("canonical URL ({reason})"),
@@ -188,8 +257,16 @@ fn print_report(update: &Update, report: &DispatchReport) {
             Outcome::Failed(f) => ("✗", format!("FAILED: {f}")),
             _ => ("?", "unknown".to_owned()),
         };
-        let part = if d.part.count > 1 { format!(" part {}/{}", d.part.index, d.part.count) } else { String::new() };
-        let retries = if d.attempts > 1 { format!(" after {} attempts ({:.1?})", d.attempts, d.latency) } else { String::new() };
+        let part = if d.part.count > 1 {
+            format!(" part {}/{}", d.part.index, d.part.count)
+        } else {
+            String::new()
+        };
+        let retries = if d.attempts > 1 {
+            format!(" after {} attempts ({:.1?})", d.attempts, d.latency)
+        } else {
+            String::new()
+        };
         println!(
             "   {mark} {:<12} {:<32} {:<19} {what}{part}{retries}",
             d.channel,

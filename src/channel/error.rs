@@ -171,18 +171,41 @@ mod tests {
     #[test]
     fn retryability_follows_the_kind() {
         let s = Duration::from_secs(3);
-        assert!(ChannelError::RateLimited { retry_after: Some(s) }.is_retryable());
-        assert_eq!(ChannelError::RateLimited { retry_after: Some(s) }.retry_after(), Some(s));
+        assert!(
+            ChannelError::RateLimited {
+                retry_after: Some(s)
+            }
+            .is_retryable()
+        );
+        assert_eq!(
+            ChannelError::RateLimited {
+                retry_after: Some(s)
+            }
+            .retry_after(),
+            Some(s)
+        );
         assert!(ChannelError::transient("502").is_retryable());
         assert!(ChannelError::Timeout { after: s }.is_retryable());
         assert!(!ChannelError::rejected("bad token").is_retryable());
         assert!(
-            !ChannelError::InvalidTarget { target: "x".into(), reason: "unknown".into() }
-                .is_retryable()
+            !ChannelError::InvalidTarget {
+                target: "x".into(),
+                reason: "unknown".into()
+            }
+            .is_retryable()
         );
-        assert!(!ChannelError::Config { reason: "no url".into() }.is_retryable());
+        assert!(
+            !ChannelError::Config {
+                reason: "no url".into()
+            }
+            .is_retryable()
+        );
         assert_eq!(
-            ChannelError::Rejected { reason: "gone".into(), status: Some(410) }.to_string(),
+            ChannelError::Rejected {
+                reason: "gone".into(),
+                status: Some(410)
+            }
+            .to_string(),
             "rejected by the provider (status 410): gone"
         );
     }

@@ -29,7 +29,8 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ChannelError>
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -38,7 +39,11 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
 /// Maps a non-success status to an error, following the general HTTP rules:
 /// 429 is a rate limit; 408 and 5xx are transient; 3xx (redirects are not
 /// followed) and other 4xx are permanent; 410 Gone means the endpoint is gone.
-pub(crate) fn error_for_status(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
+pub(crate) fn error_for_status(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+) -> ChannelError {
     let retry_after = retry_after(headers, SystemTime::now());
     let code = status.as_u16();
     let snippet = snippet(body);
@@ -127,12 +132,24 @@ mod tests {
     #[test]
     fn retry_after_takes_seconds_and_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after(&with_retry_after("7"), now), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&with_retry_after("1.5"), now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            retry_after(&with_retry_after("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&with_retry_after("1.5"), now),
+            Some(Duration::from_millis(1500))
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(retry_after(&with_retry_after(&date), now), Some(Duration::from_secs(90)));
+        assert_eq!(
+            retry_after(&with_retry_after(&date), now),
+            Some(Duration::from_secs(90))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(90));
-        assert_eq!(retry_after(&with_retry_after(&past), now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&with_retry_after(&past), now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after(&with_retry_after("soon"), now), None);
         assert_eq!(retry_after(&with_retry_after("-3"), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
@@ -142,7 +159,12 @@ mod tests {
     fn statuses_map_to_what_to_do_next() {
         let h = with_retry_after("3");
         let e = |code: u16| error_for_status(StatusCode::from_u16(code).unwrap(), &h, "x");
-        assert_eq!(e(429), ChannelError::RateLimited { retry_after: Some(Duration::from_secs(3)) });
+        assert_eq!(
+            e(429),
+            ChannelError::RateLimited {
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
         for code in [408, 500, 502, 503, 504] {
             assert!(e(code).is_retryable(), "{code}");
             assert_eq!(e(code).retry_after(), Some(Duration::from_secs(3)));

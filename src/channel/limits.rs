@@ -54,9 +54,7 @@ impl RateLimit {
     /// `count` messages per `per`; both must be non-zero.
     pub fn new(count: u32, per: Duration) -> Result<Self, RateLimitError> {
         match NonZeroU32::new(count) {
-            Some(c) if !per.is_zero() && per / count > Duration::ZERO => {
-                Ok(Self { count: c, per })
-            }
+            Some(c) if !per.is_zero() && per / count > Duration::ZERO => Ok(Self { count: c, per }),
             _ => Err(RateLimitError { count, per }),
         }
     }

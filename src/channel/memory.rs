@@ -129,7 +129,11 @@ impl MemoryChannel {
 
     /// The text of every delivery recorded so far.
     pub fn texts(&self) -> Vec<String> {
-        self.lock().sent.iter().map(|d| d.text.to_string()).collect()
+        self.lock()
+            .sent
+            .iter()
+            .map(|d| d.text.to_string())
+            .collect()
     }
 
     /// How many deliveries were recorded.
@@ -184,7 +188,8 @@ impl Channel for MemoryChannel {
             s.sent.push(delivery.clone());
             s.sent.len()
         };
-        let mut receipt = Receipt::new(Utc::now()).with_message_ref(MessageRef::new(format!("mem-{n}")));
+        let mut receipt =
+            Receipt::new(Utc::now()).with_message_ref(MessageRef::new(format!("mem-{n}")));
         if let Some(base) = &self.permalink_base {
             let permalink = base
                 .join(&format!("incidents/{}", delivery.incident.id()))

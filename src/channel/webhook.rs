@@ -64,7 +64,9 @@ use sha2::Sha256;
 use url::Url;
 
 use super::http;
-use super::{Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit, Receipt};
+use super::{
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit, Receipt,
+};
 use crate::incident::Act;
 use crate::render::TextLimit;
 
@@ -121,7 +123,6 @@ impl WebhookSecret {
     pub fn expose(&self) -> String {
         format!("whsec_{}", BASE64.encode(&self.key))
     }
-
 }
 
 fn signed_mac(secret: &WebhookSecret, id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
@@ -137,7 +138,9 @@ fn signed_mac(secret: &WebhookSecret, id: &str, timestamp: &str, body: &[u8]) ->
 /// The `webhook-signature` value for a message: `v1,<base64 HMAC-SHA256 of
 /// "id.timestamp.body">`.
 pub fn sign(secret: &WebhookSecret, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let tag = signed_mac(secret, id, &timestamp.to_string(), body).finalize().into_bytes();
+    let tag = signed_mac(secret, id, &timestamp.to_string(), body)
+        .finalize()
+        .into_bytes();
     format!("v1,{}", BASE64.encode(tag))
 }
 
@@ -178,7 +181,10 @@ pub fn verify(
     now: SystemTime,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::BadTimestamp)?;
     let now_secs = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -201,7 +207,11 @@ pub fn verify(
 
 /// [`verify`] reading `webhook-id`, `webhook-timestamp` and `webhook-signature`
 /// from a header map, now, with [`DEFAULT_TOLERANCE`].
-pub fn verify_headers(secret: &WebhookSecret, headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
+pub fn verify_headers(
+    secret: &WebhookSecret,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), VerifyError> {
     let get = |name: &'static str| {
         headers
             .get(name)
@@ -261,7 +271,10 @@ pub struct WebhookChannelBuilder {
 impl fmt::Debug for WebhookChannelBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookChannelBuilder")
-            .field("endpoints", &self.pending.iter().map(|p| &p.0).collect::<Vec<_>>())
+            .field(
+                "endpoints",
+                &self.pending.iter().map(|p| &p.0).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -286,7 +299,8 @@ impl WebhookChannelBuilder {
     /// Adds an endpoint: the route target `name` posts to `url`, signed with
     /// `secret` (`whsec_…`). `url` must be https, or http to a loopback host.
     pub fn endpoint(mut self, name: impl Into<String>, url: &str, secret: &str) -> Self {
-        self.pending.push((name.into(), url.to_owned(), secret.to_owned()));
+        self.pending
+            .push((name.into(), url.to_owned(), secret.to_owned()));
         self
     }
 
@@ -338,13 +352,20 @@ impl WebhookChannelBuilder {
                     reason: "webhook endpoint name is empty".into(),
                 });
             }
-            let url = http::check_url(&url, self.allow_http).map_err(|reason| ChannelError::Config {
-                reason: format!("webhook endpoint {name:?}: {reason}"),
-            })?;
-            let secret = secret.parse::<WebhookSecret>().map_err(|e| ChannelError::Config {
-                reason: format!("webhook endpoint {name:?}: {e}"),
-            })?;
-            if self.endpoints.insert(name.clone(), Endpoint { url, secret }).is_some() {
+            let url =
+                http::check_url(&url, self.allow_http).map_err(|reason| ChannelError::Config {
+                    reason: format!("webhook endpoint {name:?}: {reason}"),
+                })?;
+            let secret = secret
+                .parse::<WebhookSecret>()
+                .map_err(|e| ChannelError::Config {
+                    reason: format!("webhook endpoint {name:?}: {e}"),
+                })?;
+            if self
+                .endpoints
+                .insert(name.clone(), Endpoint { url, secret })
+                .is_some()
+            {
                 return Err(ChannelError::Config {
                     reason: format!("webhook endpoint {name:?} is defined twice"),
                 });
@@ -535,22 +556,61 @@ mod tests {
         let now = at(TS + 10);
         verify(&secret, ID, &ts, SIG, BODY, now, DEFAULT_TOLERANCE).unwrap();
         // Rotation: any listed v1 signature may match.
-        verify(&secret, ID, &ts, &format!("v1,AAAA {SIG} v1a,xyz"), BODY, now, DEFAULT_TOLERANCE).unwrap();
-        let bad = |id: &str, ts: &str, sig: &str, body: &[u8], now| verify(&secret, id, ts, sig, body, now, DEFAULT_TOLERANCE);
-        assert_eq!(bad(ID, &ts, SIG, b"{}", now), Err(VerifyError::BadSignature));
-        assert_eq!(bad("msg_other", &ts, SIG, BODY, now), Err(VerifyError::BadSignature));
-        assert_eq!(bad(ID, &ts, "v1,not-base64!", BODY, now), Err(VerifyError::BadSignature));
-        assert_eq!(bad(ID, &ts, "v2,abc", BODY, now), Err(VerifyError::BadSignature));
-        assert_eq!(bad(ID, "soon", SIG, BODY, now), Err(VerifyError::BadTimestamp));
-        assert!(matches!(bad(ID, &ts, SIG, BODY, at(TS + 301)), Err(VerifyError::StaleTimestamp { .. })));
-        assert!(matches!(bad(ID, &ts, SIG, BODY, at(TS - 301)), Err(VerifyError::StaleTimestamp { .. })));
+        verify(
+            &secret,
+            ID,
+            &ts,
+            &format!("v1,AAAA {SIG} v1a,xyz"),
+            BODY,
+            now,
+            DEFAULT_TOLERANCE,
+        )
+        .unwrap();
+        let bad = |id: &str, ts: &str, sig: &str, body: &[u8], now| {
+            verify(&secret, id, ts, sig, body, now, DEFAULT_TOLERANCE)
+        };
+        assert_eq!(
+            bad(ID, &ts, SIG, b"{}", now),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            bad("msg_other", &ts, SIG, BODY, now),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            bad(ID, &ts, "v1,not-base64!", BODY, now),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            bad(ID, &ts, "v2,abc", BODY, now),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            bad(ID, "soon", SIG, BODY, now),
+            Err(VerifyError::BadTimestamp)
+        );
+        assert!(matches!(
+            bad(ID, &ts, SIG, BODY, at(TS + 301)),
+            Err(VerifyError::StaleTimestamp { .. })
+        ));
+        assert!(matches!(
+            bad(ID, &ts, SIG, BODY, at(TS - 301)),
+            Err(VerifyError::StaleTimestamp { .. })
+        ));
         let other: WebhookSecret = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
-        assert_eq!(verify(&other, ID, &ts, SIG, BODY, now, DEFAULT_TOLERANCE), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify(&other, ID, &ts, SIG, BODY, now, DEFAULT_TOLERANCE),
+            Err(VerifyError::BadSignature)
+        );
     }
 
     #[test]
     fn secrets_are_validated() {
-        assert!("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse::<WebhookSecret>().is_err());
+        assert!(
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                .parse::<WebhookSecret>()
+                .is_err()
+        );
         assert!("whsec_!!!".parse::<WebhookSecret>().is_err());
         assert!("whsec_c2hvcnQ=".parse::<WebhookSecret>().is_err());
     }
@@ -574,6 +634,9 @@ mod tests {
             .build()
             .unwrap();
         let dbg = format!("{ok:?}");
-        assert!(!dbg.contains("secret-path") && !dbg.contains("MfKQ"), "{dbg}");
+        assert!(
+            !dbg.contains("secret-path") && !dbg.contains("MfKQ"),
+            "{dbg}"
+        );
     }
 }

@@ -90,7 +90,10 @@ impl fmt::Debug for DispatcherBuilder {
         f.debug_struct("DispatcherBuilder")
             .field("canonical", &self.canonical)
             .field("primary", &self.primary.as_ref().map(|p| &p.0))
-            .field("channels", &self.channels.iter().map(|c| &c.0).collect::<Vec<_>>())
+            .field(
+                "channels",
+                &self.channels.iter().map(|c| &c.0).collect::<Vec<_>>(),
+            )
             .field("audiences", &self.audiences.len())
             .finish_non_exhaustive()
     }
@@ -203,7 +206,10 @@ impl DispatcherBuilder {
             Lane {
                 name: name.into(),
                 channel: channel.clone(),
-                limiters: Limiters::new(rate.or(limits.rate), per_target.or(limits.per_target_rate)),
+                limiters: Limiters::new(
+                    rate.or(limits.rate),
+                    per_target.or(limits.per_target_rate),
+                ),
             }
         };
         let primary = lane(&primary_name, &primary);
@@ -222,14 +228,16 @@ impl DispatcherBuilder {
                 if route.channel == primary_name {
                     return Err(ConfigError::RouteToPrimary(policy.audience.to_string()));
                 }
-                let Some(i) = lanes.iter().position(|l| &*l.name == route.channel) else {
+                let Some(i) = lanes.iter().position(|l| *l.name == *route.channel) else {
                     return Err(ConfigError::UnknownChannel {
                         audience: policy.audience.to_string(),
                         channel: route.channel.clone(),
                     });
                 };
                 for target in &route.targets {
-                    let e = target_detail.entry((i, target)).or_insert((policy.detail, 0));
+                    let e = target_detail
+                        .entry((i, target))
+                        .or_insert((policy.detail, 0));
                     if e.0 != policy.detail {
                         return Err(ConfigError::ConflictingDetail {
                             channel: route.channel.clone(),

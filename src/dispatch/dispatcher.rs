@@ -91,10 +91,16 @@ impl fmt::Debug for Dispatcher {
         let i = &self.inner;
         f.debug_struct("Dispatcher")
             .field("primary", &i.primary.name)
-            .field("channels", &i.lanes.iter().map(|l| &l.name).collect::<Vec<_>>())
+            .field(
+                "channels",
+                &i.lanes.iter().map(|l| &l.name).collect::<Vec<_>>(),
+            )
             .field(
                 "audiences",
-                &i.audiences.iter().map(|a| a.policy.audience()).collect::<Vec<_>>(),
+                &i.audiences
+                    .iter()
+                    .map(|a| a.policy.audience())
+                    .collect::<Vec<_>>(),
             )
             .field("journal", &i.journal)
             .field("retry", &i.retry)
@@ -166,12 +172,13 @@ impl Dispatcher {
                 seq: update.seq,
             });
         }
-        let canonical = canonical_url(&inner.canonical, incident.id().as_str()).map_err(|reason| {
-            DispatchError::CanonicalUrl {
-                incident: incident.id().clone(),
-                reason,
-            }
-        })?;
+        let canonical =
+            canonical_url(&inner.canonical, incident.id().as_str()).map_err(|reason| {
+                DispatchError::CanonicalUrl {
+                    incident: incident.id().clone(),
+                    reason,
+                }
+            })?;
         let internal = View {
             incident: Arc::new(incident.clone()),
             update: Arc::new(update.clone()),
@@ -195,14 +202,25 @@ impl Dispatcher {
             audience: &customers,
             detail: Detail::Public,
             view: &public,
-            parts: fitted(&primary_message, &canonical, &inner.primary, Overflow::Shorten),
+            parts: fitted(
+                &primary_message,
+                &canonical,
+                &inner.primary,
+                Overflow::Shorten,
+            ),
             message: primary_message,
             targets: &[],
             planned_at,
         };
         let canonical = Arc::new(canonical);
         let primary_reports = self
-            .run_job(&inner.primary, true, &primary, Target::from_static(PRIMARY_TARGET), &canonical)
+            .run_job(
+                &inner.primary,
+                true,
+                &primary,
+                Target::from_static(PRIMARY_TARGET),
+                &canonical,
+            )
             .await;
         let mut primary_reports = primary_reports.into_iter();
         let Some(primary_report) = primary_reports.next() else {
@@ -335,7 +353,13 @@ impl Dispatcher {
     ) -> Vec<DeliveryReport> {
         let view = prepared.view;
         let key = |index: u16| {
-            IdempotencyKey::derive(view.incident.id(), view.update.seq, &lane.name, &target, index)
+            IdempotencyKey::derive(
+                view.incident.id(),
+                view.update.seq,
+                &lane.name,
+                &target,
+                index,
+            )
         };
         let report = |key, part, outcome, attempts, latency| DeliveryReport {
             key,
@@ -393,7 +417,13 @@ impl Dispatcher {
                 .deliver(lane, primary, delivery, *has_link, prepared.planned_at)
                 .await;
             held_back = matches!(outcome, Outcome::Failed(_));
-            reports.push(report(key(index), part, outcome, attempts, started.elapsed()));
+            reports.push(report(
+                key(index),
+                part,
+                outcome,
+                attempts,
+                started.elapsed(),
+            ));
         }
         reports
     }
@@ -463,7 +493,11 @@ impl Dispatcher {
 
     /// Calls the channel until success, a permanent error, or the retry policy
     /// gives up; each call waits for the rate limiters and has a timeout.
-    async fn attempt(&self, lane: &Lane, delivery: &Delivery) -> (Result<Receipt, ChannelError>, u32) {
+    async fn attempt(
+        &self,
+        lane: &Lane,
+        delivery: &Delivery,
+    ) -> (Result<Receipt, ChannelError>, u32) {
         let inner = &*self.inner;
         let mut attempts = 0;
         loop {

@@ -101,7 +101,18 @@ pub struct JournalRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where deliveries are recorded. See the [module docs](self) for the contract.
+/// Where deliveries are recorded.
+///
+/// The dispatcher claims a delivery before it sends it and records the outcome
+/// after, so that publishing the same update again sends nothing new, a
+/// restarted process can tell what was sent, and later updates find the thread
+/// of the first contact on each target without the caller keeping provider ids.
+///
+/// [`MemoryJournal`] keeps everything in memory (the default). A durable journal
+/// (a file, a database shared by several replicas) implements the same trait:
+/// [`Journal::claim`] must be atomic across everyone sharing the journal and
+/// durable before it returns, and should give in-flight claims a lease so that
+/// a crashed worker's deliveries can be claimed again.
 #[async_trait]
 pub trait Journal: Send + Sync + fmt::Debug {
     /// Atomically: if `entry.key` was sent, returns [`Claim::AlreadySent`]; if it

@@ -7,11 +7,11 @@
 
 use std::time::Instant;
 
+use governor::RateLimiter;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
-use governor::RateLimiter;
 
 use crate::audience::Target;
 use crate::channel::RateLimit;

@@ -98,9 +98,18 @@ mod tests {
             .max_attempts(10)
             .backoff(Duration::from_secs(1), Duration::from_secs(8));
         for _ in 0..200 {
-            for (failed, lo, hi) in [(1, 500, 1000), (2, 1000, 2000), (3, 2000, 4000), (4, 4000, 8000), (9, 4000, 8000)] {
+            for (failed, lo, hi) in [
+                (1, 500, 1000),
+                (2, 1000, 2000),
+                (3, 2000, 4000),
+                (4, 4000, 8000),
+                (9, 4000, 8000),
+            ] {
                 let d = p.delay(failed, None).unwrap();
-                assert!(d >= Duration::from_millis(lo) && d <= Duration::from_millis(hi), "{failed}: {d:?}");
+                assert!(
+                    d >= Duration::from_millis(lo) && d <= Duration::from_millis(hi),
+                    "{failed}: {d:?}"
+                );
             }
         }
         assert_eq!(p.delay(10, None), None);
@@ -111,7 +120,10 @@ mod tests {
         let p = RetryPolicy::default();
         for _ in 0..200 {
             let d = p.delay(1, Some(Duration::from_secs(7))).unwrap();
-            assert!(d >= Duration::from_secs(7) && d <= Duration::from_millis(7700), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(7) && d <= Duration::from_millis(7700),
+                "{d:?}"
+            );
         }
         assert_eq!(p.delay(1, Some(Duration::from_secs(301))), None);
         assert_eq!(RetryPolicy::never().delay(1, None), None);

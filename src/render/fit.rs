@@ -57,7 +57,9 @@ impl Overflow {
 pub enum FitError {
     /// Even without title and body, the next-update line and the link are longer
     /// than the limit. Use a shorter link or a channel with a higher limit.
-    #[error("the link and next-update line alone measure {needed} {unit:?}, over the limit of {max}")]
+    #[error(
+        "the link and next-update line alone measure {needed} {unit:?}, over the limit of {max}"
+    )]
     DoesNotFit {
         /// What the smallest possible message measures.
         needed: usize,
@@ -201,7 +203,8 @@ impl Fitter<'_> {
         let body_bounds = boundaries(self.body);
         let n = body_bounds.len() - 1;
         if n > 0 {
-            let ok = |k: usize| self.fits(self.title, &Self::cut(self.body, &body_bounds, k), "", next);
+            let ok =
+                |k: usize| self.fits(self.title, &Self::cut(self.body, &body_bounds, k), "", next);
             if let Some(k) = largest(1, n - 1, ok) {
                 let k = soften(self.body, &body_bounds, 0, k, Keep::TwoThirds);
                 let body = Self::cut(self.body, &body_bounds, k);
@@ -262,7 +265,8 @@ impl Fitter<'_> {
                     return None;
                 }
                 let local = boundaries(rest);
-                let ok = |k: usize| self.fits(title, &Self::cut(rest, &local, k), &marker, self.next);
+                let ok =
+                    |k: usize| self.fits(title, &Self::cut(rest, &local, k), &marker, self.next);
                 let k = largest(1, local.len().saturating_sub(2), ok)?;
                 let k = soften(rest, &local, 0, k, Keep::TwoThirds);
                 chunks.push(Self::cut(rest, &local, k));
@@ -270,7 +274,8 @@ impl Fitter<'_> {
             }
             // Leave at least the last grapheme for a later part, which carries
             // the next-update line.
-            let ok = |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), &marker, None);
+            let ok =
+                |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), &marker, None);
             let end = largest(start + 1, n.checked_sub(1)?, ok)?;
             let end = soften(body, bounds, start, end, Keep::Any);
             chunks.push(body[bounds[start]..bounds[end]].trim().to_owned());
@@ -293,10 +298,7 @@ impl Fitter<'_> {
                 compose(title, chunk, &marker, next, self.link)
             })
             .collect();
-        parts
-            .iter()
-            .all(|p| self.limit.allows(p))
-            .then_some(parts)
+        parts.iter().all(|p| self.limit.allows(p)).then_some(parts)
     }
 }
 
@@ -316,7 +318,11 @@ mod tests {
 
     #[test]
     fn short_messages_are_untouched() {
-        let m = msg("[Investigating] API errors", "We are looking.", Some("Next update by 14:30 UTC."));
+        let m = msg(
+            "[Investigating] API errors",
+            "We are looking.",
+            Some("Next update by 14:30 UTC."),
+        );
         let out = fit(&m, LINK, Some(&TextLimit::chars(500)), Overflow::Shorten).unwrap();
         assert_eq!(
             out,
@@ -329,7 +335,11 @@ mod tests {
     #[test]
     fn shortening_cuts_the_body_at_a_word_and_keeps_the_link() {
         let body = "The API returns errors for some requests in the EU region. ".repeat(10);
-        let m = msg("[Identified] API errors", &body, Some("Next update by 14:30 UTC."));
+        let m = msg(
+            "[Identified] API errors",
+            &body,
+            Some("Next update by 14:30 UTC."),
+        );
         let limit = TextLimit::chars(160);
         let out = fit(&m, LINK, Some(&limit), Overflow::Shorten).unwrap();
         assert_eq!(out.len(), 1);
@@ -339,7 +349,10 @@ mod tests {
         assert!(text.starts_with("[Identified] API errors\n\nThe API"));
         assert!(text.contains("…"));
         let kept = text.split("\n\n").nth(1).unwrap().trim_end_matches('…');
-        assert!(body.starts_with(kept) && body[kept.len()..].starts_with(' '), "cut at a word: {kept:?}");
+        assert!(
+            body.starts_with(kept) && body[kept.len()..].starts_with(' '),
+            "cut at a word: {kept:?}"
+        );
     }
 
     #[test]
@@ -358,8 +371,15 @@ mod tests {
 
     #[test]
     fn splitting_numbers_parts_and_puts_the_link_in_each() {
-        let body = (1..=40).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
-        let m = msg("[Investigating] Outage", &body, Some("Next update by 14:30 UTC."));
+        let body = (1..=40)
+            .map(|i| format!("word{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let m = msg(
+            "[Investigating] Outage",
+            &body,
+            Some("Next update by 14:30 UTC."),
+        );
         let limit = TextLimit::chars(140);
         let parts = fit(&m, LINK, Some(&limit), Overflow::split(10)).unwrap();
         assert!(parts.len() > 1);
@@ -386,6 +406,8 @@ mod tests {
         let limit = TextLimit::chars(100);
         let parts = fit(&m, LINK, Some(&limit), Overflow::split(3)).unwrap();
         assert_eq!(parts.len(), 3);
-        assert!(parts[2].contains('…') && parts.iter().all(|p| limit.allows(p) && p.ends_with(LINK)));
+        assert!(
+            parts[2].contains('…') && parts.iter().all(|p| limit.allows(p) && p.ends_with(LINK))
+        );
     }
 }

@@ -115,7 +115,10 @@ mod tests {
         assert_eq!(LengthUnit::Graphemes.measure(s), 2);
         assert_eq!(LengthUnit::Utf8Bytes.measure(s), 21);
         assert_eq!(LengthUnit::Utf16Units.measure(s), 10);
-        let custom = LengthUnit::Custom { name: "double", measure: |t| 2 * t.len() };
+        let custom = LengthUnit::Custom {
+            name: "double",
+            measure: |t| 2 * t.len(),
+        };
         assert_eq!(custom.measure("ab"), 4);
         assert_eq!(format!("{custom:?}"), "double");
     }

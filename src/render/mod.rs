@@ -14,8 +14,6 @@ pub use fit::{FitError, Overflow, fit};
 pub use measure::{LengthUnit, TextLimit};
 pub use templates::{TemplateError, Templates};
 
-
-
 use serde::{Deserialize, Serialize};
 
 /// An update rendered for one detail level, before it is fitted to a channel.

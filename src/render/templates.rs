@@ -347,7 +347,11 @@ fn sample_incident() -> Result<Incident, crate::incident::ModelError> {
     let t0 = DateTime::<Utc>::UNIX_EPOCH;
     let min = chrono::Duration::minutes;
     let mut inc = Incident::new(IncidentId::new("sample")?, "Sample", Impact::Major, t0)?
-        .with_component(ComponentId::new("api")?, "API", ComponentStatus::MajorOutage);
+        .with_component(
+            ComponentId::new("api")?,
+            "API",
+            ComponentStatus::MajorOutage,
+        );
     let drafts = [
         UpdateDraft::new(Status::Investigating, t0 + min(1), "first").next_update_at(t0 + min(30)),
         UpdateDraft::new(Status::Identified, t0 + min(20), "update")
@@ -374,11 +378,28 @@ mod tests {
         t.check().unwrap();
         let inc = sample_incident().unwrap();
         assert_eq!(inc.updates().len(), 4);
-        let first = t.render(&inc, &inc.updates()[0], &Audience::Customers, Detail::Public).unwrap();
+        let first = t
+            .render(
+                &inc,
+                &inc.updates()[0],
+                &Audience::Customers,
+                Detail::Public,
+            )
+            .unwrap();
         assert_eq!(first.title, "[Investigating] Sample");
         assert_eq!(first.body, "first\n\nAffected: API (major outage).");
-        assert_eq!(first.next_update.as_deref(), Some("Next update by 1970-01-01 00:30 UTC."));
-        let res = t.render(&inc, &inc.updates()[2], &Audience::Customers, Detail::Public).unwrap();
+        assert_eq!(
+            first.next_update.as_deref(),
+            Some("Next update by 1970-01-01 00:30 UTC.")
+        );
+        let res = t
+            .render(
+                &inc,
+                &inc.updates()[2],
+                &Audience::Customers,
+                Detail::Public,
+            )
+            .unwrap();
         assert_eq!(res.next_update, None);
         assert!(res.body.contains("lasted 40 min"), "{}", res.body);
     }
@@ -388,9 +409,17 @@ mod tests {
         let t = Templates::new();
         let inc = sample_incident().unwrap();
         let up = &inc.updates()[1];
-        let internal = t.render(&inc, up, &Audience::CoreResponders, Detail::Internal).unwrap();
-        assert!(internal.body.contains("Internal notes: notes"), "{}", internal.body);
-        let public = t.render(&inc, up, &Audience::CoreResponders, Detail::Public).unwrap();
+        let internal = t
+            .render(&inc, up, &Audience::CoreResponders, Detail::Internal)
+            .unwrap();
+        assert!(
+            internal.body.contains("Internal notes: notes"),
+            "{}",
+            internal.body
+        );
+        let public = t
+            .render(&inc, up, &Audience::CoreResponders, Detail::Public)
+            .unwrap();
         assert!(!public.body.contains("notes"));
         for a in [Audience::Customers, Audience::Employees] {
             let forced = t.render(&inc, up, &a, Detail::Internal).unwrap();
@@ -413,19 +442,39 @@ mod tests {
             Err(TemplateError::Invalid { .. })
         ));
         let t = Templates::new()
-            .with_template("title", "{{ incident.impact | upper }} — {{ incident.title }}")
+            .with_template(
+                "title",
+                "{{ incident.impact | upper }} — {{ incident.title }}",
+            )
             .unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
-        let mut inc = Incident::new(IncidentId::new("i").unwrap(), "DB down", Impact::Critical, t0)
-            .unwrap()
-            .with_component(ComponentId::new("db").unwrap(), "DB", ComponentStatus::MajorOutage);
+        let mut inc = Incident::new(
+            IncidentId::new("i").unwrap(),
+            "DB down",
+            Impact::Critical,
+            t0,
+        )
+        .unwrap()
+        .with_component(
+            ComponentId::new("db").unwrap(),
+            "DB",
+            ComponentStatus::MajorOutage,
+        );
         let up = inc
-            .post(UpdateDraft::new(Status::Investigating, t0, "x").next_update_at(t0 + chrono::Duration::minutes(20)))
+            .post(
+                UpdateDraft::new(Status::Investigating, t0, "x")
+                    .next_update_at(t0 + chrono::Duration::minutes(20)),
+            )
             .unwrap()
             .clone();
-        let r = t.render(&inc, &up, &Audience::Customers, Detail::Public).unwrap();
+        let r = t
+            .render(&inc, &up, &Audience::Customers, Detail::Public)
+            .unwrap();
         assert_eq!(r.title, "CRITICAL — DB down");
-        assert_eq!(r.next_update.as_deref(), Some("Next update by 2026-11-25 14:20 UTC."));
+        assert_eq!(
+            r.next_update.as_deref(),
+            Some("Next update by 2026-11-25 14:20 UTC.")
+        );
     }
 
     #[test]

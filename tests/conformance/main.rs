@@ -1,8 +1,8 @@
-#![allow(unreachable_pub)]
 //! The shared channel contract, run against every channel implementation.
 //!
 //! To add a channel: write a module with a [`suite::Harness`] for it and call
 //! `conformance_tests!(make_harness().await)`.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -16,7 +16,9 @@ struct Memory {
 
 async fn harness() -> Memory {
     Memory {
-        channel: Arc::new(MemoryChannel::primary("https://status.example.com/".parse().unwrap())),
+        channel: Arc::new(MemoryChannel::primary(
+            "https://status.example.com/".parse().unwrap(),
+        )),
     }
 }
 
@@ -39,13 +41,17 @@ impl Harness for Memory {
     }
     async fn respond_ok(&self) {}
     async fn respond_rate_limited(&self, after: Duration) {
-        self.channel.fail_next(ChannelError::RateLimited { retry_after: Some(after) });
+        self.channel.fail_next(ChannelError::RateLimited {
+            retry_after: Some(after),
+        });
     }
     async fn respond_transient(&self) {
-        self.channel.fail_next(ChannelError::transient("scripted 503"));
+        self.channel
+            .fail_next(ChannelError::transient("scripted 503"));
     }
     async fn respond_permanent(&self) {
-        self.channel.fail_next(ChannelError::rejected("scripted 400"));
+        self.channel
+            .fail_next(ChannelError::rejected("scripted 400"));
     }
     async fn respond_hang(&self) {}
     async fn received(&self) -> Vec<String> {

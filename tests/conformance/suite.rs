@@ -43,16 +43,34 @@ pub trait Harness: Send + Sync {
 }
 
 /// A delivery of `update` rendered for customers and fitted to the channel.
-pub fn delivery_for(h: &dyn Harness, body: &str, target: Target, overflow: Overflow) -> Vec<Delivery> {
+pub fn delivery_for(
+    h: &dyn Harness,
+    body: &str,
+    target: Target,
+    overflow: Overflow,
+) -> Vec<Delivery> {
     let (mut inc, _) = support::incident();
     let update = support::post(&mut inc, Status::Identified, 10, body);
     let channel = h.channel();
-    let link: url::Url = "https://status.example.com/incidents/inc-7".parse().unwrap();
+    let link: url::Url = "https://status.example.com/incidents/inc-7"
+        .parse()
+        .unwrap();
     let message = Templates::new()
         .render(&inc, &update, &Audience::Customers, Detail::Public)
         .unwrap();
-    let parts = fit(&message, link.as_str(), channel.limits().text.as_ref(), overflow).unwrap();
-    let (inc, update, message, link) = (Arc::new(inc), Arc::new(update), Arc::new(message), Arc::new(link));
+    let parts = fit(
+        &message,
+        link.as_str(),
+        channel.limits().text.as_ref(),
+        overflow,
+    )
+    .unwrap();
+    let (inc, update, message, link) = (
+        Arc::new(inc),
+        Arc::new(update),
+        Arc::new(message),
+        Arc::new(link),
+    );
     let count = parts.len() as u16;
     parts
         .into_iter()
@@ -69,7 +87,10 @@ pub fn delivery_for(h: &dyn Harness, body: &str, target: Target, overflow: Overf
                 text,
                 link.clone(),
             )
-            .with_part(tidings::channel::Part { index: i as u16 + 1, count })
+            .with_part(tidings::channel::Part {
+                index: i as u16 + 1,
+                count,
+            })
         })
         .collect()
 }
@@ -88,10 +109,17 @@ pub async fn success(h: &dyn Harness) {
     assert!(receipt.at >= before - chrono::Duration::seconds(1));
     let got = h.received().await;
     assert_eq!(got.len(), 1, "exactly one message reaches the provider");
-    assert!(got[0].contains(LINK), "the message carries the link: {}", got[0]);
+    assert!(
+        got[0].contains(LINK),
+        "the message carries the link: {}",
+        got[0]
+    );
     assert!(got[0].contains("We found the cause."), "{}", got[0]);
     if h.channel().limits().threads {
-        assert!(receipt.message_ref.is_some(), "a threading channel returns a message ref");
+        assert!(
+            receipt.message_ref.is_some(),
+            "a threading channel returns a message ref"
+        );
     }
     if h.channel().limits().primary {
         assert!(receipt.permalink.is_some(), "a primary returns a permalink");
@@ -101,7 +129,12 @@ pub async fn success(h: &dyn Harness) {
 pub async fn rate_limited(h: &dyn Harness) {
     h.respond_rate_limited(Duration::from_secs(3)).await;
     let err = h.channel().send(&short(h)).await.unwrap_err();
-    assert_eq!(err, ChannelError::RateLimited { retry_after: Some(Duration::from_secs(3)) });
+    assert_eq!(
+        err,
+        ChannelError::RateLimited {
+            retry_after: Some(Duration::from_secs(3))
+        }
+    );
     assert!(err.is_retryable());
 }
 
@@ -116,7 +149,13 @@ pub async fn permanent(h: &dyn Harness) {
     h.respond_permanent().await;
     let err = h.channel().send(&short(h)).await.unwrap_err();
     assert!(!err.is_retryable(), "{err}");
-    assert!(matches!(err.kind(), ErrorKind::Rejected | ErrorKind::InvalidTarget | ErrorKind::Config), "{err}");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Rejected | ErrorKind::InvalidTarget | ErrorKind::Config
+        ),
+        "{err}"
+    );
 }
 
 pub async fn timeout(h: &dyn Harness) {
@@ -126,18 +165,25 @@ pub async fn timeout(h: &dyn Harness) {
     h.respond_hang().await;
     let started = std::time::Instant::now();
     let result = tokio::time::timeout(own * 10, h.channel().send(&short(h))).await;
-    let err = result.expect("the channel's own timeout fires").unwrap_err();
+    let err = result
+        .expect("the channel's own timeout fires")
+        .unwrap_err();
     assert_eq!(err, ChannelError::Timeout { after: own });
     assert!(err.is_retryable());
     assert!(started.elapsed() >= own);
 }
 
 pub async fn invalid_target(h: &dyn Harness) {
-    let Some(bad) = h.invalid_target() else { return };
+    let Some(bad) = h.invalid_target() else {
+        return;
+    };
     let d = delivery_for(h, "x", bad, Overflow::Shorten).remove(0);
     let err = h.channel().send(&d).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidTarget, "{err}");
-    assert!(h.received().await.is_empty(), "nothing is sent to an invalid target");
+    assert!(
+        h.received().await.is_empty(),
+        "nothing is sent to an invalid target"
+    );
 }
 
 /// Hostile, long text: still within the limit, the link whole.
@@ -164,13 +210,18 @@ pub async fn secrets_stay_secret(h: &dyn Harness) {
     let err = h.channel().send(&short(h)).await.unwrap_err();
     for secret in h.secrets() {
         assert!(!dbg.contains(&secret), "Debug output leaks a secret: {dbg}");
-        assert!(!err.to_string().contains(&secret), "error leaks a secret: {err}");
-        assert!(!format!("{err:?}").contains(&secret), "error Debug leaks a secret: {err:?}");
+        assert!(
+            !err.to_string().contains(&secret),
+            "error leaks a secret: {err}"
+        );
+        assert!(
+            !format!("{err:?}").contains(&secret),
+            "error Debug leaks a secret: {err:?}"
+        );
     }
 }
 
 /// One test per scenario for a harness built by `$make` (an async expression).
-
 macro_rules! conformance_tests {
     ($make:expr) => {
         #[tokio::test]

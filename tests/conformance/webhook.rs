@@ -23,7 +23,11 @@ struct Webhook {
 async fn harness() -> Webhook {
     let server = MockServer::start().await;
     let channel = WebhookChannel::builder()
-        .endpoint("bridge", &format!("{}/hooks/s3cr3t-path", server.uri()), SECRET)
+        .endpoint(
+            "bridge",
+            &format!("{}/hooks/s3cr3t-path", server.uri()),
+            SECRET,
+        )
         .timeout(TIMEOUT)
         .build()
         .unwrap();
@@ -35,7 +39,10 @@ async fn harness() -> Webhook {
         .with_priority(10)
         .mount(&server)
         .await;
-    Webhook { server, channel: Arc::new(channel) }
+    Webhook {
+        server,
+        channel: Arc::new(channel),
+    }
 }
 
 impl Webhook {
@@ -62,13 +69,18 @@ impl Harness for Webhook {
         Some(Target::new("no-such-endpoint").unwrap())
     }
     fn secrets(&self) -> Vec<String> {
-        vec![SECRET.into(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(), "s3cr3t-path".into()]
+        vec![
+            SECRET.into(),
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            "s3cr3t-path".into(),
+        ]
     }
     fn own_timeout(&self) -> Option<Duration> {
         Some(TIMEOUT)
     }
     async fn respond_ok(&self) {
-        self.answer(ResponseTemplate::new(200).set_body_string("ok")).await;
+        self.answer(ResponseTemplate::new(200).set_body_string("ok"))
+            .await;
     }
     async fn respond_rate_limited(&self, after: Duration) {
         self.answer(
@@ -79,13 +91,16 @@ impl Harness for Webhook {
         .await;
     }
     async fn respond_transient(&self) {
-        self.answer(ResponseTemplate::new(503).set_body_string("upstream unavailable")).await;
+        self.answer(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+            .await;
     }
     async fn respond_permanent(&self) {
-        self.answer(ResponseTemplate::new(400).set_body_string("bad payload")).await;
+        self.answer(ResponseTemplate::new(400).set_body_string("bad payload"))
+            .await;
     }
     async fn respond_hang(&self) {
-        self.answer(ResponseTemplate::new(200).set_delay(TIMEOUT * 5)).await;
+        self.answer(ResponseTemplate::new(200).set_delay(TIMEOUT * 5))
+            .await;
     }
     async fn received(&self) -> Vec<String> {
         self.server

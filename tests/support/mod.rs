@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,14 +35,27 @@ pub fn target(s: &str) -> Target {
 /// An incident affecting the API, with a first-contact update carrying
 /// internal notes.
 pub fn incident() -> (Incident, Update) {
-    let mut inc = Incident::new(IncidentId::new("inc-7").unwrap(), "API errors", Impact::Major, t0())
-        .unwrap()
-        .with_component(ComponentId::new("api").unwrap(), "API", ComponentStatus::MajorOutage);
+    let mut inc = Incident::new(
+        IncidentId::new("inc-7").unwrap(),
+        "API errors",
+        Impact::Major,
+        t0(),
+    )
+    .unwrap()
+    .with_component(
+        ComponentId::new("api").unwrap(),
+        "API",
+        ComponentStatus::MajorOutage,
+    );
     let first = inc
         .post(
-            UpdateDraft::new(Status::Investigating, t0() + minutes(3), "Some API requests fail.")
-                .internal_notes("SECRET-NOTE: db primary at 100% CPU")
-                .next_update_at(t0() + minutes(33)),
+            UpdateDraft::new(
+                Status::Investigating,
+                t0() + minutes(3),
+                "Some API requests fail.",
+            )
+            .internal_notes("SECRET-NOTE: db primary at 100% CPU")
+            .next_update_at(t0() + minutes(33)),
         )
         .unwrap()
         .clone();
@@ -98,7 +117,10 @@ impl Channel for Probe {
         self.inner.limits()
     }
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
-        self.log.lock().unwrap().push((self.name, tokio::time::Instant::now()));
+        self.log
+            .lock()
+            .unwrap()
+            .push((self.name, tokio::time::Instant::now()));
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let result = self.inner.send(delivery).await;
