@@ -89,6 +89,11 @@ pub mod dispatch;
 pub mod incident;
 pub mod render;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The types most programs need, in one import.
 pub mod prelude {
     pub use crate::audience::{Audience, AudiencePolicy, Detail, Route, Target};
