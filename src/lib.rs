@@ -85,6 +85,7 @@
 
 pub mod audience;
 pub mod channel;
+mod clock;
 pub mod dispatch;
 pub mod incident;
 pub mod render;

@@ -253,7 +253,7 @@ fn print_report(update: &Update, report: &DispatchReport) {
         let (mark, what) = match &d.outcome {
             Outcome::Sent(_) => ("✓", "sent".to_owned()),
             Outcome::AlreadySent(_) => ("=", "already sent".to_owned()),
-            Outcome::InFlight => ("…", "in flight elsewhere".to_owned()),
+            Outcome::InFlight { .. } => ("…", "in flight elsewhere".to_owned()),
             Outcome::Failed(f) => ("✗", format!("FAILED: {f}")),
             _ => ("?", "unknown".to_owned()),
         };

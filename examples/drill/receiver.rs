@@ -37,8 +37,9 @@ impl Stats {
 }
 
 /// Starts the receiver on an ephemeral loopback port. With `secret`, every
-/// request's signature is verified (401 if it fails); with `throttle_first`, the
-/// very first request is answered `429 Retry-After: 1`.
+/// request's signature is verified first (401 if it fails); with
+/// `throttle_first`, the very first request is then answered
+/// `429 Retry-After: 1`.
 pub(crate) async fn spawn(
     secret: Option<WebhookSecret>,
     throttle_first: bool,
@@ -75,6 +76,13 @@ async fn handle(
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return status(StatusCode::BAD_REQUEST);
     };
+    if let Some(secret) = secret {
+        if verify_headers(secret, &parts.headers, &body).is_err() {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            return status(StatusCode::UNAUTHORIZED);
+        }
+        stats.verified.fetch_add(1, Ordering::Relaxed);
+    }
     if throttle_first && n == 0 {
         stats.throttled.fetch_add(1, Ordering::Relaxed);
         let mut response = status(StatusCode::TOO_MANY_REQUESTS);
@@ -82,13 +90,6 @@ async fn handle(
             .headers_mut()
             .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
         return response;
-    }
-    if let Some(secret) = secret {
-        if verify_headers(secret, &parts.headers, &body).is_err() {
-            stats.refused.fetch_add(1, Ordering::Relaxed);
-            return status(StatusCode::UNAUTHORIZED);
-        }
-        stats.verified.fetch_add(1, Ordering::Relaxed);
     }
     status(StatusCode::NO_CONTENT)
 }

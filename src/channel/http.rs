@@ -39,23 +39,21 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
 /// Maps a non-success status to an error, following the general HTTP rules:
 /// 429 is a rate limit; 408 and 5xx are transient; 3xx (redirects are not
 /// followed) and other 4xx are permanent; 410 Gone means the endpoint is gone.
-pub(crate) fn error_for_status(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &str,
-) -> ChannelError {
+///
+/// Response bodies are not part of the error: providers' own error bodies are
+/// read by their channel's `map_error`, which keeps only known fields.
+pub(crate) fn error_for_status(status: StatusCode, headers: &HeaderMap) -> ChannelError {
     let retry_after = retry_after(headers, SystemTime::now());
     let code = status.as_u16();
-    let snippet = snippet(body);
     match code {
         429 => ChannelError::RateLimited { retry_after },
         408 | 500..=599 => ChannelError::Transient {
-            reason: format!("server answered {status}{snippet}"),
+            reason: format!("server answered {status}"),
             status: Some(code),
             retry_after,
         },
         410 => ChannelError::Rejected {
-            reason: format!("endpoint is gone (410); disable it{snippet}"),
+            reason: "endpoint is gone (410); it is disabled".into(),
             status: Some(code),
         },
         300..=399 => ChannelError::Rejected {
@@ -63,24 +61,9 @@ pub(crate) fn error_for_status(
             status: Some(code),
         },
         _ => ChannelError::Rejected {
-            reason: format!("server answered {status}{snippet}"),
+            reason: format!("server answered {status}"),
             status: Some(code),
         },
-    }
-}
-
-/// At most 200 characters of a response body, on one line, for error reasons.
-fn snippet(body: &str) -> String {
-    let one_line: String = body
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
-    let one_line = one_line.trim();
-    if one_line.is_empty() {
-        String::new()
-    } else {
-        format!(": {one_line}")
     }
 }
 
@@ -88,6 +71,11 @@ fn snippet(body: &str) -> String {
 pub(crate) fn transport_error(err: reqwest::Error, timeout: Duration) -> ChannelError {
     if err.is_timeout() {
         return ChannelError::Timeout { after: timeout };
+    }
+    if err.is_builder() {
+        return ChannelError::Config {
+            reason: format!("cannot build the request: {}", err.without_url()),
+        };
     }
     let reason = if err.is_connect() {
         "connection failed".to_owned()
@@ -158,7 +146,7 @@ mod tests {
     #[test]
     fn statuses_map_to_what_to_do_next() {
         let h = with_retry_after("3");
-        let e = |code: u16| error_for_status(StatusCode::from_u16(code).unwrap(), &h, "x");
+        let e = |code: u16| error_for_status(StatusCode::from_u16(code).unwrap(), &h);
         assert_eq!(
             e(429),
             ChannelError::RateLimited {

@@ -41,7 +41,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+
 use url::Url;
 
 use super::{Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt};
@@ -189,7 +189,7 @@ impl Channel for MemoryChannel {
             s.sent.len()
         };
         let mut receipt =
-            Receipt::new(Utc::now()).with_message_ref(MessageRef::new(format!("mem-{n}")));
+            Receipt::new(crate::clock::now()).with_message_ref(MessageRef::new(format!("mem-{n}")));
         if let Some(base) = &self.permalink_base {
             let permalink = base
                 .join(&format!("incidents/{}", delivery.incident.id()))

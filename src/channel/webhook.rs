@@ -51,6 +51,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -75,19 +76,14 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// A Standard Webhooks signing secret: `whsec_` + base64 of 24 to 64 random
 /// bytes. Its `Debug` output never shows the key.
+///
+/// It has no `PartialEq` on purpose: comparing secrets must be constant-time;
+/// use [`verify`].
 #[derive(Clone)]
 pub struct WebhookSecret {
     key: Vec<u8>,
     mac: Hmac<Sha256>,
 }
-
-impl PartialEq for WebhookSecret {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for WebhookSecret {}
 
 impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -229,10 +225,11 @@ pub fn verify_headers(
     )
 }
 
-#[derive(Clone)]
 struct Endpoint {
     url: Url,
     secret: WebhookSecret,
+    /// Set once the endpoint answered 410 Gone: it is not called again.
+    gone: AtomicBool,
 }
 
 /// Posts signed JSON to named endpoints. The route's target is the endpoint
@@ -265,7 +262,6 @@ pub struct WebhookChannelBuilder {
     limits: ChannelLimits,
     allow_http: bool,
     pending: Vec<(String, String, String)>,
-    error: Option<String>,
 }
 
 impl fmt::Debug for WebhookChannelBuilder {
@@ -290,7 +286,6 @@ impl WebhookChannel {
             limits: ChannelLimits::new().with_text(TextLimit::bytes(16 * 1024)),
             allow_http: false,
             pending: Vec::new(),
-            error: None,
         }
     }
 }
@@ -304,8 +299,9 @@ impl WebhookChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool). Its redirect policy should be
-    /// `none`; the per-request timeout set here is applied to every request.
+    /// Uses this client (shared connection pool). The per-request timeout set
+    /// here is applied to every request; a response that was redirected is
+    /// refused whatever the client's redirect policy.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -338,9 +334,6 @@ impl WebhookChannelBuilder {
 
     /// Validates every endpoint and builds the channel.
     pub fn build(mut self) -> Result<WebhookChannel, ChannelError> {
-        if let Some(reason) = self.error.take() {
-            return Err(ChannelError::Config { reason });
-        }
         if self.timeout.is_zero() {
             return Err(ChannelError::Config {
                 reason: "webhook timeout must be greater than zero".into(),
@@ -361,11 +354,12 @@ impl WebhookChannelBuilder {
                 .map_err(|e| ChannelError::Config {
                     reason: format!("webhook endpoint {name:?}: {e}"),
                 })?;
-            if self
-                .endpoints
-                .insert(name.clone(), Endpoint { url, secret })
-                .is_some()
-            {
+            let endpoint = Endpoint {
+                url,
+                secret,
+                gone: AtomicBool::new(false),
+            };
+            if self.endpoints.insert(name.clone(), endpoint).is_some() {
                 return Err(ChannelError::Config {
                     reason: format!("webhook endpoint {name:?} is defined twice"),
                 });
@@ -498,6 +492,12 @@ impl Channel for WebhookChannel {
                 target: delivery.target.to_string(),
                 reason: "no webhook endpoint has this name".into(),
             })?;
+        if endpoint.gone.load(Ordering::Relaxed) {
+            return Err(ChannelError::Rejected {
+                reason: "endpoint answered 410 Gone earlier and is disabled".into(),
+                status: Some(410),
+            });
+        }
         let body = payload(delivery)?;
         let id = delivery.key.as_str();
         let timestamp = SystemTime::now()
@@ -517,12 +517,21 @@ impl Channel for WebhookChannel {
             .await
             .map_err(|e| http::transport_error(e, self.timeout))?;
         let status = response.status();
-        if status.is_success() {
-            return Ok(Receipt::new(Utc::now()).with_status(status.as_u16()));
+        if response.url() != &endpoint.url {
+            return Err(ChannelError::Rejected {
+                reason: "the response came from a redirect, which is not followed".into(),
+                status: Some(status.as_u16()),
+            });
         }
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        Err(http::error_for_status(status, &headers, &text))
+        if status.is_success() {
+            return Ok(Receipt::new(crate::clock::now()).with_status(status.as_u16()));
+        }
+        if status == reqwest::StatusCode::GONE {
+            endpoint.gone.store(true, Ordering::Relaxed);
+        }
+        // The body is not kept: a receiver that echoes requests would copy the
+        // message (and internal notes) into errors and logs.
+        Err(http::error_for_status(status, response.headers()))
     }
 }
 

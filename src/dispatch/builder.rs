@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::breaker::{Breaker, CircuitBreaker};
 use super::dispatcher::{Dispatcher, Inner, Lane, PolicyPlan};
 use super::journal::{Journal, MemoryJournal};
 use super::limiter::Limiters;
@@ -82,6 +83,8 @@ pub struct DispatcherBuilder {
     retry: RetryPolicy,
     send_timeout: Duration,
     concurrency: usize,
+    claim_lease: Duration,
+    breaker: CircuitBreaker,
     rates: HashMap<String, (Option<RateLimit>, Option<RateLimit>)>,
 }
 
@@ -111,6 +114,8 @@ impl DispatcherBuilder {
             retry: RetryPolicy::default(),
             send_timeout: Duration::from_secs(30),
             concurrency: 16,
+            claim_lease: Duration::from_secs(15 * 60),
+            breaker: CircuitBreaker::default(),
             rates: HashMap::new(),
         }
     }
@@ -166,6 +171,21 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How long a claim on a delivery holds before it is considered abandoned
+    /// (its worker crashed) and another publish may send it (default 15
+    /// minutes). Longer than any send with its retries and rate-limit waits
+    /// takes, or a slow send could be repeated.
+    pub fn claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
+        self
+    }
+
+    /// When a channel's circuit opens (default: [`CircuitBreaker::default`]).
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
     /// Overrides a channel's own rate limit (all targets together).
     pub fn rate_limit(mut self, channel: impl Into<String>, rate: RateLimit) -> Self {
         self.rates.entry(channel.into()).or_default().0 = Some(rate);
@@ -186,6 +206,9 @@ impl DispatcherBuilder {
         }
         if self.send_timeout.is_zero() {
             return Err(ConfigError::Zero("send_timeout"));
+        }
+        if self.claim_lease.is_zero() {
+            return Err(ConfigError::Zero("claim_lease"));
         }
         let (primary_name, primary) = self.primary.ok_or(ConfigError::NoPrimary)?;
         if !primary.limits().primary {
@@ -210,6 +233,7 @@ impl DispatcherBuilder {
                     rate.or(limits.rate),
                     per_target.or(limits.per_target_rate),
                 ),
+                breaker: Breaker::new(self.breaker),
             }
         };
         let primary = lane(&primary_name, &primary);
@@ -272,6 +296,7 @@ impl DispatcherBuilder {
                 retry: self.retry,
                 send_timeout: self.send_timeout,
                 concurrency: self.concurrency,
+                claim_lease: self.claim_lease,
             }),
         })
     }

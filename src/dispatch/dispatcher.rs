@@ -8,16 +8,19 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream;
+use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
+use super::breaker::Breaker;
 use super::builder::{DispatcherBuilder, canonical_url};
 use super::journal::{Claim, DeliveryState, Journal, JournalEntry};
 use super::limiter::Limiters;
 use super::report::{DeliveryReport, DispatchReport, Failure, LinkSource, Outcome};
 use super::retry::RetryPolicy;
 use crate::audience::{Audience, AudiencePolicy, Detail, Route, Target};
-use crate::channel::{Channel, ChannelError, Delivery, IdempotencyKey, Part, Receipt};
+use crate::channel::{Channel, ChannelError, Delivery, ErrorKind, IdempotencyKey, Part, Receipt};
+use crate::clock;
 use crate::incident::{Incident, IncidentId, Update};
 use crate::render::{FitError, Overflow, RenderedMessage, TemplateError, Templates, fit};
 
@@ -71,13 +74,15 @@ pub(crate) struct Inner {
     pub(crate) retry: RetryPolicy,
     pub(crate) send_timeout: Duration,
     pub(crate) concurrency: usize,
+    pub(crate) claim_lease: Duration,
 }
 
-/// A registered channel and its limiters.
+/// A registered channel with its limiters and circuit breaker.
 pub(crate) struct Lane {
     pub(crate) name: Arc<str>,
     pub(crate) channel: Arc<dyn Channel>,
     pub(crate) limiters: Limiters,
+    pub(crate) breaker: Breaker,
 }
 
 /// An audience policy with its routes resolved to lanes.
@@ -106,6 +111,7 @@ impl fmt::Debug for Dispatcher {
             .field("retry", &i.retry)
             .field("send_timeout", &i.send_timeout)
             .field("concurrency_per_channel", &i.concurrency)
+            .field("claim_lease", &i.claim_lease)
             .finish()
     }
 }
@@ -116,20 +122,29 @@ struct View {
     update: Arc<Update>,
 }
 
-/// One route of one audience, rendered and fitted: everything its targets share.
+/// One audience's message, rendered and fitted to one channel: what all the
+/// route's targets share.
 struct Prepared<'a> {
-    lane: usize,
     audience: &'a Audience,
     detail: Detail,
     view: &'a View,
     message: Arc<RenderedMessage>,
     parts: Result<Vec<(Arc<str>, bool)>, FitError>,
-    targets: &'a [Target],
     planned_at: DateTime<Utc>,
+}
+
+/// A prepared message and the targets of one route.
+struct RoutePlan<'a> {
+    lane: usize,
+    prepared: Prepared<'a>,
+    targets: &'a [Target],
 }
 
 /// The primary's target in reports and the journal.
 const PRIMARY_TARGET: &str = "page";
+
+/// How often a publish that finds the primary in flight elsewhere looks again.
+const PRIMARY_POLL: Duration = Duration::from_millis(250);
 
 impl Dispatcher {
     /// Starts a builder. `canonical_url` is the incident page's URL with `{id}`
@@ -144,13 +159,20 @@ impl Dispatcher {
         &self.inner.journal
     }
 
-    /// Publishes `update` of `incident`: to the primary first, then to every
-    /// audience it is for, each message carrying the primary's permalink (or the
-    /// canonical URL if the primary failed, which the report says).
+    /// Publishes `update` of `incident`: to the primary first (when the update
+    /// is for customers), then to every audience it is for, each message
+    /// carrying the primary's permalink, or the canonical URL when the primary
+    /// gave none, which the report says.
     ///
-    /// Deliveries already sent for this update (per the journal) are not sent
-    /// again; failed ones are retried. Channels run independently, each with
-    /// its own concurrency, rate limits and retries.
+    /// Every message is rendered before anything is sent, so a template error
+    /// sends nothing. Deliveries already sent for this update (per the journal)
+    /// are not sent again; failed ones are retried. If another worker is
+    /// publishing the same update, this call waits for its primary rather than
+    /// racing ahead of it. Channels run independently, each with its own
+    /// concurrency, rate limits, retries and circuit breaker.
+    ///
+    /// Dropping the returned future abandons the deliveries in flight: they are
+    /// journaled as failed (retryable), so publishing again sends them.
     pub async fn publish(
         &self,
         incident: &Incident,
@@ -179,6 +201,7 @@ impl Dispatcher {
                     reason,
                 }
             })?;
+        let canonical = Arc::new(canonical);
         let internal = View {
             incident: Arc::new(incident.clone()),
             update: Arc::new(update.clone()),
@@ -187,75 +210,21 @@ impl Dispatcher {
             incident: Arc::new(incident.without_internal_notes()),
             update: Arc::new(update.public()),
         };
+        let planned_at = clock::now();
 
-        // 1. The primary, first.
-        let planned_at = Utc::now();
+        // 1. Render every message before sending anything.
         let customers = Audience::Customers;
-        let primary_message = Arc::new(inner.templates.render(
-            &public.incident,
-            &public.update,
-            &customers,
-            Detail::Public,
-        )?);
-        let primary = Prepared {
-            lane: usize::MAX,
-            audience: &customers,
-            detail: Detail::Public,
-            view: &public,
-            parts: fitted(
-                &primary_message,
-                &canonical,
-                &inner.primary,
-                Overflow::Shorten,
-            ),
-            message: primary_message,
-            targets: &[],
-            planned_at,
+        let page_message = if update.recipients.includes(&customers) {
+            Some(Arc::new(inner.templates.render(
+                &public.incident,
+                &public.update,
+                &customers,
+                Detail::Public,
+            )?))
+        } else {
+            None
         };
-        let canonical = Arc::new(canonical);
-        let primary_reports = self
-            .run_job(
-                &inner.primary,
-                true,
-                &primary,
-                Target::from_static(PRIMARY_TARGET),
-                &canonical,
-            )
-            .await;
-        let mut primary_reports = primary_reports.into_iter();
-        let Some(primary_report) = primary_reports.next() else {
-            return Err(DispatchError::CanonicalUrl {
-                incident: incident.id().clone(),
-                reason: "the primary produced no delivery".into(),
-            });
-        };
-        let (link, link_source) = match primary_report.outcome.receipt() {
-            Some(Receipt {
-                permalink: Some(url),
-                ..
-            }) => (Arc::new(url.clone()), LinkSource::Primary),
-            Some(_) => (
-                canonical.clone(),
-                LinkSource::Canonical {
-                    reason: "the primary returned no permalink".into(),
-                },
-            ),
-            None => (
-                canonical.clone(),
-                LinkSource::Canonical {
-                    reason: match &primary_report.outcome {
-                        Outcome::Failed(f) => format!("the primary failed: {f}"),
-                        _ => "the primary is being published by another worker".into(),
-                    },
-                },
-            ),
-        };
-        if let LinkSource::Canonical { reason } = &link_source {
-            tracing::warn!(%reason, "fanning out with the canonical URL");
-        }
-
-        // 2. Plan: one prepared route per audience × route, rendered once.
-        let mut prepared = Vec::new();
+        let mut rendered = Vec::new();
         for plan in &inner.audiences {
             let policy = &plan.policy;
             if !update.recipients.includes(policy.audience()) || !policy.cares_about(incident) {
@@ -270,29 +239,63 @@ impl Dispatcher {
                 Detail::Internal => &internal,
                 Detail::Public => &public,
             };
-            let message = Arc::new(inner.templates.render(
-                &view.incident,
-                &view.update,
-                policy.audience(),
-                detail,
-            )?);
-            for (lane, route) in &plan.routes {
-                prepared.push(Prepared {
-                    lane: *lane,
-                    audience: policy.audience(),
-                    detail,
-                    view,
-                    parts: fitted(&message, &link, &inner.lanes[*lane], route.overflow),
-                    message: message.clone(),
-                    targets: route.targets(),
+            let message =
+                inner
+                    .templates
+                    .render(&view.incident, &view.update, policy.audience(), detail)?;
+            rendered.push((plan, detail, view, Arc::new(message)));
+        }
+
+        // 2. The primary, first; its permalink is the link.
+        let (primary, link, link_source) = match page_message {
+            None => (
+                None,
+                canonical.clone(),
+                LinkSource::Canonical {
+                    reason: "the update is not for customers, so the status page was not updated"
+                        .into(),
+                },
+            ),
+            Some(message) => {
+                let prepared = Prepared {
+                    audience: &customers,
+                    detail: Detail::Public,
+                    view: &public,
+                    parts: fitted(&message, &canonical, &inner.primary, Overflow::Shorten),
+                    message,
                     planned_at,
+                };
+                let report = self.publish_primary(&prepared, &canonical).await;
+                let (link, source) = link_from(report.as_ref(), &canonical);
+                (report, link, source)
+            }
+        };
+        if let LinkSource::Canonical { reason } = &link_source {
+            tracing::warn!(%reason, "fanning out with the canonical URL");
+        }
+
+        // 3. Fit each audience's message to each of its routes' channels.
+        let mut plans = Vec::new();
+        for (plan, detail, view, message) in rendered {
+            for (lane, route) in &plan.routes {
+                plans.push(RoutePlan {
+                    lane: *lane,
+                    prepared: Prepared {
+                        audience: plan.policy.audience(),
+                        detail,
+                        view,
+                        parts: fitted(&message, &link, &inner.lanes[*lane], route.overflow),
+                        message: message.clone(),
+                        planned_at,
+                    },
+                    targets: route.targets(),
                 });
             }
         }
 
-        // 3. Execute: every channel in its own lane, all lanes at once.
+        // 4. Execute: every channel in its own lane, all lanes at once.
         let lanes = (0..inner.lanes.len()).filter_map(|i| {
-            let routes: Vec<&Prepared<'_>> = prepared.iter().filter(|p| p.lane == i).collect();
+            let routes: Vec<&RoutePlan<'_>> = plans.iter().filter(|p| p.lane == i).collect();
             (!routes.is_empty()).then(|| self.run_lane(i, routes, &link))
         });
         let deliveries: Vec<DeliveryReport> = futures::future::join_all(lanes)
@@ -306,32 +309,56 @@ impl Dispatcher {
             seq: update.seq,
             link: (*link).clone(),
             link_source,
-            primary: primary_report,
+            primary,
             deliveries,
         })
+    }
+
+    /// Sends to the primary. If another worker holds the primary's claim, waits
+    /// (bounded) for its outcome instead of fanning out ahead of it.
+    async fn publish_primary(
+        &self,
+        prepared: &Prepared<'_>,
+        canonical: &Arc<Url>,
+    ) -> Option<DeliveryReport> {
+        let inner = &*self.inner;
+        let patience = inner.send_timeout.saturating_mul(inner.retry.attempts());
+        let deadline = Instant::now() + patience;
+        let target = Target::from_static(PRIMARY_TARGET);
+        loop {
+            let report = self
+                .run_job(&inner.primary, true, prepared, target.clone(), canonical)
+                .await
+                .into_iter()
+                .next()?;
+            if !matches!(report.outcome, Outcome::InFlight { .. }) || Instant::now() >= deadline {
+                return Some(report);
+            }
+            tokio::time::sleep(PRIMARY_POLL).await;
+        }
     }
 
     /// Every delivery of one channel, `concurrency` at a time.
     async fn run_lane(
         &self,
         lane_index: usize,
-        routes: Vec<&Prepared<'_>>,
+        routes: Vec<&RoutePlan<'_>>,
         link: &Arc<Url>,
     ) -> Vec<DeliveryReport> {
         let inner = &*self.inner;
         let lane = &inner.lanes[lane_index];
         let mut seen: HashSet<Target> = HashSet::new();
-        let routes_len = routes.iter().map(|p| p.targets.len()).sum();
+        let capacity = routes.iter().map(|p| p.targets.len()).sum();
         let jobs = routes
             .into_iter()
-            .flat_map(|p| p.targets.iter().map(move |t| (p, t)))
+            .flat_map(|p| p.targets.iter().map(move |t| (&p.prepared, t)))
             .filter(|(_, t)| {
                 // A target routed from several audiences is sent to once.
                 inner.shared.is_empty()
                     || !inner.shared.contains(&(lane_index, (*t).clone()))
                     || seen.insert((*t).clone())
             });
-        let mut reports = Vec::with_capacity(routes_len);
+        let mut reports = Vec::with_capacity(capacity);
         let mut done = stream::iter(jobs)
             .map(|(p, t)| self.run_job(lane, false, p, t.clone(), link))
             .buffer_unordered(inner.concurrency);
@@ -371,16 +398,26 @@ impl Dispatcher {
             attempts,
             latency,
         };
+        let entry = |key: IdempotencyKey, part: Part, has_link: bool| JournalEntry {
+            key,
+            incident: view.incident.id().clone(),
+            seq: view.update.seq,
+            channel: lane.name.clone(),
+            primary,
+            audience: prepared.audience.clone(),
+            target: target.clone(),
+            part,
+            has_link,
+            planned_at: prepared.planned_at,
+        };
         let parts = match &prepared.parts {
             Ok(parts) => parts,
             Err(e) => {
-                return vec![report(
-                    key(1),
-                    Part::WHOLE,
-                    Outcome::Failed(Failure::Fit(e.clone())),
-                    0,
-                    Duration::ZERO,
-                )];
+                let failure = Failure::Fit(e.clone());
+                let outcome = self
+                    .record_unsent(entry(key(1), Part::WHOLE, false), failure)
+                    .await;
+                return vec![report(key(1), Part::WHOLE, outcome, 0, Duration::ZERO)];
             }
         };
         let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
@@ -388,14 +425,10 @@ impl Dispatcher {
         let mut held_back = false;
         for (index, (text, has_link)) in (1..=count).zip(parts) {
             let part = Part { index, count };
+            let entry = entry(key(index), part, *has_link);
             if held_back {
-                reports.push(report(
-                    key(index),
-                    part,
-                    Outcome::Failed(Failure::EarlierPartFailed),
-                    0,
-                    Duration::ZERO,
-                ));
+                let outcome = self.record_unsent(entry, Failure::EarlierPartFailed).await;
+                reports.push(report(key(index), part, outcome, 0, Duration::ZERO));
                 continue;
             }
             let delivery = Delivery {
@@ -412,10 +445,8 @@ impl Dispatcher {
                 thread: None,
                 part,
             };
-            let started = tokio::time::Instant::now();
-            let (outcome, attempts) = self
-                .deliver(lane, primary, delivery, *has_link, prepared.planned_at)
-                .await;
+            let started = Instant::now();
+            let (outcome, attempts) = self.deliver(lane, entry, delivery).await;
             held_back = matches!(outcome, Outcome::Failed(_));
             reports.push(report(
                 key(index),
@@ -428,37 +459,57 @@ impl Dispatcher {
         reports
     }
 
+    /// Journals a delivery that will not be attempted, so the journal (and the
+    /// review built on it) sees every planned message.
+    async fn record_unsent(&self, entry: JournalEntry, failure: Failure) -> Outcome {
+        let journal = &self.inner.journal;
+        let now = clock::now();
+        match journal
+            .claim(&entry, now, now + lease(self.inner.claim_lease))
+            .await
+        {
+            Ok(Claim::Claimed) => {
+                let state = DeliveryState::Failed {
+                    reason: failure.to_string(),
+                    retryable: failure.is_retryable(),
+                    attempts: 0,
+                };
+                if let Err(e) = journal.finish(&entry.key, state, now).await {
+                    tracing::error!(key = %entry.key, error = %e, "journal finish failed");
+                }
+                Outcome::Failed(failure)
+            }
+            Ok(Claim::AlreadySent(receipt)) => Outcome::AlreadySent(receipt),
+            Ok(Claim::InFlight { lease_until }) => Outcome::InFlight { lease_until },
+            Err(e) => Outcome::Failed(Failure::Journal(e)),
+        }
+    }
+
     /// Claims, sends (with retries) and records one delivery.
     async fn deliver(
         &self,
         lane: &Lane,
-        primary: bool,
+        entry: JournalEntry,
         mut delivery: Delivery,
-        has_link: bool,
-        planned_at: DateTime<Utc>,
     ) -> (Outcome, u32) {
         let journal = &self.inner.journal;
-        let entry = JournalEntry {
-            key: delivery.key.clone(),
-            incident: delivery.incident.id().clone(),
-            seq: delivery.update.seq,
-            channel: lane.name.clone(),
-            primary,
-            audience: delivery.audience.clone(),
-            target: delivery.target.clone(),
-            part: delivery.part,
-            has_link,
-            planned_at,
-        };
-        match journal.claim(&entry).await {
+        let now = clock::now();
+        match journal
+            .claim(&entry, now, now + lease(self.inner.claim_lease))
+            .await
+        {
             Ok(Claim::Claimed) => {}
             Ok(Claim::AlreadySent(receipt)) => return (Outcome::AlreadySent(receipt), 0),
-            Ok(Claim::InFlight) => return (Outcome::InFlight, 0),
+            Ok(Claim::InFlight { lease_until }) => return (Outcome::InFlight { lease_until }, 0),
             Err(e) => {
                 tracing::error!(channel = %lane.name, key = %delivery.key, error = %e, "journal claim failed; not sending");
                 return (Outcome::Failed(Failure::Journal(e)), 0);
             }
         }
+        let mut guard = ClaimGuard {
+            journal: journal.clone(),
+            key: Some(delivery.key.clone()),
+        };
         if lane.channel.limits().threads {
             match journal
                 .thread(delivery.incident.id(), &lane.name, &delivery.target)
@@ -473,34 +524,40 @@ impl Dispatcher {
         let (result, attempts) = self.attempt(lane, &delivery).await;
         let state = match &result {
             Ok(receipt) => DeliveryState::Sent(receipt.clone()),
-            Err(error) => DeliveryState::Failed {
-                error: error.clone(),
+            Err(failure) => DeliveryState::Failed {
+                reason: failure.to_string(),
+                retryable: failure.is_retryable(),
                 attempts,
             },
         };
-        if let Err(e) = journal.finish(&delivery.key, state).await {
+        guard.key = None;
+        if let Err(e) = journal.finish(&delivery.key, state, clock::now()).await {
             // The send happened (or failed) regardless; report what happened.
+            // The claim's lease frees the delivery later if the journal missed it.
             tracing::error!(channel = %lane.name, key = %delivery.key, error = %e, "journal finish failed");
         }
         match result {
             Ok(receipt) => (Outcome::Sent(receipt), attempts),
-            Err(error) => {
-                tracing::warn!(channel = %lane.name, key = %delivery.key, kind = error.kind().as_str(), attempts, "delivery failed: {error}");
-                (Outcome::Failed(Failure::Channel(error)), attempts)
+            Err(failure) => {
+                tracing::warn!(channel = %lane.name, key = %delivery.key, attempts, "delivery failed: {failure}");
+                (Outcome::Failed(failure), attempts)
             }
         }
     }
 
-    /// Calls the channel until success, a permanent error, or the retry policy
-    /// gives up; each call waits for the rate limiters and has a timeout.
-    async fn attempt(
-        &self,
-        lane: &Lane,
-        delivery: &Delivery,
-    ) -> (Result<Receipt, ChannelError>, u32) {
+    /// Calls the channel until success, a permanent error, an open circuit, or
+    /// the retry policy gives up; each call waits for the rate limiters and has
+    /// a timeout.
+    async fn attempt(&self, lane: &Lane, delivery: &Delivery) -> (Result<Receipt, Failure>, u32) {
         let inner = &*self.inner;
         let mut attempts = 0;
         loop {
+            if !lane.breaker.allows() {
+                let failure = Failure::CircuitOpen {
+                    channel: lane.name.to_string(),
+                };
+                return (Err(failure), attempts);
+            }
             lane.limiters.until_ready(&delivery.target).await;
             attempts += 1;
             let span = tracing::debug_span!(
@@ -517,17 +574,75 @@ impl Dispatcher {
                     after: inner.send_timeout,
                 }));
             let error = match result {
-                Ok(receipt) => return (Ok(receipt), attempts),
-                Err(e) if !e.is_retryable() => return (Err(e), attempts),
+                Ok(receipt) => {
+                    lane.breaker.success();
+                    return (Ok(receipt), attempts);
+                }
                 Err(e) => e,
             };
+            if matches!(error.kind(), ErrorKind::Transient | ErrorKind::Timeout) {
+                lane.breaker.failure();
+            }
+            if !error.is_retryable() {
+                return (Err(Failure::Channel(error)), attempts);
+            }
             match inner.retry.delay(attempts, error.retry_after()) {
                 Some(wait) => {
                     tracing::debug!(channel = %lane.name, key = %delivery.key, ?wait, "retrying: {error}");
                     tokio::time::sleep(wait).await;
                 }
-                None => return (Err(error), attempts),
+                None => return (Err(Failure::Channel(error)), attempts),
             }
+        }
+    }
+}
+
+/// Marks a claimed delivery failed (retryable) if the publish is dropped before
+/// its outcome is recorded, so the next publish sends it instead of waiting for
+/// the claim's lease to end.
+struct ClaimGuard {
+    journal: Arc<dyn Journal>,
+    key: Option<IdempotencyKey>,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let journal = self.journal.clone();
+        runtime.spawn(async move {
+            let state = DeliveryState::Failed {
+                reason: "the publish was cancelled before the outcome was known".into(),
+                retryable: true,
+                attempts: 0,
+            };
+            if let Err(e) = journal.finish(&key, state, clock::now()).await {
+                tracing::error!(%key, error = %e, "could not release an abandoned claim");
+            }
+        });
+    }
+}
+
+fn lease(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The fan-out link: the primary's permalink, else the canonical URL and why.
+fn link_from(report: Option<&DeliveryReport>, canonical: &Arc<Url>) -> (Arc<Url>, LinkSource) {
+    let canonical_because = |reason: String| (canonical.clone(), LinkSource::Canonical { reason });
+    let Some(report) = report else {
+        return canonical_because("the primary produced no message".into());
+    };
+    match &report.outcome {
+        Outcome::Sent(r) | Outcome::AlreadySent(r) => match &r.permalink {
+            Some(url) => (Arc::new(url.clone()), LinkSource::Primary),
+            None => canonical_because("the primary returned no permalink".into()),
+        },
+        Outcome::Failed(f) => canonical_because(format!("the primary failed: {f}")),
+        Outcome::InFlight { .. } => {
+            canonical_because("the primary is still being published by another worker".into())
         }
     }
 }

@@ -26,6 +26,7 @@
 //! Tracing: a `publish` span (incident, seq) and a `send` span per attempt
 //! (channel, kind, key, attempt); message bodies and secrets are never fields.
 
+mod breaker;
 mod builder;
 mod dispatcher;
 mod journal;
@@ -33,6 +34,7 @@ mod limiter;
 mod report;
 mod retry;
 
+pub use breaker::CircuitBreaker;
 pub use builder::{ConfigError, DispatcherBuilder};
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use journal::{

@@ -17,7 +17,8 @@ use crate::render::FitError;
 pub enum LinkSource {
     /// The primary's permalink.
     Primary,
-    /// The incident's canonical URL, because the primary gave no permalink.
+    /// The incident's canonical URL, because the primary gave no permalink
+    /// (it failed, is still busy elsewhere, or the update is not public).
     Canonical {
         /// Why the primary's permalink could not be used.
         reason: String,
@@ -41,6 +42,13 @@ pub enum Failure {
     /// back so the thread does not arrive out of order.
     #[error("an earlier part of this message failed")]
     EarlierPartFailed,
+    /// The channel's circuit breaker is open after repeated failures; the
+    /// delivery was not attempted.
+    #[error("channel {channel:?} is failing; circuit open, not attempted")]
+    CircuitOpen {
+        /// The channel's registered name.
+        channel: String,
+    },
 }
 
 impl Failure {
@@ -48,7 +56,7 @@ impl Failure {
     pub fn is_retryable(&self) -> bool {
         match self {
             Failure::Channel(e) => e.is_retryable(),
-            Failure::Journal(_) | Failure::EarlierPartFailed => true,
+            Failure::Journal(_) | Failure::EarlierPartFailed | Failure::CircuitOpen { .. } => true,
             Failure::Fit(_) => false,
         }
     }
@@ -63,7 +71,10 @@ pub enum Outcome {
     /// Sent by an earlier publish of the same update; nothing was sent now.
     AlreadySent(Receipt),
     /// Being sent by someone else sharing the journal; nothing was sent now.
-    InFlight,
+    InFlight {
+        /// When their claim's lease ends (after which it may be claimed again).
+        lease_until: chrono::DateTime<chrono::Utc>,
+    },
     /// Not sent.
     Failed(Failure),
 }
@@ -112,8 +123,9 @@ pub struct DispatchReport {
     pub link: Url,
     /// Where the link came from.
     pub link_source: LinkSource,
-    /// The primary's delivery.
-    pub primary: DeliveryReport,
+    /// The primary's delivery; `None` when the update is not for customers
+    /// (the public page is not updated with it).
+    pub primary: Option<DeliveryReport>,
     /// Every other delivery.
     pub deliveries: Vec<DeliveryReport>,
 }
@@ -121,7 +133,7 @@ pub struct DispatchReport {
 impl DispatchReport {
     /// Every delivery, the primary first.
     pub fn all(&self) -> impl Iterator<Item = &DeliveryReport> {
-        std::iter::once(&self.primary).chain(&self.deliveries)
+        self.primary.iter().chain(&self.deliveries)
     }
 
     /// Whether every delivery, the primary included, is delivered (now or
