@@ -322,6 +322,11 @@ async fn channel_and_target_rate_limits_are_respected() {
             "no more than 2 per 500 ms window"
         );
     }
+    assert_eq!(
+        *starts.last().unwrap() - start,
+        Duration::from_secs(4),
+        "and no slower than the limit"
+    );
     // The per-target limit (1 per 10 min) holds the next update to each target.
     let second = post(&mut inc, Status::Identified, 10, "Found it.");
     let before = Instant::now();
@@ -735,4 +740,181 @@ async fn bad_input_is_a_typed_error() {
             .build(),
         Err(ConfigError::UnknownRateLimitChannel(_))
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_publishes_of_one_update_keep_the_primary_first_and_send_once() {
+    let log = log();
+    let page = Probe::new(
+        "page",
+        MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())
+            .with_latency(Duration::from_secs(5)),
+        log.clone(),
+    );
+    let chat = Probe::new("chat", MemoryChannel::new(), log.clone());
+    let d = Dispatcher::builder("https://status.example.com/canonical/{id}")
+        .primary("page", page.clone())
+        .channel("chat", chat.clone())
+        .audience(core("chat", &["#a", "#b"]))
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    let (one, two) = tokio::join!(d.publish(&inc, &first), d.publish(&inc, &first));
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!(page.inner.len(), 1, "the page is updated once");
+    assert_eq!(chat.inner.len(), 2, "each target hears once");
+    for r in [&one, &two] {
+        assert_eq!(r.link_source, LinkSource::Primary, "{r:?}");
+        assert_eq!(r.link.as_str(), PERMALINK);
+    }
+    let page_done = page.starts()[0] + Duration::from_secs(5);
+    assert!(
+        chat.starts().iter().all(|s| *s >= page_done),
+        "no fan-out before the primary"
+    );
+    assert_eq!(one.sent_now() + two.sent_now(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_publish_leaves_nothing_stuck() {
+    let chat = Arc::new(MemoryChannel::new().with_latency(Duration::from_secs(60)));
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page())
+        .channel("chat", chat.clone())
+        .audience(core("chat", &["#a"]))
+        .send_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), d.publish(&inc, &first))
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(1)).await; // let the claim be released
+    assert!(chat.is_empty());
+    let report = d.publish(&inc, &first).await.unwrap();
+    assert!(
+        matches!(report.deliveries[0].outcome, Outcome::Sent(_)),
+        "{report:?}"
+    );
+    assert_eq!(chat.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_template_failing_at_publish_time_sends_nothing() {
+    let page = page();
+    let chat = Arc::new(MemoryChannel::new());
+    let templates = tidings::render::Templates::new()
+        .with_template(
+            "first_contact.internal",
+            "{{ update.message }} on {{ incident.components[0].name }}",
+        )
+        .unwrap();
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page.clone())
+        .channel("chat", chat.clone())
+        .audience(core("chat", &["#a"]))
+        .templates(templates)
+        .build()
+        .unwrap();
+    let mut bare = Incident::new(
+        IncidentId::new("bare").unwrap(),
+        "No components",
+        Impact::Minor,
+        t0(),
+    )
+    .unwrap();
+    let first = bare
+        .post(UpdateDraft::new(Status::Investigating, t0(), "x").next_update_at(t0() + minutes(30)))
+        .unwrap()
+        .clone();
+    assert!(matches!(
+        d.publish(&bare, &first).await,
+        Err(DispatchError::Template(_))
+    ));
+    assert!(page.is_empty() && chat.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn updates_not_for_customers_leave_the_public_page_alone() {
+    let page = page();
+    let chat = Arc::new(MemoryChannel::new());
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page.clone())
+        .channel("chat", chat.clone())
+        .audience(core("chat", &["#a"]))
+        .build()
+        .unwrap();
+    let (mut inc, _) = incident();
+    let internal = inc
+        .post(
+            UpdateDraft::new(
+                Status::Identified,
+                t0() + minutes(10),
+                "Rolling back deploy 8f3e2a.",
+            )
+            .only_for([Audience::CoreResponders])
+            .next_update_at(t0() + minutes(30)),
+        )
+        .unwrap()
+        .clone();
+    let report = d.publish(&inc, &internal).await.unwrap();
+    assert!(report.primary.is_none());
+    assert!(
+        page.is_empty(),
+        "nothing responders-only on the public page"
+    );
+    assert!(matches!(report.link_source, LinkSource::Canonical { .. }));
+    assert!(chat.texts()[0].ends_with(PERMALINK));
+    assert!(report.all_sent());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_channel_opens_its_circuit_and_fails_fast() {
+    let dead = Arc::new(MemoryChannel::new());
+    for _ in 0..1000 {
+        dead.fail_next(ChannelError::transient("503"));
+    }
+    let healthy = Arc::new(MemoryChannel::new());
+    let targets: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page())
+        .channel("dead", dead.clone())
+        .channel("healthy", healthy.clone())
+        .audience(core(
+            "dead",
+            &targets.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+        .audience(customers("healthy", &["c"]))
+        .retry(fast_retry().max_attempts(3))
+        .circuit_breaker(tidings::dispatch::CircuitBreaker::new(
+            5,
+            Duration::from_secs(60),
+        ))
+        .concurrency_per_channel(1)
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    let start = Instant::now();
+    let report = d.publish(&inc, &first).await.unwrap();
+    assert_eq!(dead.attempts(), 5, "the provider is not hammered");
+    let open = report
+        .deliveries
+        .iter()
+        .filter(|r| matches!(&r.outcome, Outcome::Failed(Failure::CircuitOpen { .. })))
+        .count();
+    // The first delivery failed its 3 attempts, the second failed twice and
+    // then found the circuit open, like every delivery after it.
+    assert_eq!(open, 49);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(healthy.len(), 1);
+    assert!(report.failures().all(|(_, f)| f.is_retryable()));
+    // Every planned delivery is in the journal, failed ones included.
+    let records = d.journal().records(inc.id()).await.unwrap();
+    assert_eq!(records.len(), 52);
 }

@@ -128,3 +128,36 @@ proptest! {
         prop_assert!(parts[0].ends_with(LINK));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Split text full of graphemes and runs of whitespace: every part fits and
+    /// carries the link, no grapheme is broken, and (outside whitespace and
+    /// markers) nothing is lost or reordered.
+    #[test]
+    fn split_keeps_every_grapheme(body in text(120), max in 110usize..400, unit in unit()) {
+        let limit = TextLimit { max, unit };
+        let m = message("T".into(), body.clone(), true);
+        let parts = fit(&m, LINK, Some(&limit), Overflow::split(200)).unwrap();
+        let n = parts.len();
+        let mut got = String::new();
+        for (i, p) in parts.iter().enumerate() {
+            prop_assert!(limit.allows(p));
+            prop_assert!(p.ends_with(LINK));
+            let p = p.strip_prefix("T\n\n").unwrap_or(p);
+            let chunk = match p.find(&format!(" ({}/{n})\n\n", i + 1)) {
+                Some(end) if n > 1 => &p[..end],
+                _ => p.split("\n\nNext update").next().unwrap_or(""),
+            };
+            got.push_str(chunk);
+        }
+        if n == 1 {
+            return Ok(());
+        }
+        fn squash(s: &str) -> Vec<String> {
+            s.graphemes(true).filter(|g| !g.trim().is_empty()).map(str::to_owned).collect()
+        }
+        prop_assert_eq!(squash(&got), squash(body.trim()));
+    }
+}

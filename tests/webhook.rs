@@ -355,3 +355,55 @@ async fn a_failing_webhook_is_reported_not_dropped() {
     ));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_gone_endpoint_is_disabled() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(410))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ch = channel(&server);
+    let (inc, first) = incident();
+    let d = one_delivery(inc, first);
+    let first_err = ch.send(&d).await.unwrap_err();
+    let second_err = ch.send(&d).await.unwrap_err();
+    for err in [first_err, second_err] {
+        assert!(
+            matches!(
+                err,
+                ChannelError::Rejected {
+                    status: Some(410),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_shared_client_that_follows_redirects_is_still_refused() {
+    let server = MockServer::start().await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let location = format!("{}/elsewhere", server.uri());
+    Mock::given(path("/hooks/tidings"))
+        .respond_with(ResponseTemplate::new(307).insert_header("Location", location.as_str()))
+        .mount(&server)
+        .await;
+    let ch = WebhookChannel::builder()
+        .endpoint("bridge", &format!("{}/hooks/tidings", server.uri()), SECRET)
+        .client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    let err = ch.send(&one_delivery(inc, first)).await.unwrap_err();
+    assert!(
+        matches!(err, ChannelError::Rejected { .. }) && err.to_string().contains("redirect"),
+        "{err}"
+    );
+}

@@ -87,10 +87,10 @@ impl RateLimit {
 
     pub(crate) fn quota(&self) -> governor::Quota {
         let period = self.per / self.count.get();
-        // `new` guarantees a non-zero period; fall back to 1 ns for the const
-        // constructors' (impossible) zero case.
+        // Only `per_second` with more than 10^9 messages has a period under
+        // 1 ns; governor's own per-second quota is exact for it.
         governor::Quota::with_period(period)
-            .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
+            .unwrap_or_else(|| governor::Quota::per_second(self.count))
             .allow_burst(self.count)
     }
 }
