@@ -1,5 +1,6 @@
 //! A circuit breaker per channel.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,44 +43,48 @@ impl CircuitBreaker {
     }
 }
 
-#[derive(Debug, Default)]
-struct State {
-    consecutive: u32,
-    open_until: Option<Instant>,
-}
-
-/// The breaker of one lane.
+/// The breaker of one lane. The healthy path (no failures) touches only
+/// atomics; the lock is taken when failures accumulate.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     config: CircuitBreaker,
-    state: Mutex<State>,
+    consecutive: AtomicU32,
+    open: AtomicBool,
+    open_until: Mutex<Option<Instant>>,
 }
 
 impl Breaker {
     pub(crate) fn new(config: CircuitBreaker) -> Self {
         Self {
             config,
-            state: Mutex::new(State::default()),
+            consecutive: AtomicU32::new(0),
+            open: AtomicBool::new(false),
+            open_until: Mutex::new(None),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn open_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.open_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether an attempt may go out now.
     pub(crate) fn allows(&self) -> bool {
-        if self.config.failures == 0 {
+        if !self.open.load(Ordering::Acquire) {
             return true;
         }
-        self.state()
-            .open_until
+        self.open_until()
             .is_none_or(|until| Instant::now() >= until)
     }
 
     pub(crate) fn success(&self) {
-        if self.config.failures > 0 {
-            *self.state() = State::default();
+        if self.consecutive.load(Ordering::Relaxed) != 0 {
+            self.consecutive.store(0, Ordering::Relaxed);
+        }
+        if self.open.load(Ordering::Acquire) {
+            *self.open_until() = None;
+            self.open.store(false, Ordering::Release);
         }
     }
 
@@ -87,11 +92,14 @@ impl Breaker {
         if self.config.failures == 0 {
             return;
         }
-        let mut s = self.state();
-        s.consecutive = s.consecutive.saturating_add(1);
-        if s.consecutive >= self.config.failures {
-            s.open_until = Some(Instant::now() + self.config.cool_down);
-            tracing::warn!(failures = s.consecutive, cool_down = ?self.config.cool_down, "circuit opened");
+        let failures = self
+            .consecutive
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        if failures >= self.config.failures {
+            *self.open_until() = Some(Instant::now() + self.config.cool_down);
+            self.open.store(true, Ordering::Release);
+            tracing::warn!(failures, cool_down = ?self.config.cool_down, "circuit opened");
         }
     }
 }

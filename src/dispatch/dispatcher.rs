@@ -414,10 +414,11 @@ impl Dispatcher {
             Ok(parts) => parts,
             Err(e) => {
                 let failure = Failure::Fit(e.clone());
+                let key = key(1);
                 let outcome = self
-                    .record_unsent(entry(key(1), Part::WHOLE, false), failure)
+                    .record_unsent(entry(key.clone(), Part::WHOLE, false), failure)
                     .await;
-                return vec![report(key(1), Part::WHOLE, outcome, 0, Duration::ZERO)];
+                return vec![report(key, Part::WHOLE, outcome, 0, Duration::ZERO)];
             }
         };
         let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
@@ -425,14 +426,15 @@ impl Dispatcher {
         let mut held_back = false;
         for (index, (text, has_link)) in (1..=count).zip(parts) {
             let part = Part { index, count };
-            let entry = entry(key(index), part, *has_link);
+            let key = key(index);
+            let entry = entry(key.clone(), part, *has_link);
             if held_back {
                 let outcome = self.record_unsent(entry, Failure::EarlierPartFailed).await;
-                reports.push(report(key(index), part, outcome, 0, Duration::ZERO));
+                reports.push(report(key, part, outcome, 0, Duration::ZERO));
                 continue;
             }
             let delivery = Delivery {
-                key: key(index),
+                key: key.clone(),
                 channel: lane.name.clone(),
                 incident: view.incident.clone(),
                 update: view.update.clone(),
@@ -448,13 +450,7 @@ impl Dispatcher {
             let started = Instant::now();
             let (outcome, attempts) = self.deliver(lane, entry, delivery).await;
             held_back = matches!(outcome, Outcome::Failed(_));
-            reports.push(report(
-                key(index),
-                part,
-                outcome,
-                attempts,
-                started.elapsed(),
-            ));
+            reports.push(report(key, part, outcome, attempts, started.elapsed()));
         }
         reports
     }
@@ -531,7 +527,11 @@ impl Dispatcher {
             },
         };
         guard.key = None;
-        if let Err(e) = journal.finish(&delivery.key, state, clock::now()).await {
+        let at = match &result {
+            Ok(receipt) => receipt.at,
+            Err(_) => clock::now(),
+        };
+        if let Err(e) = journal.finish(&delivery.key, state, at).await {
             // The send happened (or failed) regardless; report what happened.
             // The claim's lease frees the delivery later if the journal missed it.
             tracing::error!(channel = %lane.name, key = %delivery.key, error = %e, "journal finish failed");
