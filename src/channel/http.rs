@@ -67,6 +67,44 @@ pub(crate) fn error_for_status(status: StatusCode, headers: &HeaderMap) -> Chann
     }
 }
 
+/// Sends `request` (built for `url`) with `timeout`; maps transport errors and
+/// refuses a response that came through a redirect (whatever the client's
+/// policy), so a signed body or a token never counts as delivered elsewhere.
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    url: &Url,
+    timeout: Duration,
+) -> Result<reqwest::Response, ChannelError> {
+    let response = request
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| transport_error(e, timeout))?;
+    if response.url() != url {
+        return Err(ChannelError::Rejected {
+            reason: "the response came from a redirect, which is not followed".into(),
+            status: Some(response.status().as_u16()),
+        });
+    }
+    Ok(response)
+}
+
+/// Reads at most 64 KiB of a response body as text (provider error bodies and
+/// small JSON answers); a body that cannot be read is empty.
+#[cfg(feature = "__chat")]
+pub(crate) async fn body_text(mut response: reqwest::Response) -> String {
+    const MAX: usize = 64 * 1024;
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Maps a transport error; the URL (which may hold a secret) is stripped.
 pub(crate) fn transport_error(err: reqwest::Error, timeout: Duration) -> ChannelError {
     if err.is_timeout() {

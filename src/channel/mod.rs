@@ -10,16 +10,18 @@
 //! |---|---|---|---|---|
 //! | in-memory recorder | [`memory`] | (none) | optional | yes |
 //! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
+//! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
 
+pub mod chat;
 pub mod memory;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub mod webhook;
 
-#[cfg(feature = "webhook")]
+#[cfg(feature = "__http")]
 pub(crate) mod http;
 
 mod delivery;

@@ -504,25 +504,16 @@ impl Channel for WebhookChannel {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         let signature = sign(&endpoint.secret, id, timestamp, &body);
-        let response = self
+        let request = self
             .client
             .post(endpoint.url.clone())
-            .timeout(self.timeout)
             .header(CONTENT_TYPE, "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::transport_error(e, self.timeout))?;
+            .body(body);
+        let response = http::send(request, &endpoint.url, self.timeout).await?;
         let status = response.status();
-        if response.url() != &endpoint.url {
-            return Err(ChannelError::Rejected {
-                reason: "the response came from a redirect, which is not followed".into(),
-                status: Some(status.as_u16()),
-            });
-        }
         if status.is_success() {
             return Ok(Receipt::new(crate::clock::now()).with_status(status.as_u16()));
         }

@@ -7,6 +7,7 @@
 //! and never cutting the link.
 
 mod fit;
+pub mod markup;
 mod measure;
 mod templates;
 

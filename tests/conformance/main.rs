@@ -10,5 +10,7 @@ mod support;
 mod suite;
 
 mod memory;
+#[cfg(feature = "slack")]
+mod slack;
 #[cfg(feature = "webhook")]
 mod webhook;

@@ -1,0 +1,23 @@
+//! Chat channels: where responders and employees live during an incident.
+//!
+//! | provider | module | feature | threads | text |
+//! |---|---|---|---|---|
+//! | Slack | `slack` | `slack` | Web API: replies in the first contact's thread | `mrkdwn`, up to 4,000 characters |
+//!
+//! Every chat channel escapes user text for its markup
+//! ([`render::markup`](crate::render::markup)), so titles and messages can
+//! inject neither mentions nor links, and renders the link to the source of
+//! truth as a link. Webhook URLs and tokens are secrets: they never appear in
+//! `Debug` output, logs or errors.
+
+#[cfg(feature = "slack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
+pub mod slack;
+
+/// The fitted text without its trailing link, and the link. Fitting puts the
+/// link last; if it is somehow not there, the whole text is returned and the
+/// caller appends the link.
+#[cfg(feature = "__chat")]
+pub(crate) fn split_link<'a>(text: &'a str, link: &str) -> &'a str {
+    text.strip_suffix(link).unwrap_or(text).trim_end()
+}
