@@ -1,7 +1,9 @@
 //! An incident drill, entirely offline: first contact, two updates, the
-//! resolution and the postmortem, fanned out to five audiences through in-memory
-//! channels and a signed webhook to a receiver on 127.0.0.1 that verifies every
-//! signature. Prints a timeline; exits non-zero if anything was not delivered.
+//! resolution and the postmortem, fanned out to five audiences through Slack
+//! (threaded, against a local stand-in of its Web API), in-memory e-mail, chat
+//! and pager channels, and a signed webhook to a receiver on 127.0.0.1 that
+//! verifies every signature. Prints a timeline; exits non-zero if anything was
+//! not delivered.
 //!
 //! ```text
 //! cargo run --example drill --all-features
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tidings::channel::ChannelLimits;
+use tidings::channel::chat::slack::SlackChannel;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
@@ -35,6 +38,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let status_page = Arc::new(MemoryChannel::primary(
         "https://status.example.com/".parse()?,
     ));
+    let slack = Arc::new(
+        SlackChannel::web_api("xoxb-drill-token")
+            .base_url(format!("http://{addr}/slack/api/"))
+            .keep_first_message_current(true)
+            .build()?,
+    );
     let chat = Arc::new(MemoryChannel::new());
     let email = Arc::new(MemoryChannel::new());
     let pager = Arc::new(
@@ -58,13 +67,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let t = |s: &str| Target::new(s);
     let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
         .primary("status-page", status_page.clone())
+        .channel("slack", slack)
         .channel("chat", chat.clone())
         .channel("email", email.clone())
         .channel("pager", pager.clone())
         .channel("webhook", webhook)
         .audience(
             AudiencePolicy::new(Audience::CoreResponders)
-                .route(Route::new("chat", [t("#inc-checkout")?]))
+                .route(Route::new("slack", [t("C0INCIDENT")?]))
                 .route(
                     Route::new(
                         "pager",
@@ -77,7 +87,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .audience(
             AudiencePolicy::new(Audience::FrontLineSupport)
-                .route(Route::new("chat", [t("#support-escalations")?])),
+                .route(Route::new("slack", [t("C0SUPPORT")?])),
         )
         .audience(
             AudiencePolicy::new(Audience::Leadership)
@@ -172,8 +182,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .unwrap_or_default()
     };
     println!(
-        "\n[chat #inc-checkout, core responders]\n{}",
-        first(&chat, "#inc-checkout")
+        "\n[email leadership@, leadership: internal detail]\n{}",
+        first(&email, "leadership@example.com")
+    );
+    println!(
+        "\n[chat #announcements, all employees: public detail]\n{}",
+        first(&chat, "#announcements")
     );
     println!(
         "\n[email status-subscribers@, customers]\n{}",
@@ -217,11 +231,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .flat_map(|c| c.deliveries())
         .all(|d| d.text.contains(d.link.as_str()));
     println!("every message links to the status page: {all_linked}");
-    if failures > 0
-        || receiver::Stats::get(&stats.refused) > 0
-        || again.sent_now() > 0
-        || !all_linked
-    {
+    let providers = stats
+        .providers
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
+    println!("local provider stand-ins answered: {providers:?}");
+    let every_signature_verified = receiver::Stats::get(&stats.refused) == 0
+        && receiver::Stats::get(&stats.verified) == receiver::Stats::get(&stats.received);
+    if failures > 0 || !every_signature_verified || again.sent_now() > 0 || !all_linked {
         return Err("the drill found a problem (see above)".into());
     }
     Ok(())

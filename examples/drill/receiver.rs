@@ -1,13 +1,15 @@
-//! A minimal webhook receiver on 127.0.0.1: verifies Standard Webhooks
-//! signatures (when given a secret) and counts what it received. Shared by the
-//! drill example and the dispatch benchmark.
+//! Local stand-ins for the providers' endpoints, on 127.0.0.1: a webhook
+//! receiver that verifies Standard Webhooks signatures (when given a secret),
+//! and answers shaped like each chat provider's, so the drill runs offline.
+//! Shared by the drill example and the dispatch benchmark.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -19,14 +21,16 @@ use tokio::net::TcpListener;
 /// What the receiver saw.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    /// Requests received.
+    /// Webhook requests received.
     pub(crate) received: AtomicU64,
-    /// Requests whose signature verified.
+    /// Webhook requests whose signature verified.
     pub(crate) verified: AtomicU64,
-    /// Requests refused (bad signature).
+    /// Webhook requests refused (bad signature).
     pub(crate) refused: AtomicU64,
-    /// Requests answered 429 on purpose.
+    /// Webhook requests answered 429 on purpose.
     pub(crate) throttled: AtomicU64,
+    /// Requests per stand-in provider (`slack`, …).
+    pub(crate) providers: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Stats {
@@ -34,11 +38,21 @@ impl Stats {
     pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    fn count(&self, provider: &'static str) -> u64 {
+        let mut map = self
+            .providers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(provider).or_default();
+        *n += 1;
+        *n
+    }
 }
 
 /// Starts the receiver on an ephemeral loopback port. With `secret`, every
-/// request's signature is verified first (401 if it fails); with
-/// `throttle_first`, the very first request is then answered
+/// webhook's signature is verified first (401 if it fails); with
+/// `throttle_first`, the very first webhook is then answered
 /// `429 Retry-After: 1`.
 pub(crate) async fn spawn(
     secret: Option<WebhookSecret>,
@@ -70,32 +84,50 @@ async fn handle(
     secret: &Option<WebhookSecret>,
     stats: &Stats,
     throttle_first: bool,
-) -> Response<Empty<Bytes>> {
-    let n = stats.received.fetch_add(1, Ordering::Relaxed);
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return status(StatusCode::BAD_REQUEST);
+        return answer(StatusCode::BAD_REQUEST, "");
     };
+    let path = parts.uri.path();
+    if path.starts_with("/slack/api/chat.postMessage") {
+        let n = stats.count("slack");
+        return answer(
+            StatusCode::OK,
+            &format!(r#"{{"ok":true,"channel":"C0","ts":"1700000000.{n:06}"}}"#),
+        );
+    }
+    if path.starts_with("/slack/api/chat.update") {
+        stats.count("slack");
+        return answer(StatusCode::OK, r#"{"ok":true}"#);
+    }
+    let n = stats.received.fetch_add(1, Ordering::Relaxed);
     if let Some(secret) = secret {
         if verify_headers(secret, &parts.headers, &body).is_err() {
             stats.refused.fetch_add(1, Ordering::Relaxed);
-            return status(StatusCode::UNAUTHORIZED);
+            return answer(StatusCode::UNAUTHORIZED, "");
         }
         stats.verified.fetch_add(1, Ordering::Relaxed);
     }
     if throttle_first && n == 0 {
         stats.throttled.fetch_add(1, Ordering::Relaxed);
-        let mut response = status(StatusCode::TOO_MANY_REQUESTS);
+        let mut response = answer(StatusCode::TOO_MANY_REQUESTS, "");
         response
             .headers_mut()
             .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
         return response;
     }
-    status(StatusCode::NO_CONTENT)
+    answer(StatusCode::NO_CONTENT, "")
 }
 
-fn status(code: StatusCode) -> Response<Empty<Bytes>> {
-    let mut response = Response::new(Empty::new());
+fn answer(code: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
     *response.status_mut() = code;
+    if !body.is_empty() {
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+    }
     response
 }
