@@ -153,6 +153,20 @@ async fn rate_limited_then_success_waits_the_retry_after() {
         "waited {waited:?}: jitter is at most 10 %"
     );
     assert!(r.latency >= Duration::from_secs(7));
+    let chat_metrics = d
+        .metrics()
+        .into_iter()
+        .find(|m| m.channel == "chat")
+        .unwrap();
+    assert_eq!(
+        (
+            chat_metrics.attempts,
+            chat_metrics.rate_limited,
+            chat_metrics.sent,
+            chat_metrics.failed
+        ),
+        (2, 1, 1, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -914,6 +928,27 @@ async fn a_dead_channel_opens_its_circuit_and_fails_fast() {
     );
     assert_eq!(healthy.len(), 1);
     assert!(report.failures().all(|(_, f)| f.is_retryable()));
+    let metrics = d.metrics();
+    let dead_metrics = metrics.iter().find(|m| m.channel == "dead").unwrap();
+    assert_eq!(
+        (
+            dead_metrics.attempts,
+            dead_metrics.failed,
+            dead_metrics.circuit_open,
+            dead_metrics.sent
+        ),
+        (5, 50, 49, 0)
+    );
+    assert_eq!(
+        metrics
+            .iter()
+            .find(|m| m.channel == "healthy")
+            .unwrap()
+            .sent,
+        1
+    );
+    assert_eq!(metrics[0].channel, "page");
+    assert_eq!(metrics[0].sent, 1);
     // Every planned delivery is in the journal, failed ones included.
     let records = d.journal().records(inc.id()).await.unwrap();
     assert_eq!(records.len(), 52);

@@ -234,6 +234,7 @@ impl DispatcherBuilder {
                     per_target.or(limits.per_target_rate),
                 ),
                 breaker: Breaker::new(self.breaker),
+                counters: Default::default(),
             }
         };
         let primary = lane(&primary_name, &primary);

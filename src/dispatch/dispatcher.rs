@@ -16,6 +16,7 @@ use super::breaker::Breaker;
 use super::builder::{DispatcherBuilder, canonical_url};
 use super::journal::{Claim, DeliveryState, Journal, JournalEntry};
 use super::limiter::Limiters;
+use super::metrics::{ChannelMetrics, Counters};
 use super::report::{DeliveryReport, DispatchReport, Failure, LinkSource, Outcome};
 use super::retry::RetryPolicy;
 use crate::audience::{Audience, AudiencePolicy, Detail, Route, Target};
@@ -83,6 +84,7 @@ pub(crate) struct Lane {
     pub(crate) channel: Arc<dyn Channel>,
     pub(crate) limiters: Limiters,
     pub(crate) breaker: Breaker,
+    pub(crate) counters: Counters,
 }
 
 /// An audience policy with its routes resolved to lanes.
@@ -152,6 +154,15 @@ impl Dispatcher {
     /// the link when the primary gives no permalink.
     pub fn builder(canonical_url: impl Into<String>) -> DispatcherBuilder {
         DispatcherBuilder::new(canonical_url.into())
+    }
+
+    /// Counters per channel (the primary first) since the dispatcher was built.
+    pub fn metrics(&self) -> Vec<ChannelMetrics> {
+        let inner = &*self.inner;
+        std::iter::once(&inner.primary)
+            .chain(&inner.lanes)
+            .map(|lane| lane.counters.snapshot(&lane.name))
+            .collect()
     }
 
     /// The journal deliveries are recorded in.
@@ -418,6 +429,7 @@ impl Dispatcher {
                 let outcome = self
                     .record_unsent(entry(key.clone(), Part::WHOLE, false), failure)
                     .await;
+                count_outcome(lane, &outcome);
                 return vec![report(key, Part::WHOLE, outcome, 0, Duration::ZERO)];
             }
         };
@@ -430,6 +442,7 @@ impl Dispatcher {
             let entry = entry(key.clone(), part, *has_link);
             if held_back {
                 let outcome = self.record_unsent(entry, Failure::EarlierPartFailed).await;
+                count_outcome(lane, &outcome);
                 reports.push(report(key, part, outcome, 0, Duration::ZERO));
                 continue;
             }
@@ -449,6 +462,7 @@ impl Dispatcher {
             };
             let started = Instant::now();
             let (outcome, attempts) = self.deliver(lane, entry, delivery).await;
+            count_outcome(lane, &outcome);
             held_back = matches!(outcome, Outcome::Failed(_));
             reports.push(report(key, part, outcome, attempts, started.elapsed()));
         }
@@ -560,6 +574,7 @@ impl Dispatcher {
             }
             lane.limiters.until_ready(&delivery.target).await;
             attempts += 1;
+            Counters::add(&lane.counters.attempts);
             let span = tracing::debug_span!(
                 "send",
                 channel = %lane.name,
@@ -580,8 +595,10 @@ impl Dispatcher {
                 }
                 Err(e) => e,
             };
-            if matches!(error.kind(), ErrorKind::Transient | ErrorKind::Timeout) {
-                lane.breaker.failure();
+            match error.kind() {
+                ErrorKind::Transient | ErrorKind::Timeout => lane.breaker.failure(),
+                ErrorKind::RateLimited => Counters::add(&lane.counters.rate_limited),
+                _ => {}
             }
             if !error.is_retryable() {
                 return (Err(Failure::Channel(error)), attempts);
@@ -594,6 +611,22 @@ impl Dispatcher {
                 None => return (Err(Failure::Channel(error)), attempts),
             }
         }
+    }
+}
+
+/// Counts a delivery's outcome on its lane.
+fn count_outcome(lane: &Lane, outcome: &Outcome) {
+    let c = &lane.counters;
+    match outcome {
+        Outcome::Sent(_) => Counters::add(&c.sent),
+        Outcome::AlreadySent(_) => Counters::add(&c.already_sent),
+        Outcome::Failed(failure) => {
+            Counters::add(&c.failed);
+            if matches!(failure, Failure::CircuitOpen { .. }) {
+                Counters::add(&c.circuit_open);
+            }
+        }
+        Outcome::InFlight { .. } => {}
     }
 }
 

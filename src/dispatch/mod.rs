@@ -25,12 +25,14 @@
 //!
 //! Tracing: a `publish` span (incident, seq) and a `send` span per attempt
 //! (channel, kind, key, attempt); message bodies and secrets are never fields.
+//! Counters per channel: [`Dispatcher::metrics`] (see [`metrics`]).
 
 mod breaker;
 mod builder;
 mod dispatcher;
 mod journal;
 mod limiter;
+pub mod metrics;
 mod report;
 mod retry;
 
