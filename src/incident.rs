@@ -29,6 +29,10 @@ pub enum ModelError {
     /// The incident title was empty or only whitespace.
     #[error("the incident title is empty")]
     EmptyTitle,
+    /// The incident title has a line break or another control character (it
+    /// becomes an e-mail subject and a chat headline: one line).
+    #[error("the incident title must be one line without control characters")]
+    InvalidTitle,
     /// The public message of an update was empty or only whitespace.
     #[error("update {seq}: the public message is empty")]
     EmptyMessage {
@@ -448,6 +452,9 @@ impl Incident {
         if title.trim().is_empty() {
             return Err(ModelError::EmptyTitle);
         }
+        if title.chars().any(char::is_control) {
+            return Err(ModelError::InvalidTitle);
+        }
         Ok(Self {
             id,
             title: title.trim().to_owned(),
@@ -670,6 +677,13 @@ mod tests {
     fn empty_title_is_refused() {
         let err = Incident::new(IncidentId::new("x").unwrap(), "  ", Impact::Minor, t(0));
         assert_eq!(err.unwrap_err(), ModelError::EmptyTitle);
+        let err = Incident::new(
+            IncidentId::new("x").unwrap(),
+            "API\r\nBcc: all@example.com",
+            Impact::Minor,
+            t(0),
+        );
+        assert_eq!(err.unwrap_err(), ModelError::InvalidTitle);
     }
 
     #[test]

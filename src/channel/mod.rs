@@ -10,12 +10,16 @@
 //! |---|---|---|---|---|
 //! | in-memory recorder | [`memory`] | (none) | optional | yes |
 //! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
+//! | e-mail over SMTP | `email` | `email` | no | `In-Reply-To`/`References` |
 //! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
 
 pub mod chat;
+#[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+pub mod email;
 pub mod memory;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]

@@ -9,6 +9,8 @@ mod support;
 #[macro_use]
 mod suite;
 
+#[cfg(feature = "email")]
+mod email;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;

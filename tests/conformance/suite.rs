@@ -28,6 +28,11 @@ pub trait Harness: Send + Sync {
     /// The channel's own per-request timeout, if it has one (network channels
     /// must). Without one, the dispatcher's send timeout is the only bound.
     fn own_timeout(&self) -> Option<Duration>;
+    /// Whether the provider has a rate-limit answer with a delay (HTTP 429 and
+    /// its kin); SMTP has none (its 4xx are transient).
+    fn answers_rate_limits(&self) -> bool {
+        true
+    }
     /// The provider accepts the next message.
     async fn respond_ok(&self);
     /// The provider rate-limits the next message, asking to wait `after`.
@@ -132,6 +137,9 @@ pub async fn success(h: &dyn Harness) {
 }
 
 pub async fn rate_limited(h: &dyn Harness) {
+    if !h.answers_rate_limits() {
+        return;
+    }
     h.respond_rate_limited(Duration::from_secs(3)).await;
     let err = h.channel().send(&short(h)).await.unwrap_err();
     assert_eq!(

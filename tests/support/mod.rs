@@ -7,6 +7,9 @@
     clippy::expect_used
 )]
 
+#[cfg(feature = "email")]
+pub mod smtp;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
