@@ -9,6 +9,10 @@ mod support;
 #[macro_use]
 mod suite;
 
+#[cfg(feature = "discord")]
+mod discord;
+#[cfg(feature = "mattermost")]
+mod mattermost;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
