@@ -12,6 +12,8 @@
 //! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
 //! | e-mail over SMTP | `email` | `email` | no | `In-Reply-To`/`References` |
 //! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |
+//! | Discord (webhooks) | [`chat`] `discord` | `discord` | no | no |
+//! | Mattermost (incoming webhooks) | [`chat`] `mattermost` | `mattermost` | no | no |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.

@@ -11,6 +11,10 @@ mod suite;
 
 #[cfg(feature = "email")]
 mod email;
+#[cfg(feature = "discord")]
+mod discord;
+#[cfg(feature = "mattermost")]
+mod mattermost;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;

@@ -3,6 +3,8 @@
 //! | provider | module | feature | threads | text |
 //! |---|---|---|---|---|
 //! | Slack | `slack` | `slack` | Web API: replies in the first contact's thread | `mrkdwn`, up to 4,000 characters |
+//! | Discord | `discord` | `discord` | no (a webhook may post into a configured thread) | Markdown, up to 2,000 characters |
+//! | Mattermost | `mattermost` | `mattermost` | no | Markdown, up to 16,383 characters |
 //!
 //! Every chat channel escapes user text for its markup
 //! ([`render::markup`](crate::render::markup)), so titles and messages can
@@ -13,6 +15,14 @@
 #[cfg(feature = "slack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
 pub mod slack;
+
+#[cfg(feature = "discord")]
+#[cfg_attr(docsrs, doc(cfg(feature = "discord")))]
+pub mod discord;
+
+#[cfg(feature = "mattermost")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mattermost")))]
+pub mod mattermost;
 
 /// The fitted text without its trailing link, and the link. Fitting puts the
 /// link last; if it is somehow not there, the whole text is returned and the
