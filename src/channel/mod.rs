@@ -11,6 +11,8 @@
 //! | in-memory recorder | [`memory`] | (none) | optional | yes |
 //! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
 //! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |
+//! | Microsoft Teams (Workflows webhooks, Adaptive Cards) | [`chat`] `teams` | `teams` | no | no |
+//! | Google Chat (incoming webhooks) | [`chat`] `google_chat` | `google-chat` | no | one thread per incident |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.

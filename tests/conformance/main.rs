@@ -9,8 +9,12 @@ mod support;
 #[macro_use]
 mod suite;
 
+#[cfg(feature = "google-chat")]
+mod google_chat;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "teams")]
+mod teams;
 #[cfg(feature = "webhook")]
 mod webhook;

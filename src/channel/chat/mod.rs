@@ -3,6 +3,8 @@
 //! | provider | module | feature | threads | text |
 //! |---|---|---|---|---|
 //! | Slack | `slack` | `slack` | Web API: replies in the first contact's thread | `mrkdwn`, up to 4,000 characters |
+//! | Microsoft Teams | `teams` | `teams` | no (Workflows webhooks) | Adaptive Card; whole payload within 20,000 bytes |
+//! | Google Chat | `google_chat` | `google-chat` | one thread per incident (`threadKey`) | Chat markup, up to 4,096 characters |
 //!
 //! Every chat channel escapes user text for its markup
 //! ([`render::markup`](crate::render::markup)), so titles and messages can
@@ -13,6 +15,14 @@
 #[cfg(feature = "slack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
 pub mod slack;
+
+#[cfg(feature = "teams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
+pub mod teams;
+
+#[cfg(feature = "google-chat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "google-chat")))]
+pub mod google_chat;
 
 /// The fitted text without its trailing link, and the link. Fitting puts the
 /// link last; if it is somehow not there, the whole text is returned and the
