@@ -14,6 +14,8 @@
 //! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |
 //! | Discord (webhooks) | [`chat`] `discord` | `discord` | no | no |
 //! | Mattermost (incoming webhooks) | [`chat`] `mattermost` | `mattermost` | no | no |
+//! | Microsoft Teams (Workflows webhooks, Adaptive Cards) | [`chat`] `teams` | `teams` | no | no |
+//! | Google Chat (incoming webhooks) | [`chat`] `google_chat` | `google-chat` | no | one thread per incident |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.

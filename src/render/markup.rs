@@ -50,6 +50,69 @@ pub fn markdown(text: &str) -> String {
     out
 }
 
+/// Escapes text for an Adaptive Card `TextBlock` as Microsoft Teams renders it
+/// (a Markdown subset: `**bold**`, `_italic_`, lists and `[text](url)` links;
+/// no HTML; mentions only through `<at>` tags the card declares in its
+/// `msteams.entities`, which tidings never does).
+///
+/// Teams clients do not honour backslash escapes consistently (mobile clients
+/// show the backslash, or apply the emphasis anyway), so nothing is
+/// backslash-escaped. Instead a zero-width space (U+200B) goes where a link,
+/// tag or entity would start, which every client renders as nothing:
+/// - between `]` and a following `(`, `[` or `:`, so `[text](url)`,
+///   `[text][ref]`, `![image](url)` and `[ref]: url` are not links;
+/// - after `<`, so `<https://…>` autolinks, `<at>` tags and HTML are text;
+/// - after `&`, so `&lt;` and other entities render as typed.
+///
+/// Emphasis and list markers are left alone: they format, but can neither
+/// mention nor link.
+pub fn adaptive_card(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let breaks = match c {
+            '<' | '&' => true,
+            ']' => matches!(chars.peek(), Some('(' | '[' | ':')),
+            _ => false,
+        };
+        if breaks {
+            out.push(ZERO_WIDTH_SPACE);
+        }
+    }
+    out
+}
+
+/// Escapes text for a Google Chat text message (Chat's own markup: `*bold*`,
+/// `_italic_`, `~strike~`, backticks, `<url|text>` links, `<users/…>` and
+/// `<users/all>` mentions).
+///
+/// Chat decodes no HTML entities (`&lt;` shows as typed) and documents no
+/// escape character, and both links and mentions start with `<`; so `<` and
+/// `>` are replaced by the look-alike fullwidth signs `＜` and `＞` (U+FF1C,
+/// U+FF1E), and no mention or link can start. A zero-width space also goes
+/// between `]` and `(`, so that `[text](url)` is no link either should the
+/// space read the text as standard Markdown. Formatting characters are left
+/// alone: they format, but can neither mention nor link.
+pub fn google_chat(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => out.push('\u{FF1C}'),
+            '>' => out.push('\u{FF1E}'),
+            ']' if chars.peek() == Some(&'(') => {
+                out.push(']');
+                out.push(ZERO_WIDTH_SPACE);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const ZERO_WIDTH_SPACE: char = '\u{200B}';
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +149,33 @@ mod tests {
             "an address is not a mention"
         );
         assert_eq!(markdown("a\\b"), r"a\\b");
+    }
+
+    #[test]
+    fn adaptive_card_breaks_links_tags_and_entities_invisibly() {
+        let z = '\u{200B}';
+        assert_eq!(
+            adaptive_card("[x](https://evil) ![i](u) [a][r]\n[r]: https://evil"),
+            format!("[x]{z}(https://evil) ![i]{z}(u) [a]{z}[r]\n[r]{z}: https://evil")
+        );
+        assert_eq!(
+            adaptive_card("<at>All</at> <https://evil> a&lt;b"),
+            format!("<{z}at>All<{z}/at> <{z}https://evil> a&{z}lt;b")
+        );
+        assert_eq!(
+            adaptive_card("[Investigating] API errors: **down** _now_ @channel"),
+            "[Investigating] API errors: **down** _now_ @channel",
+            "brackets without a link and formatting stay as written"
+        );
+    }
+
+    #[test]
+    fn google_chat_can_neither_mention_nor_link() {
+        assert_eq!(
+            google_chat("<users/all> <https://evil|click> [x](https://evil) a&b *b* @all"),
+            "\u{FF1C}users/all\u{FF1E} \u{FF1C}https://evil|click\u{FF1E} [x]\u{200B}(https://evil) a&b *b* @all"
+        );
+        assert!(!google_chat("<<>>").contains(['<', '>']));
+        assert_eq!(google_chat("p99 [ms] ok"), "p99 [ms] ok");
     }
 }

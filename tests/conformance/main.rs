@@ -9,14 +9,18 @@ mod support;
 #[macro_use]
 mod suite;
 
-#[cfg(feature = "email")]
-mod email;
 #[cfg(feature = "discord")]
 mod discord;
+#[cfg(feature = "email")]
+mod email;
+#[cfg(feature = "google-chat")]
+mod google_chat;
 #[cfg(feature = "mattermost")]
 mod mattermost;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "teams")]
+mod teams;
 #[cfg(feature = "webhook")]
 mod webhook;

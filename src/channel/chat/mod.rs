@@ -5,6 +5,8 @@
 //! | Slack | `slack` | `slack` | Web API: replies in the first contact's thread | `mrkdwn`, up to 4,000 characters |
 //! | Discord | `discord` | `discord` | no (a webhook may post into a configured thread) | Markdown, up to 2,000 characters |
 //! | Mattermost | `mattermost` | `mattermost` | no | Markdown, up to 16,383 characters |
+//! | Microsoft Teams | `teams` | `teams` | no (Workflows webhooks) | Adaptive Card; whole payload within 20,000 bytes |
+//! | Google Chat | `google_chat` | `google-chat` | one thread per incident (`threadKey`) | Chat markup, up to 4,096 characters |
 //!
 //! Every chat channel escapes user text for its markup
 //! ([`render::markup`](crate::render::markup)), so titles and messages can
@@ -23,6 +25,13 @@ pub mod discord;
 #[cfg(feature = "mattermost")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mattermost")))]
 pub mod mattermost;
+#[cfg(feature = "teams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
+pub mod teams;
+
+#[cfg(feature = "google-chat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "google-chat")))]
+pub mod google_chat;
 
 /// The fitted text without its trailing link, and the link. Fitting puts the
 /// link last; if it is somehow not there, the whole text is returned and the

@@ -1,0 +1,564 @@
+//! Google Chat, through incoming webhooks (one URL per space). Every message
+//! about one incident goes to one thread of the space: the request names the
+//! thread by a key derived from the incident id (`tidings-<incident id>`)
+//! and asks Chat to reply in it, or to start it
+//! (`messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD`).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tidings::channel::chat::google_chat::GoogleChatChannel;
+//!
+//! // Targets are the names you give each webhook URL. The URL is a secret: its
+//! // `key` and `token` parameters are what let anyone post to the space.
+//! let chat = GoogleChatChannel::incoming_webhooks()
+//!     .webhook(
+//!         "incidents",
+//!         "https://chat.googleapis.com/v1/spaces/SPACE/messages?key=KEY&token=TOKEN",
+//!     )
+//!     .build()?;
+//! # let _ = chat; Ok(()) }
+//! ```
+//!
+//! Text is Chat's own markup: user text is escaped with
+//! [`markup::google_chat`](crate::render::markup::google_chat) (`<` and `>`
+//! become the look-alikes `＜` `＞`, since Chat decodes no entities and
+//! documents no escape, so `<users/all>` mentions nobody and `<url|text>`
+//! links nowhere), and the link to the status page is rendered as
+//! `<url|View status page>`. Text is limited to 4,096 characters (Chat refuses
+//! longer messages with "Message is longer than 4096 characters"), counted in
+//! UTF-16 units and with the escaping, so the limit holds however Chat counts.
+//!
+//! Rate: Google documents per-space write quotas shared by every app in the
+//! space, and further, undisclosed limits for webhooks. The default is one
+//! message per second per webhook.
+//!
+//! Errors (Google's JSON error body: only its `status` is kept): 429 and
+//! `RESOURCE_EXHAUSTED` are rate limits; 5xx are transient; 401, 403 and an
+//! invalid API key mean the webhook URL is wrong or revoked; 404 means the
+//! space is gone; other 4xx (`INVALID_ARGUMENT`) refuse the message for good.
+//! See [`map_error`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::split_link;
+use crate::channel::http;
+use crate::channel::{
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+};
+use crate::render::markup::google_chat;
+use crate::render::{LengthUnit, TextLimit};
+
+/// The longest text Chat takes ("Message is longer than 4096 characters").
+pub const MAX_TEXT: usize = 4_096;
+
+/// How each request asks Chat to thread: reply in the thread named by the
+/// key, or start it.
+pub const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
+
+/// The default start of every thread key; the incident id follows.
+pub const DEFAULT_THREAD_KEY_PREFIX: &str = "tidings-";
+
+/// Chat allows thread keys of up to 4,000 characters; incident ids take up to
+/// 128.
+const MAX_PREFIX: usize = 256;
+
+/// The link label, as rendered: `\n<url|View status page>`.
+const LINK_LABEL: &str = "|View status page>";
+
+/// What a fitted text measures once rendered (an upper bound): UTF-16 units
+/// of the escaped text, with `|`, `<` and `>` counted as the `%7C`, `%3C`,
+/// `%3E` they become in the link, plus the link's brackets and label.
+fn chat_len(text: &str) -> usize {
+    let escaped: usize = google_chat(text)
+        .chars()
+        .map(|c| match c {
+            '|' | '\u{FF1C}' | '\u{FF1E}' => 3,
+            c => c.len_utf16(),
+        })
+        .sum();
+    escaped + 1 + LINK_LABEL.chars().count()
+}
+
+/// Posts to Google Chat spaces through incoming webhooks. See the
+/// [module docs](self).
+pub struct GoogleChatChannel {
+    hooks: HashMap<String, Url>,
+    client: reqwest::Client,
+    timeout: Duration,
+    thread_key_prefix: String,
+    limits: ChannelLimits,
+}
+
+impl fmt::Debug for GoogleChatChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.hooks.keys().collect();
+        names.sort();
+        f.debug_struct("GoogleChatChannel")
+            .field("webhooks", &names)
+            .field("thread_key_prefix", &self.thread_key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`GoogleChatChannel`]; every check happens in
+/// [`build`](Self::build).
+#[must_use]
+pub struct GoogleChatChannelBuilder {
+    webhooks: Vec<(String, String)>,
+    client: Option<reqwest::Client>,
+    timeout: Duration,
+    per_space_rate: RateLimit,
+    thread_key_prefix: String,
+}
+
+impl fmt::Debug for GoogleChatChannelBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoogleChatChannelBuilder")
+            .field(
+                "webhooks",
+                &self.webhooks.iter().map(|w| &w.0).collect::<Vec<_>>(),
+            )
+            .field("thread_key_prefix", &self.thread_key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoogleChatChannel {
+    /// Incoming webhooks. Targets are the names given to each URL with
+    /// [`GoogleChatChannelBuilder::webhook`].
+    pub fn incoming_webhooks() -> GoogleChatChannelBuilder {
+        GoogleChatChannelBuilder {
+            webhooks: Vec::new(),
+            client: None,
+            timeout: http::DEFAULT_TIMEOUT,
+            per_space_rate: RateLimit::per_second(NonZeroU32::MIN),
+            thread_key_prefix: DEFAULT_THREAD_KEY_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl GoogleChatChannelBuilder {
+    /// Adds a webhook: the route target `name` posts to `url`
+    /// (`https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…`, as
+    /// Chat shows it; `messageReplyOption` is added).
+    pub fn webhook(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
+        self.webhooks.push((name.into(), url.into()));
+        self
+    }
+
+    /// Uses this client (shared connection pool).
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Per-request timeout (default 20 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Messages per webhook, that is per space (default one per second).
+    pub fn per_space_rate(mut self, rate: RateLimit) -> Self {
+        self.per_space_rate = rate;
+        self
+    }
+
+    /// The start of every thread key (default
+    /// [`DEFAULT_THREAD_KEY_PREFIX`]); the incident id follows. Give each
+    /// deployment posting to the same spaces its own.
+    pub fn thread_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_key_prefix = prefix.into();
+        self
+    }
+
+    /// Validates and builds the channel.
+    pub fn build(self) -> Result<GoogleChatChannel, ChannelError> {
+        let config = |reason: String| ChannelError::Config { reason };
+        if self.timeout.is_zero() {
+            return Err(config(
+                "Google Chat timeout must be greater than zero".into(),
+            ));
+        }
+        let prefix = &self.thread_key_prefix;
+        if prefix.chars().count() > MAX_PREFIX || prefix.chars().any(char::is_control) {
+            return Err(config(format!(
+                "the Google Chat thread key prefix must be at most {MAX_PREFIX} characters, without control characters"
+            )));
+        }
+        let mut hooks = HashMap::new();
+        for (name, url) in self.webhooks {
+            let url = http::check_url(&url, false)
+                .map_err(|r| config(format!("Google Chat webhook {name:?}: {r}")))?;
+            if name.trim().is_empty() || hooks.insert(name.clone(), threaded(url)).is_some() {
+                return Err(config(format!(
+                    "Google Chat webhook name {name:?} is empty or repeated"
+                )));
+            }
+        }
+        if hooks.is_empty() {
+            return Err(config("no Google Chat webhook configured".into()));
+        }
+        let limits = ChannelLimits::new()
+            .with_text(TextLimit {
+                max: MAX_TEXT,
+                unit: LengthUnit::Custom {
+                    name: "google_chat_text",
+                    measure: chat_len,
+                },
+            })
+            .with_per_target_rate(self.per_space_rate);
+        let client = match self.client {
+            Some(c) => c,
+            None => http::client(self.timeout)?,
+        };
+        Ok(GoogleChatChannel {
+            hooks,
+            client,
+            timeout: self.timeout,
+            thread_key_prefix: self.thread_key_prefix,
+            limits,
+        })
+    }
+}
+
+/// The webhook URL with `messageReplyOption` set to [`REPLY_OPTION`]; the
+/// other parameters (`key`, `token`) are kept byte for byte.
+fn threaded(mut url: Url) -> Url {
+    let mut query: String = url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("messageReplyOption"))
+        .collect::<Vec<_>>()
+        .join("&");
+    if !query.is_empty() {
+        query.push('&');
+    }
+    query.push_str("messageReplyOption=");
+    query.push_str(REPLY_OPTION);
+    url.set_query(Some(&query));
+    url
+}
+
+/// The message text: escaped user text, then the link.
+pub fn text(delivery: &Delivery) -> String {
+    let link = delivery.link.as_str();
+    let text = split_link(&delivery.text, link);
+    // `|` and `>` would end `<url|label>` early.
+    let url = link
+        .replace('|', "%7C")
+        .replace('<', "%3C")
+        .replace('>', "%3E");
+    format!("{}\n<{url}{LINK_LABEL}", google_chat(text))
+}
+
+impl GoogleChatChannel {
+    /// The thread key of every message about `delivery`'s incident.
+    pub fn thread_key(&self, delivery: &Delivery) -> String {
+        format!("{}{}", self.thread_key_prefix, delivery.incident.id())
+    }
+}
+
+#[derive(Serialize)]
+struct CreateMessage<'a> {
+    text: &'a str,
+    thread: ThreadRef<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadRef<'a> {
+    thread_key: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A token of Google's error body (`status`, `reason`): capitals, digits and
+/// `_` only.
+fn token(value: Option<&serde_json::Value>) -> Option<String> {
+    let t: String = value?
+        .as_str()?
+        .chars()
+        .take(64)
+        .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Google's `error.status` and the first `error.details[].reason`.
+fn google_error(body: &str) -> (Option<String>, Option<String>) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return (None, None);
+    };
+    let error = value.get("error");
+    let status = token(error.and_then(|e| e.get("status")));
+    let reason = error
+        .and_then(|e| e.get("details"))
+        .and_then(serde_json::Value::as_array)
+        .and_then(|details| details.iter().find_map(|d| token(d.get("reason"))));
+    (status, reason)
+}
+
+/// Maps Google Chat's error answer (status, headers and Google's JSON error
+/// body `{"error":{"code":…,"message":…,"status":…}}`, of which only `status`
+/// is kept).
+pub fn map_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+    target: &str,
+) -> ChannelError {
+    let retry_after = http::retry_after(headers, SystemTime::now());
+    let (google, reason) = google_error(body);
+    let said = format!(
+        "Google Chat answered {status}{}",
+        google
+            .as_deref()
+            .map_or_else(String::new, |s| format!(" {s}"))
+    );
+    let code = status.as_u16();
+    match (code, google.as_deref()) {
+        // "If you exceed a quota, you receive a 429: Too many requests"
+        // (RESOURCE_EXHAUSTED); back off.
+        (429, _) | (_, Some("RESOURCE_EXHAUSTED")) => ChannelError::RateLimited { retry_after },
+        // UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED: Google's retryable errors.
+        (408 | 500..=599, _) => ChannelError::Transient {
+            reason: said,
+            status: Some(code),
+            retry_after,
+        },
+        // 400 "API key not valid" (reason API_KEY_INVALID), 401
+        // UNAUTHENTICATED, 403 PERMISSION_DENIED ("The API is called without
+        // a valid token"): the URL's key or token is wrong, or the webhook
+        // was deleted.
+        (401 | 403, _) => ChannelError::Config {
+            reason: format!("{said}: the webhook URL was refused; configure a new one"),
+        },
+        (400, _) if reason.as_deref() == Some("API_KEY_INVALID") => ChannelError::Config {
+            reason: format!("{said}: the webhook URL's key was refused; configure a new one"),
+        },
+        // NOT_FOUND: the space is gone, or the webhook with it.
+        (404, _) => ChannelError::InvalidTarget {
+            target: target.to_owned(),
+            reason: said,
+        },
+        // INVALID_ARGUMENT ("Message is longer than 4096 characters", a body
+        // Chat cannot read), FAILED_PRECONDITION: this message will never
+        // pass.
+        (400..=499, _) => ChannelError::Rejected {
+            reason: said,
+            status: Some(code),
+        },
+        // Redirects (not followed), and anything else.
+        _ => http::error_for_status(status, headers),
+    }
+}
+
+#[async_trait]
+impl Channel for GoogleChatChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::new("google_chat")
+    }
+
+    fn limits(&self) -> &ChannelLimits {
+        &self.limits
+    }
+
+    async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
+        let name = delivery.target.as_str();
+        let url = self
+            .hooks
+            .get(name)
+            .ok_or_else(|| ChannelError::InvalidTarget {
+                target: name.to_owned(),
+                reason: "no Google Chat webhook has this name".into(),
+            })?;
+        let text = text(delivery);
+        let key = self.thread_key(delivery);
+        let body = CreateMessage {
+            text: &text,
+            thread: ThreadRef { thread_key: &key },
+        };
+        let request = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/json; charset=UTF-8")
+            .json(&body);
+        let response = http::send(request, url, self.timeout).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let answer = http::body_text(response).await;
+        if !status.is_success() {
+            return Err(map_error(status, &headers, &answer, name));
+        }
+        let mut receipt = Receipt::new(crate::clock::now()).with_status(status.as_u16());
+        // The webhook answers with the message's resource name
+        // (spaces/…/messages/…). It was posted either way: sending again
+        // would post it twice, so a missing name is only logged.
+        match serde_json::from_str::<Created>(&answer)
+            .ok()
+            .and_then(|c| c.name)
+        {
+            Some(name) if !name.is_empty() => {
+                receipt = receipt.with_message_ref(MessageRef::new(name));
+            }
+            _ => {
+                tracing::warn!(key = %delivery.key, "Google Chat accepted the message but returned no message name");
+            }
+        }
+        Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    fn map(status: u16, body: &str) -> ChannelError {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        map_error(StatusCode::from_u16(status).unwrap(), &h, body, "space")
+    }
+
+    #[test]
+    fn answers_map_to_what_to_do_next() {
+        let seven = Some(Duration::from_secs(7));
+        assert_eq!(
+            map(
+                429,
+                r#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}"#
+            ),
+            ChannelError::RateLimited { retry_after: seven }
+        );
+        assert!(matches!(map(429, ""), ChannelError::RateLimited { .. }));
+        let e = map(
+            503,
+            r#"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}"#,
+        );
+        assert!(
+            e.is_retryable() && e.to_string().contains("UNAVAILABLE"),
+            "{e}"
+        );
+        assert_eq!(e.retry_after(), seven);
+        assert!(map(500, "<html>error</html>").is_retryable());
+        // Recorded by integrators.
+        let too_long = map(
+            400,
+            r#"{"error":{"code":400,"message":"Message is longer than 4096 characters","status":"INVALID_ARGUMENT"}}"#,
+        );
+        assert!(matches!(
+            too_long,
+            ChannelError::Rejected {
+                status: Some(400),
+                ..
+            }
+        ));
+        assert!(too_long.to_string().contains("INVALID_ARGUMENT"));
+        assert!(!too_long.to_string().contains("4096"), "{too_long}");
+        let bad_key = map(
+            400,
+            r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com","metadata":{"service":"chat.googleapis.com"}}]}}"#,
+        );
+        assert!(matches!(bad_key, ChannelError::Config { .. }), "{bad_key}");
+        let bad_token = map(
+            403,
+            r#"{"error":{"code":403,"message":"The API is called without a valid token. Instructions on how to use incoming webhooks can be found at https://developers.google.com/chat/how-tos/webhooks","status":"PERMISSION_DENIED"}}"#,
+        );
+        assert!(matches!(bad_token, ChannelError::Config { .. }));
+        assert!(!bad_token.to_string().contains("developers.google.com"));
+        assert!(matches!(
+            map(
+                401,
+                r#"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}"#
+            ),
+            ChannelError::Config { .. }
+        ));
+        assert!(matches!(
+            map(
+                404,
+                r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}"#
+            ),
+            ChannelError::InvalidTarget { .. }
+        ));
+        assert!(!map(302, "").is_retryable());
+        let odd = map(400, r#"{"error":{"status":"<img src=x>lower"}}"#);
+        assert!(!odd.to_string().contains('<'), "{odd}");
+    }
+
+    #[test]
+    fn the_reply_option_is_added_and_the_secrets_kept_as_written() {
+        let url = |s: &str| threaded(Url::parse(s).unwrap()).to_string();
+        assert_eq!(
+            url("https://chat.googleapis.com/v1/spaces/S/messages?key=K&token=a%3D"),
+            "https://chat.googleapis.com/v1/spaces/S/messages?key=K&token=a%3D&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+        );
+        assert_eq!(
+            url(
+                "https://chat.googleapis.com/v1/spaces/S/messages?messageReplyOption=REPLY_MESSAGE_OR_FAIL&key=K"
+            ),
+            "https://chat.googleapis.com/v1/spaces/S/messages?key=K&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:9/hook"),
+            "http://127.0.0.1:9/hook?messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+        );
+    }
+
+    #[test]
+    fn length_counts_the_rendering() {
+        assert_eq!(chat_len("ab"), 2 + 1 + LINK_LABEL.len());
+        assert_eq!(chat_len("a<|>👩"), 1 + 3 + 3 + 3 + 2 + 1 + LINK_LABEL.len());
+    }
+
+    #[test]
+    fn builder_checks_the_configuration_and_hides_secrets() {
+        assert!(GoogleChatChannel::incoming_webhooks().build().is_err());
+        let err = GoogleChatChannel::incoming_webhooks()
+            .webhook(
+                "a",
+                "http://chat.googleapis.com/v1/spaces/S/messages?key=K&token=SECRET",
+            )
+            .build()
+            .unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(
+            GoogleChatChannel::incoming_webhooks()
+                .webhook("a", "https://chat.googleapis.com/x")
+                .thread_key_prefix("x\n")
+                .build()
+                .is_err()
+        );
+        assert!(
+            GoogleChatChannel::incoming_webhooks()
+                .webhook("a", "https://chat.googleapis.com/x")
+                .webhook("a", "https://chat.googleapis.com/y")
+                .build()
+                .is_err()
+        );
+        let builder = GoogleChatChannel::incoming_webhooks().webhook(
+            "a",
+            "https://chat.googleapis.com/v1/spaces/S/messages?key=KEYSECRET&token=SECRET",
+        );
+        assert!(!format!("{builder:?}").contains("SECRET"));
+        let ch = builder.build().unwrap();
+        assert!(!format!("{ch:?}").contains("SECRET"));
+        assert!(!ch.limits().threads);
+    }
+}
