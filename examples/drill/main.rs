@@ -11,6 +11,7 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 mod receiver;
+mod smtp;
 
 use std::error::Error;
 use std::sync::Arc;
@@ -18,7 +19,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tidings::channel::ChannelLimits;
+use tidings::channel::chat::discord::DiscordChannel;
+use tidings::channel::chat::google_chat::GoogleChatChannel;
+use tidings::channel::chat::mattermost::MattermostChannel;
 use tidings::channel::chat::slack::SlackChannel;
+use tidings::channel::chat::teams::TeamsChannel;
+use tidings::channel::email::EmailChannel;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
@@ -44,8 +50,50 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .keep_first_message_current(true)
             .build()?,
     );
+    let discord = Arc::new(
+        DiscordChannel::builder()
+            .webhook(
+                "support",
+                format!("http://{addr}/discord/api/webhooks/1/drill-token"),
+            )
+            .build()?,
+    );
+    let mattermost = Arc::new(
+        MattermostChannel::builder()
+            .webhook(
+                "town-square",
+                format!("http://{addr}/mattermost/hooks/drillkey"),
+            )
+            .build()?,
+    );
+    let teams = Arc::new(
+        TeamsChannel::workflows()
+            .webhook(
+                "leadership",
+                format!("http://{addr}/teams/workflows/drill/invoke?sig=drill"),
+            )
+            .build()?,
+    );
+    let google_chat = Arc::new(
+        GoogleChatChannel::incoming_webhooks()
+            .webhook(
+                "all-hands",
+                format!("http://{addr}/gchat/v1/spaces/DRILL/messages?key=k&token=t"),
+            )
+            .build()?,
+    );
+    let (smtp_port, inbox) = smtp::spawn().await?;
+    let email = Arc::new(
+        EmailChannel::builder_dangerous("127.0.0.1")
+            .port(smtp_port)
+            .from("Example Status <status@example.com>")
+            .list_unsubscribe_url(
+                "https://status.example.com/unsubscribe?t={token}",
+                b"drill-unsubscribe-key",
+            )
+            .build()?,
+    );
     let chat = Arc::new(MemoryChannel::new());
-    let email = Arc::new(MemoryChannel::new());
     let pager = Arc::new(
         MemoryChannel::new().with_limits(
             ChannelLimits::new()
@@ -68,8 +116,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
         .primary("status-page", status_page.clone())
         .channel("slack", slack)
+        .channel("discord", discord)
+        .channel("mattermost", mattermost)
+        .channel("teams", teams)
+        .channel("google-chat", google_chat)
         .channel("chat", chat.clone())
-        .channel("email", email.clone())
+        .channel("email", email)
         .channel("pager", pager.clone())
         .channel("webhook", webhook)
         .audience(
@@ -87,15 +139,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .audience(
             AudiencePolicy::new(Audience::FrontLineSupport)
-                .route(Route::new("slack", [t("C0SUPPORT")?])),
+                .route(Route::new("slack", [t("C0SUPPORT")?]))
+                .route(Route::new("discord", [t("support")?])),
         )
         .audience(
             AudiencePolicy::new(Audience::Leadership)
-                .route(Route::new("email", [t("leadership@example.com")?])),
+                .route(Route::new("email", [t("leadership@example.com")?]))
+                .route(Route::new("teams", [t("leadership")?])),
         )
         .audience(
             AudiencePolicy::new(Audience::Employees)
-                .route(Route::new("chat", [t("#announcements")?])),
+                .route(Route::new("chat", [t("#announcements")?]))
+                .route(Route::new("mattermost", [t("town-square")?]))
+                .route(Route::new("google-chat", [t("all-hands")?])),
         )
         .audience(
             AudiencePolicy::new(Audience::Customers)
@@ -182,16 +238,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .unwrap_or_default()
     };
     println!(
-        "\n[email leadership@, leadership: internal detail]\n{}",
-        first(&email, "leadership@example.com")
-    );
-    println!(
         "\n[chat #announcements, all employees: public detail]\n{}",
         first(&chat, "#announcements")
-    );
-    println!(
-        "\n[email status-subscribers@, customers]\n{}",
-        first(&email, "status-subscribers@example.com")
     );
     println!("\n[pager +15550100, 160 characters per message]");
     for d in pager
@@ -226,7 +274,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
         receiver::Stats::get(&stats.refused),
         receiver::Stats::get(&stats.throttled),
     );
-    let all_linked = [&chat, &email, &pager]
+    println!("\n── e-mail to status-subscribers@ (one thread per incident) ──");
+    let mail = inbox.lock().map(|m| m.clone()).unwrap_or_default();
+    for raw in mail
+        .iter()
+        .filter(|m| m.contains("To: status-subscribers@example.com"))
+    {
+        for header in [
+            "Subject:",
+            "Message-ID:",
+            "In-Reply-To:",
+            "List-Unsubscribe-Post:",
+        ] {
+            if let Some(line) = raw.lines().find(|l| l.starts_with(header)) {
+                println!("  {line}");
+            }
+        }
+        println!();
+    }
+    let all_linked = [&chat, &pager]
         .iter()
         .flat_map(|c| c.deliveries())
         .all(|d| d.text.contains(d.link.as_str()));

@@ -1,6 +1,7 @@
 //! Local stand-ins for the providers' endpoints, on 127.0.0.1: a webhook
 //! receiver that verifies Standard Webhooks signatures (when given a secret),
-//! and answers shaped like each chat provider's, so the drill runs offline.
+//! and answers shaped like Slack's, Discord's, Mattermost's, Teams' and Google
+//! Chat's, so the drill runs offline.
 //! Shared by the drill example and the dispatch benchmark.
 
 use std::collections::BTreeMap;
@@ -100,6 +101,30 @@ async fn handle(
     if path.starts_with("/slack/api/chat.update") {
         stats.count("slack");
         return answer(StatusCode::OK, r#"{"ok":true}"#);
+    }
+    if path.starts_with("/discord/") {
+        let n = stats.count("discord");
+        return answer(
+            StatusCode::OK,
+            &format!(r#"{{"id":"11800000000000{n:05}","channel_id":"1","content":""}}"#),
+        );
+    }
+    if path.starts_with("/mattermost/") {
+        stats.count("mattermost");
+        let mut response = answer(StatusCode::OK, "");
+        *response.body_mut() = Full::new(Bytes::from_static(b"ok"));
+        return response;
+    }
+    if path.starts_with("/teams/") {
+        stats.count("teams");
+        return answer(StatusCode::ACCEPTED, "");
+    }
+    if path.starts_with("/gchat/") {
+        let n = stats.count("google_chat");
+        return answer(
+            StatusCode::OK,
+            &format!(r#"{{"name":"spaces/DRILL/messages/m{n}"}}"#),
+        );
     }
     let n = stats.received.fetch_add(1, Ordering::Relaxed);
     if let Some(secret) = secret {
