@@ -11,12 +11,14 @@
 //! | in-memory recorder | [`memory`] | (none) | optional | yes |
 //! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
 //! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |
+//! | SMS via Twilio Programmable Messaging | [`sms`] `twilio` | `sms-twilio` | no | no |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
 
 pub mod chat;
 pub mod memory;
+pub mod sms;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub mod webhook;

@@ -12,5 +12,7 @@ mod suite;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "sms-twilio")]
+mod twilio;
 #[cfg(feature = "webhook")]
 mod webhook;
