@@ -80,6 +80,7 @@
 //! |---|---|
 //! | (none) | the model, rendering, dispatcher, journal and the in-memory channel |
 //! | `webhook` | `channel::webhook`: signed generic webhook (Standard Webhooks) and `verify` |
+//! | `sms-twilio` | `channel::sms::twilio`: SMS through Twilio, with exact segment counting |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

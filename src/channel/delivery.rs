@@ -207,6 +207,10 @@ pub struct Receipt {
     pub permalink: Option<Url>,
     /// The provider's response status (HTTP status, SMTP reply code).
     pub status: Option<u16>,
+    /// For SMS: how many segments the message was sent as (what it is billed
+    /// as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
 }
 
 impl Receipt {
@@ -217,6 +221,7 @@ impl Receipt {
             message_ref: None,
             permalink: None,
             status: None,
+            segments: None,
         }
     }
     /// Sets the message handle.
@@ -235,6 +240,12 @@ impl Receipt {
     #[must_use]
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
+        self
+    }
+    /// Sets the number of SMS segments.
+    #[must_use]
+    pub fn with_segments(mut self, segments: u32) -> Self {
+        self.segments = Some(segments);
         self
     }
 }

@@ -16,6 +16,7 @@
 //! | Mattermost (incoming webhooks) | [`chat`] `mattermost` | `mattermost` | no | no |
 //! | Microsoft Teams (Workflows webhooks, Adaptive Cards) | [`chat`] `teams` | `teams` | no | no |
 //! | Google Chat (incoming webhooks) | [`chat`] `google_chat` | `google-chat` | no | one thread per incident |
+//! | SMS via Twilio Programmable Messaging | [`sms`] `twilio` | `sms-twilio` | no | no |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
@@ -25,6 +26,7 @@ pub mod chat;
 #[cfg_attr(docsrs, doc(cfg(feature = "email")))]
 pub mod email;
 pub mod memory;
+pub mod sms;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub mod webhook;

@@ -9,6 +9,7 @@
 mod fit;
 pub mod markup;
 mod measure;
+pub mod sms;
 mod templates;
 
 pub use fit::{FitError, Overflow, fit};

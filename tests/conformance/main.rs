@@ -22,5 +22,7 @@ mod memory;
 mod slack;
 #[cfg(feature = "teams")]
 mod teams;
+#[cfg(feature = "sms-twilio")]
+mod twilio;
 #[cfg(feature = "webhook")]
 mod webhook;

@@ -1,0 +1,296 @@
+//! Property tests for SMS segment arithmetic: counts match a brute-force
+//! reference that encodes the text and cuts the encoded stream, counts never
+//! decrease when text is appended, boundaries sit exactly at 160/153 and 70/67,
+//! and fitting to a segment budget keeps the link.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use tidings::render::sms::{
+    Encoding, cheapest, segment_count, segment_count_exact, segment_limit, segment_limit_exact,
+    segments, smart_encode,
+};
+use tidings::render::{Overflow, RenderedMessage, fit};
+
+const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
+
+/// The GSM 03.38 default alphabet, in code order (0x00..=0x7F); 0x1B is the
+/// escape to the extension table, not a character.
+const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u{1b}ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const ESC: u8 = 0x1B;
+/// The extension table: character and its code after the escape.
+const EXTENSION: [(char, u8); 10] = [
+    ('\u{c}', 0x0A),
+    ('^', 0x14),
+    ('{', 0x28),
+    ('}', 0x29),
+    ('\\', 0x2F),
+    ('[', 0x3C),
+    ('~', 0x3D),
+    (']', 0x3E),
+    ('|', 0x40),
+    ('€', 0x65),
+];
+
+/// Each default-alphabet character's code: its position in [`BASIC`].
+fn basic_codes() -> &'static HashMap<char, u8> {
+    static CODES: OnceLock<HashMap<char, u8>> = OnceLock::new();
+    CODES.get_or_init(|| {
+        assert_eq!(BASIC.chars().count(), 128);
+        BASIC
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (c, u8::try_from(i).unwrap()))
+            .collect()
+    })
+}
+
+/// Encodes `text` as GSM-7 septets, or `None` if it cannot be.
+fn gsm_encode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        if let Some(&(_, code)) = EXTENSION.iter().find(|(e, _)| *e == c) {
+            out.extend([ESC, code]);
+        } else {
+            let code = *basic_codes().get(&c)?;
+            if code == ESC {
+                return None;
+            }
+            out.push(code);
+        }
+    }
+    Some(out)
+}
+
+/// Cuts an encoded stream into segments: whole if it fits in one, else
+/// `concatenated` units at a time, one fewer when the cut would separate a
+/// unit from the one it leads (`leads`).
+fn cut<T: Copy>(
+    units: &[T],
+    single: usize,
+    concatenated: usize,
+    leads: impl Fn(T) -> bool,
+) -> Vec<&[T]> {
+    if units.is_empty() {
+        return Vec::new();
+    }
+    if units.len() <= single {
+        return vec![units];
+    }
+    let mut out = Vec::new();
+    let mut rest = units;
+    while !rest.is_empty() {
+        let mut take = rest.len().min(concatenated);
+        if take < rest.len() && leads(rest[take - 1]) {
+            take -= 1;
+        }
+        out.push(&rest[..take]);
+        rest = &rest[take..];
+    }
+    out
+}
+
+/// The reference: (encoding, units, segments).
+fn reference(text: &str) -> (Encoding, usize, Vec<usize>) {
+    if let Some(septets) = gsm_encode(text) {
+        let parts = cut(&septets, 160, 153, |u| u == ESC);
+        for p in &parts {
+            assert!(
+                p.last() != Some(&ESC) || p.len() == septets.len(),
+                "escape split"
+            );
+        }
+        (
+            Encoding::Gsm7,
+            septets.len(),
+            parts.iter().map(|p| p.len()).collect(),
+        )
+    } else {
+        let units: Vec<u16> = text.encode_utf16().collect();
+        let parts = cut(&units, 70, 67, |u| (0xD800..0xDC00).contains(&u));
+        for p in &parts {
+            assert!(String::from_utf16(p).is_ok(), "surrogate pair split");
+        }
+        (
+            Encoding::Ucs2,
+            units.len(),
+            parts.iter().map(|p| p.len()).collect(),
+        )
+    }
+}
+
+fn gsm_char() -> impl Strategy<Value = char> {
+    let basic: Vec<char> = BASIC.chars().filter(|&c| c != '\u{1b}').collect();
+    let ext: Vec<char> = EXTENSION.iter().map(|(c, _)| *c).collect();
+    prop_oneof![
+        8 => proptest::sample::select(basic),
+        2 => proptest::sample::select(ext),
+    ]
+}
+
+fn any_sms_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        12 => gsm_char(),
+        // Latin letters outside GSM, CJK, BMP symbols, look-alikes.
+        1 => proptest::sample::select(vec!['ç', 'á', 'ê', 'ő', 'ž', '`', '障', '害', '✓', '…', '’', '—', '\u{a0}']),
+        // Outside the BMP: surrogate pairs in UTF-16.
+        1 => proptest::sample::select(vec!['😀', '👍', '🇫', '𝄞']),
+    ]
+}
+
+fn gsm_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(gsm_char(), 0..500).prop_map(|v| v.into_iter().collect())
+}
+
+fn mixed_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(any_sms_char(), 0..300).prop_map(|v| v.into_iter().collect())
+}
+
+/// Long runs of one character: pairs land on segment boundaries often.
+fn runs(chars: impl Strategy<Value = char>) -> impl Strategy<Value = String> {
+    proptest::collection::vec((chars, 1usize..120), 0..8).prop_map(|v| {
+        v.into_iter()
+            .map(|(c, n)| c.to_string().repeat(n))
+            .collect()
+    })
+}
+
+/// GSM-7 text, mixed text, and runs of either.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        gsm_text(),
+        mixed_text(),
+        runs(gsm_char()),
+        runs(any_sms_char())
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn counts_match_the_reference(t in text()) {
+        let (encoding, units, parts) = reference(&t);
+        let s = segments(&t);
+        prop_assert_eq!(s.encoding, encoding);
+        prop_assert_eq!(s.units, units);
+        prop_assert_eq!(s.count, parts.len());
+        prop_assert_eq!(segment_count_exact(&t), parts.len());
+    }
+
+    #[test]
+    fn appending_never_lowers_the_count(a in text(), b in text()) {
+        let whole = format!("{a}{b}");
+        prop_assert!(segments(&whole).count >= segments(&a).count);
+        prop_assert!(segment_count(&whole) >= segment_count(&a));
+        prop_assert!(segment_count(&whole) <= segment_count_exact(&whole));
+    }
+
+    #[test]
+    fn cheapest_is_counted_as_sent(t in mixed_text()) {
+        let sent = cheapest(&t);
+        prop_assert_eq!(segments(&sent).count, segment_count(&t));
+        // Sending it again changes nothing.
+        prop_assert_eq!(cheapest(&sent), sent.clone());
+        let once = smart_encode(&t).into_owned();
+        prop_assert_eq!(smart_encode(&once), once.as_str());
+    }
+
+    #[test]
+    fn fitted_text_is_within_the_budget_and_ends_with_the_link(
+        title in mixed_text(), body in text(), next in any::<bool>(),
+        budget in 1usize..=4, parts in 1u16..=3, exact in any::<bool>(),
+    ) {
+        let limit = if exact { segment_limit_exact(budget) } else { segment_limit(budget) };
+        let message = RenderedMessage {
+            title: title.chars().take(80).collect(),
+            body,
+            next_update: next.then(|| "Next update by 2026-11-25 14:30 UTC.".to_owned()),
+        };
+        let out = fit(&message, LINK, Some(&limit), Overflow::split(parts)).unwrap();
+        prop_assert!(out.len() <= usize::from(parts));
+        for part in &out {
+            let sent = if exact { part.as_str().into() } else { cheapest(part) };
+            prop_assert!(segments(&sent).count <= budget, "{} > {budget}: {sent:?}", segments(&sent).count);
+            prop_assert!(part.ends_with(LINK));
+            prop_assert!(sent.ends_with(LINK));
+        }
+    }
+}
+
+/// Segments of `n` copies of `c`, from the arithmetic: `width` units per
+/// character, `single` in one segment, else whole characters per `concat`.
+fn expected(n: usize, width: usize, single: usize, concat: usize) -> usize {
+    match n * width {
+        0 => 0,
+        u if u <= single => 1,
+        _ => n.div_ceil(concat / width),
+    }
+}
+
+#[test]
+fn single_and_concatenated_boundaries_are_exact() {
+    for n in 0..=1_600 {
+        let count = |c: char| segments(&c.to_string().repeat(n)).count;
+        assert_eq!(count('a'), expected(n, 1, 160, 153), "{n} × a");
+        assert_eq!(count('€'), expected(n, 2, 160, 153), "{n} × €");
+        assert_eq!(count('ç'), expected(n, 1, 70, 67), "{n} × ç");
+        assert_eq!(count('😀'), expected(n, 2, 70, 67), "{n} × 😀");
+    }
+    // Exactly at the edges.
+    for k in 2..=10 {
+        assert_eq!(segments(&"a".repeat(153 * k)).count, k);
+        assert_eq!(segments(&"a".repeat(153 * k + 1)).count, k + 1);
+        assert_eq!(segments(&"障".repeat(67 * k)).count, k);
+        assert_eq!(segments(&"障".repeat(67 * k + 1)).count, k + 1);
+    }
+    assert_eq!(segments(&"a".repeat(160)).count, 1);
+    assert_eq!(segments(&"a".repeat(161)).count, 2);
+    assert_eq!(segments(&"障".repeat(70)).count, 1);
+    assert_eq!(segments(&"障".repeat(71)).count, 2);
+    // A single non-GSM character turns 160 septets into 3 UCS-2 segments.
+    assert_eq!(segments(&format!("{}ç", "a".repeat(159))).count, 3);
+}
+
+#[test]
+fn every_alignment_of_a_pair_matches_the_reference() {
+    for (filler, pair) in [("a", "€"), ("é", "\u{c}"), ("ç", "😀"), ("障", "𝄞")] {
+        for lead in 0..=170 {
+            for pairs in 1..=2 {
+                for tail in [0, 1, 2, 3, 65, 66, 67, 75, 76, 150, 151, 152, 153] {
+                    let t = format!(
+                        "{}{}{}",
+                        filler.repeat(lead),
+                        pair.repeat(pairs),
+                        filler.repeat(tail)
+                    );
+                    let parts = reference(&t).2;
+                    assert_eq!(
+                        segments(&t).count,
+                        parts.len(),
+                        "{lead} × {filler}, {pairs} × {pair:?}, {tail} × {filler}: {parts:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pairs_never_straddle_a_boundary() {
+    // 152 septets, then an escape pair: it cannot start at septet 153.
+    let t = format!("{}{}", "a".repeat(152), "€".repeat(10));
+    assert_eq!(segments(&t).count, 2);
+    assert_eq!(reference(&t).2, vec![152, 20]);
+    // 66 units, then a surrogate pair: it cannot start at unit 67.
+    let t = format!("{}{}", "ç".repeat(66), "😀".repeat(3));
+    assert_eq!(reference(&t).2, vec![66, 6]);
+    assert_eq!(segments(&t).count, 2);
+    let t = format!("{}{}", "ç".repeat(66), "😀".repeat(34));
+    assert_eq!(reference(&t).2, vec![66, 66, 2]);
+    assert_eq!(segments(&t).count, 3);
+}
