@@ -80,7 +80,10 @@
 //! |---|---|
 //! | (none) | the model, rendering, dispatcher, journal and the in-memory channel |
 //! | `webhook` | `channel::webhook`: signed generic webhook (Standard Webhooks) and `verify` |
+//! | `email` | `channel::email`: e-mail over SMTP (text + HTML, threading, `List-Unsubscribe`) |
 //! | `sms-twilio` | `channel::sms::twilio`: SMS through Twilio, with exact segment counting |
+//! | `slack`, `discord`, `mattermost`, `teams`, `google-chat` | `channel::chat::*`: one chat provider each |
+//! | `chat`, `sms` | every chat provider, every SMS provider |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

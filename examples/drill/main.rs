@@ -26,6 +26,7 @@ use tidings::channel::chat::slack::SlackChannel;
 use tidings::channel::chat::teams::TeamsChannel;
 use tidings::channel::email::EmailChannel;
 use tidings::channel::memory::MemoryChannel;
+use tidings::channel::sms::twilio::TwilioChannel;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
 use tidings::incident::{Act, Update};
@@ -93,6 +94,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
             )
             .build()?,
     );
+    let sms = Arc::new(
+        TwilioChannel::with_auth_token("AC00000000000000000000000000000000", "drill-auth-token")
+            .base_url(format!("http://{addr}/twilio"))
+            .from("+14155550100")
+            // The drill's updates are minutes apart in the story but milliseconds
+            // apart here; the default (one per 30 s per recipient) would hold them.
+            .per_recipient_rate(tidings::channel::RateLimit::per_second(
+                std::num::NonZeroU32::MIN,
+            ))
+            .build()?,
+    );
     let chat = Arc::new(MemoryChannel::new());
     let pager = Arc::new(
         MemoryChannel::new().with_limits(
@@ -122,6 +134,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .channel("google-chat", google_chat)
         .channel("chat", chat.clone())
         .channel("email", email)
+        .channel("sms", sms)
         .channel("pager", pager.clone())
         .channel("webhook", webhook)
         .audience(
@@ -145,7 +158,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .audience(
             AudiencePolicy::new(Audience::Leadership)
                 .route(Route::new("email", [t("leadership@example.com")?]))
-                .route(Route::new("teams", [t("leadership")?])),
+                .route(Route::new("teams", [t("leadership")?]))
+                .route(Route::new("sms", [t("+14155550123")?])),
         )
         .audience(
             AudiencePolicy::new(Audience::Employees)

@@ -1,7 +1,7 @@
 //! Local stand-ins for the providers' endpoints, on 127.0.0.1: a webhook
 //! receiver that verifies Standard Webhooks signatures (when given a secret),
-//! and answers shaped like Slack's, Discord's, Mattermost's, Teams' and Google
-//! Chat's, so the drill runs offline.
+//! and answers shaped like Slack's, Discord's, Mattermost's, Teams', Google
+//! Chat's and Twilio's, so the drill runs offline.
 //! Shared by the drill example and the dispatch benchmark.
 
 use std::collections::BTreeMap;
@@ -124,6 +124,13 @@ async fn handle(
         return answer(
             StatusCode::OK,
             &format!(r#"{{"name":"spaces/DRILL/messages/m{n}"}}"#),
+        );
+    }
+    if path.starts_with("/twilio/") {
+        let n = stats.count("twilio");
+        return answer(
+            StatusCode::CREATED,
+            &format!(r#"{{"sid":"SM{n:032}","status":"queued","num_segments":"0"}}"#),
         );
     }
     let n = stats.received.fetch_add(1, Ordering::Relaxed);
