@@ -1,7 +1,7 @@
 //! Local stand-ins for the providers' endpoints, on 127.0.0.1: a webhook
 //! receiver that verifies Standard Webhooks signatures (when given a secret),
 //! and answers shaped like Slack's, Discord's, Mattermost's, Teams', Google
-//! Chat's and Twilio's, so the drill runs offline.
+//! Chat's, Twilio's, Mastodon's, Bluesky's and X's, so the drill runs offline.
 //! Shared by the drill example and the dispatch benchmark.
 
 use std::collections::BTreeMap;
@@ -124,6 +124,38 @@ async fn handle(
         return answer(
             StatusCode::OK,
             &format!(r#"{{"name":"spaces/DRILL/messages/m{n}"}}"#),
+        );
+    }
+    if path.starts_with("/mastodon/api/v1/statuses") {
+        let n = stats.count("mastodon");
+        return answer(
+            StatusCode::OK,
+            &format!(
+                r#"{{"id":"10900000000000{n:04}","url":"https://social.example/@status/{n}","uri":"https://social.example/users/status/statuses/{n}"}}"#
+            ),
+        );
+    }
+    if path.starts_with("/bluesky/xrpc/com.atproto.server.createSession") {
+        stats.count("bluesky");
+        return answer(
+            StatusCode::OK,
+            r#"{"accessJwt":"drill-access","refreshJwt":"drill-refresh","did":"did:plc:drill","handle":"status.example.com"}"#,
+        );
+    }
+    if path.starts_with("/bluesky/xrpc/com.atproto.repo.createRecord") {
+        let n = stats.count("bluesky");
+        return answer(
+            StatusCode::OK,
+            &format!(
+                r#"{{"uri":"at://did:plc:drill/app.bsky.feed.post/drill{n}","cid":"bafyreidrill{n}"}}"#
+            ),
+        );
+    }
+    if path.starts_with("/x/2/tweets") {
+        let n = stats.count("x");
+        return answer(
+            StatusCode::CREATED,
+            &format!(r#"{{"data":{{"id":"18000000000000{n:05}","text":""}}}}"#),
         );
     }
     if path.starts_with("/twilio/") {
