@@ -82,6 +82,7 @@
 //! | `webhook` | `channel::webhook`: signed generic webhook (Standard Webhooks) and `verify` |
 //! | `email` | `channel::email`: e-mail over SMTP (text + HTML, threading, `List-Unsubscribe`) |
 //! | `sms-twilio` | `channel::sms::twilio`: SMS through Twilio, with exact segment counting |
+//! | `statuspage-io` | `channel::status_page::statuspage_io`: Atlassian Statuspage as the primary (creates and updates incidents) |
 //! | `slack`, `discord`, `mattermost`, `teams`, `google-chat` | `channel::chat::*`: one chat provider each |
 //! | `chat`, `sms` | every chat provider, every SMS provider |
 //! | `full` | every provider |

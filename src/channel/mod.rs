@@ -17,6 +17,7 @@
 //! | Microsoft Teams (Workflows webhooks, Adaptive Cards) | [`chat`] `teams` | `teams` | no | no |
 //! | Google Chat (incoming webhooks) | [`chat`] `google_chat` | `google-chat` | no | one thread per incident |
 //! | SMS via Twilio Programmable Messaging | [`sms`] `twilio` | `sms-twilio` | no | no |
+//! | Atlassian Statuspage (REST API v1) | `status_page::statuspage_io` | `statuspage-io` | yes (the incident's shortlink) | updates the same incident |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
@@ -27,6 +28,12 @@ pub mod chat;
 pub mod email;
 pub mod memory;
 pub mod sms;
+#[cfg(any(feature = "status-page", feature = "statuspage-io"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "status-page", feature = "statuspage-io")))
+)]
+pub mod status_page;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub mod webhook;

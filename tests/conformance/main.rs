@@ -20,6 +20,8 @@ mod mattermost;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "statuspage-io")]
+mod statuspage_io;
 #[cfg(feature = "teams")]
 mod teams;
 #[cfg(feature = "sms-twilio")]
