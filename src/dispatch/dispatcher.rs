@@ -170,6 +170,21 @@ impl Dispatcher {
         &self.inner.journal
     }
 
+    /// Every audience policy, in the order they were added.
+    pub fn policies(&self) -> impl ExactSizeIterator<Item = &AudiencePolicy> + '_ {
+        self.inner.audiences.iter().map(|plan| &plan.policy)
+    }
+
+    /// The policy of `audience`, if it has one.
+    pub fn policy(&self, audience: &Audience) -> Option<&AudiencePolicy> {
+        self.policies().find(|p| p.audience() == audience)
+    }
+
+    /// The primary channel's registered name.
+    pub fn primary_name(&self) -> &str {
+        &self.inner.primary.name
+    }
+
     /// Publishes `update` of `incident`: to the primary first (when the update
     /// is for customers), then to every audience it is for, each message
     /// carrying the primary's permalink, or the canonical URL when the primary
