@@ -371,7 +371,10 @@ impl Dispatcher {
         &self,
         incident: Arc<tokio::sync::Mutex<Incident>>,
     ) -> Result<(), CadenceError> {
-        if !self.policies().any(AudiencePolicy::sends_holding_statements) {
+        if !self
+            .policies()
+            .any(AudiencePolicy::sends_holding_statements)
+        {
             return Ok(());
         }
         loop {

@@ -378,16 +378,20 @@ impl Dispatcher {
         let jobs = routes
             .into_iter()
             .flat_map(|p| p.targets.iter().map(move |t| (&p.prepared, t)))
-            .filter(|(_, t)| {
+            .filter(move |(_, t)| {
                 // A target routed from several audiences is sent to once.
                 inner.shared.is_empty()
                     || !inner.shared.contains(&(lane_index, (*t).clone()))
                     || seen.insert((*t).clone())
             });
         let mut reports = Vec::with_capacity(capacity);
+        // Boxed: the adapters' closures would otherwise be part of the
+        // future's type, and rustc cannot prove such futures `Send` (so a
+        // publish could not be spawned).
         let mut done = stream::iter(jobs)
             .map(|(p, t)| self.run_job(lane, false, p, t.clone(), link))
-            .buffer_unordered(inner.concurrency);
+            .buffer_unordered(inner.concurrency)
+            .boxed();
         while let Some(job_reports) = done.next().await {
             reports.extend(job_reports);
         }

@@ -359,7 +359,11 @@ impl Review {
         for r in &records {
             add_row(
                 &mut rows,
-                (r.entry.channel.clone(), r.entry.audience.clone(), r.entry.primary),
+                (
+                    r.entry.channel.clone(),
+                    r.entry.audience.clone(),
+                    r.entry.primary,
+                ),
             );
         }
         let mut audiences: Vec<Audience> = routing
@@ -429,7 +433,11 @@ impl Review {
         }
 
         let start = incident.started_at();
-        let kind = |seq: u32| incident.update(seq).map_or(MessageKind::Update, MessageKind::of);
+        let kind = |seq: u32| {
+            incident
+                .update(seq)
+                .map_or(MessageKind::Update, MessageKind::of)
+        };
         let messages = |sent: &[(u32, DateTime<Utc>)]| -> Vec<Message> {
             let mut out: Vec<Message> = Vec::new();
             for &(seq, at) in sent {
@@ -575,4 +583,3 @@ pub(super) fn row_name(c: &ChannelReview) -> String {
         c.channel.to_string()
     }
 }
-

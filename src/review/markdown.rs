@@ -45,9 +45,9 @@ fn opt(d: Option<Duration>) -> String {
 }
 
 fn gap_from(g: &Gap) -> String {
-    g.after.map_or_else(|| "start".to_owned(), |s| format!("#{s}"))
+    g.after
+        .map_or_else(|| "start".to_owned(), |s| format!("#{s}"))
 }
-
 
 impl Review {
     /// The review as a Markdown report: a summary, the updates, a table per
@@ -79,11 +79,17 @@ impl Review {
         let _ = writeln!(
             o,
             "- First message, on any channel: {}",
-            self.first_message
-                .map_or_else(|| "none".to_owned(), |d| format!("{} after the start", duration(d)))
+            self.first_message.map_or_else(
+                || "none".to_owned(),
+                |d| format!("{} after the start", duration(d))
+            )
         );
         if let Some(d) = self.last_update_to_resolution {
-            let _ = writeln!(o, "- Last update before the resolution: {} before it", duration(d));
+            let _ = writeln!(
+                o,
+                "- Last update before the resolution: {} before it",
+                duration(d)
+            );
         }
         let sent: usize = self
             .channels
@@ -201,7 +207,11 @@ impl Review {
                 let _ = writeln!(o, "No message was sent on this channel.\n");
                 continue;
             }
-            let _ = writeln!(o, "| From | To | Silence | Within {} |", duration(c.timeline.target));
+            let _ = writeln!(
+                o,
+                "| From | To | Silence | Within {} |",
+                duration(c.timeline.target)
+            );
             let _ = writeln!(o, "|---|---|---:|---|");
             for g in &c.timeline.gaps {
                 let _ = writeln!(

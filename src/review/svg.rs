@@ -26,7 +26,6 @@ pub(crate) fn xml(text: &str) -> String {
     out
 }
 
-
 /// Width of the drawing.
 const WIDTH: f64 = 1000.0;
 /// Where the plot starts (the row labels are left of it).
@@ -173,7 +172,11 @@ impl Review {
             full_time(start),
             self.resolved_at.map_or_else(
                 || ", not resolved".to_owned(),
-                |r| format!(", resolved {} (after {})", full_time(r), duration((r - start).to_std().unwrap_or_default()))
+                |r| format!(
+                    ", resolved {} (after {})",
+                    full_time(r),
+                    duration((r - start).to_std().unwrap_or_default())
+                )
             )
         );
         let _ = write!(
@@ -265,7 +268,9 @@ impl Review {
                     y - 9.0,
                     (x2 - x1).max(1.0)
                 );
-                let after = g.after.map_or_else(|| "the start".to_owned(), |s| format!("#{s}"));
+                let after = g
+                    .after
+                    .map_or_else(|| "the start".to_owned(), |s| format!("#{s}"));
                 tooltip(
                     &mut o,
                     &format!(
