@@ -197,14 +197,14 @@ impl Review {
                 lx + 16.0,
                 kind.label()
             );
-            lx += 26.0 + kind.label().len() as f64 * 6.6;
+            lx += 30.0 + kind.label().len() as f64 * 7.0;
         }
         let _ = write!(
             o,
-            r##"<rect x="{lx:.1}" y="72" width="22" height="12" fill="#D55E00" fill-opacity="0.3"/><text x="{:.1}" y="82">silence over target</text>"##,
+            r##"<rect x="{lx:.1}" y="72" width="22" height="12" fill="#D55E00" fill-opacity="0.35" stroke="#B34700" stroke-width="1"/><text x="{:.1}" y="82">silence over target</text>"##,
             lx + 28.0
         );
-        lx += 28.0 + 19.0 * 6.6 + 14.0;
+        lx += 28.0 + 19.0 * 7.0 + 16.0;
         let _ = write!(
             o,
             r##"<path d="M{:.1} 73 l10 10 m0 -10 l-10 10" stroke="#000000" stroke-width="2"/><text x="{:.1}" y="82">failed delivery</text>"##,
@@ -264,7 +264,7 @@ impl Review {
                 let (x1, x2) = (scale.x(g.from), scale.x(g.to));
                 let _ = write!(
                     o,
-                    r##"<rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="18" fill="#D55E00" fill-opacity="0.3">"##,
+                    r##"<rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="18" fill="#D55E00" fill-opacity="0.35" stroke="#B34700" stroke-width="1">"##,
                     y - 9.0,
                     (x2 - x1).max(1.0)
                 );
