@@ -284,6 +284,8 @@ pub struct Review {
     pub first_message: Option<Duration>,
     /// From the last update written before the resolution to the resolution.
     pub last_update_to_resolution: Option<Duration>,
+    /// How many deliveries were sent (targets × parts, the primary included).
+    pub deliveries_sent: usize,
     /// Every update, in order.
     pub updates: Vec<UpdateSummary>,
     /// Per audience, all its channels together.
@@ -380,11 +382,13 @@ impl Review {
         let mut by_row: Vec<Acc> = rows.iter().map(|_| Acc::default()).collect();
         let mut by_audience: Vec<Vec<(u32, DateTime<Utc>)>> = vec![Vec::new(); audiences.len()];
         let mut first_any: Option<DateTime<Utc>> = None;
+        let mut deliveries_sent = 0;
         for r in &records {
             let e = &r.entry;
             let row = |a: &Audience| index.get(&(e.channel.clone(), a.clone(), e.primary));
             match &r.state {
                 DeliveryState::Sent(receipt) => {
+                    deliveries_sent += 1;
                     first_any = Some(first_any.map_or(receipt.at, |f| f.min(receipt.at)));
                     for audience in routing.reached(r, incident) {
                         if let Some(&i) = row(audience) {
@@ -490,6 +494,7 @@ impl Review {
             started_at: start,
             resolved_at: resolved.map(|i| updates[i].at),
             first_message: first_any.map(|f| span(start, f)),
+            deliveries_sent,
             last_update_to_resolution: resolved
                 .filter(|i| *i > 0)
                 .map(|i| span(updates[i - 1].at, updates[i].at)),
@@ -581,5 +586,23 @@ pub(super) fn row_name(c: &ChannelReview) -> String {
         format!("{} (primary)", c.channel)
     } else {
         c.channel.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let s = |secs| duration(Duration::from_secs(secs));
+        assert_eq!(s(0), "0 s");
+        assert_eq!(s(45), "45 s");
+        assert_eq!(s(180), "3 min");
+        assert_eq!(s(150), "2 min 30 s");
+        assert_eq!(s(3600), "1 h");
+        assert_eq!(s(3900), "1 h 5 min");
+        assert_eq!(s(3905), "1 h 5 min");
+        assert_eq!(s(86_400 * 2 + 3 * 3600 + 60), "2 d 3 h");
     }
 }

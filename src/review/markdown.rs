@@ -91,12 +91,7 @@ impl Review {
                 duration(d)
             );
         }
-        let sent: usize = self
-            .channels
-            .iter()
-            .flat_map(|c| &c.timeline.messages)
-            .map(|m| m.deliveries)
-            .sum();
+        let sent = self.deliveries_sent;
         let over: usize = self
             .channels
             .iter()
@@ -276,5 +271,21 @@ impl Review {
             }
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn markdown_escaping_leaves_no_markup() {
+        assert_eq!(md("a|b"), "a\\|b");
+        assert_eq!(md("<b>&</b>"), "&lt;b&gt;&amp;&lt;/b&gt;");
+        assert_eq!(
+            md("[x](y) *z* _w_ `c`"),
+            "\\[x\\](y) \\*z\\* \\_w\\_ \\`c\\`"
+        );
+        assert_eq!(md("two\nlines"), "two lines");
     }
 }

@@ -396,3 +396,17 @@ impl Review {
         o
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn xml_escaping_is_total() {
+        assert_eq!(
+            xml(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;"
+        );
+        assert_eq!(xml("nul\u{0}bell\u{7}\u{FFFE}ok\n"), "nulbellok ");
+    }
+}
