@@ -281,6 +281,7 @@ pub struct AudiencePolicy {
     pub(crate) detail: Detail,
     pub(crate) max_silence: Duration,
     pub(crate) components: Option<Vec<ComponentId>>,
+    pub(crate) holding: bool,
 }
 
 impl AudiencePolicy {
@@ -293,6 +294,7 @@ impl AudiencePolicy {
             audience,
             routes: Vec::new(),
             components: None,
+            holding: false,
         }
     }
 
@@ -312,6 +314,16 @@ impl AudiencePolicy {
     /// Sets the longest allowed silence between messages.
     pub fn max_silence(mut self, max_silence: Duration) -> Self {
         self.max_silence = max_silence;
+        self
+    }
+
+    /// Whether the audience gets an automatic holding statement ("We are still
+    /// investigating … Next update by 14:30 UTC.") when it is overdue: left
+    /// longer than the update it last received promised, or than
+    /// `max_silence` (default: no). See
+    /// [`Dispatcher::send_holding_statements`](crate::dispatch::Dispatcher::send_holding_statements).
+    pub fn holding_statements(mut self, enabled: bool) -> Self {
+        self.holding = enabled;
         self
     }
 
@@ -337,6 +349,10 @@ impl AudiencePolicy {
     /// The longest allowed silence.
     pub fn longest_silence(&self) -> Duration {
         self.max_silence
+    }
+    /// Whether overdue, this audience gets an automatic holding statement.
+    pub fn sends_holding_statements(&self) -> bool {
+        self.holding
     }
     /// The component scope, if any.
     pub fn component_scope(&self) -> Option<&[ComponentId]> {

@@ -5,6 +5,10 @@
 //! is the wall clock, immune to jumps; under tokio's paused clock in tests,
 //! virtual waits show up in timestamps too, so cadence and review computed from
 //! them are deterministic.
+//!
+//! Stamp updates with [`now`] when they are compared with the journal (the
+//! [cadence](crate::cadence) and the [review](crate::review) do): it is the
+//! clock the dispatcher records deliveries with.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -14,8 +18,10 @@ use chrono::{DateTime, Utc};
 static ANCHOR: OnceLock<(DateTime<Utc>, Instant)> = OnceLock::new();
 const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
 
-/// The current time, on tokio's clock.
-pub(crate) fn now() -> DateTime<Utc> {
+/// The current time, on tokio's clock: the wall clock when the process first
+/// asked, plus the time elapsed on tokio's monotonic clock since (so under
+/// `tokio::time::pause` it advances only with virtual time).
+pub fn now() -> DateTime<Utc> {
     // The anchor is set a day back, so that no tokio clock (paused ones start
     // at their runtime's creation) reads earlier than it.
     let (wall, mono) = *ANCHOR.get_or_init(|| {

@@ -327,6 +327,12 @@ pub struct Update {
     pub next_update_at: Option<DateTime<Utc>>,
     /// Component statuses changed by this update.
     pub component_changes: Vec<(ComponentId, ComponentStatus)>,
+    /// Whether this is a holding statement: nothing new, sent to keep the
+    /// cadence promised to an audience (see
+    /// [`Dispatcher::send_holding_statements`](crate::dispatch::Dispatcher::send_holding_statements)).
+    /// Rendered with the `holding.*` templates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holding: bool,
 }
 
 impl Update {
@@ -387,6 +393,7 @@ pub struct UpdateDraft {
     recipients: Recipients,
     next_update_at: Option<DateTime<Utc>>,
     component_changes: Vec<(ComponentId, ComponentStatus)>,
+    holding: bool,
 }
 
 impl UpdateDraft {
@@ -400,6 +407,7 @@ impl UpdateDraft {
             recipients: Recipients::All,
             next_update_at: None,
             component_changes: Vec::new(),
+            holding: false,
         }
     }
 
@@ -425,6 +433,16 @@ impl UpdateDraft {
     /// Changes a component's status with this update.
     pub fn component(mut self, id: ComponentId, status: ComponentStatus) -> Self {
         self.component_changes.push((id, status));
+        self
+    }
+
+    /// Marks the update as a holding statement: it says nothing new, only that
+    /// work goes on and when the next update comes. Rendered with the
+    /// `holding.*` templates and shown as such in the [review](crate::review).
+    /// The dispatcher writes these itself for overdue audiences that opted in
+    /// ([`AudiencePolicy::holding_statements`](crate::audience::AudiencePolicy::holding_statements)).
+    pub fn holding(mut self) -> Self {
+        self.holding = true;
         self
     }
 }
@@ -627,6 +645,7 @@ impl Incident {
             recipients: draft.recipients,
             next_update_at,
             component_changes: draft.component_changes,
+            holding: draft.holding,
         };
         self.updates.push(update);
         let last = self.updates.len() - 1;

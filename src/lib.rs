@@ -17,6 +17,11 @@
 //!   channel's length rules without ever cutting the link.
 //! - [`dispatch`]: the [`Dispatcher`](dispatch::Dispatcher) that publishes to the
 //!   primary first, then fans out, rate-limited, retried and journaled.
+//! - [`cadence`]: from the journal, when each audience last heard and when it
+//!   is next due; who is overdue; automatic holding statements.
+//! - [`review`]: the post-incident gap analysis, as Markdown and as an SVG
+//!   timeline.
+//! - [`clock`]: the time the dispatcher stamps deliveries with (tokio's clock).
 //!
 //! ## Quick start
 //!
@@ -89,11 +94,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audience;
+pub mod cadence;
 pub mod channel;
-mod clock;
+pub mod clock;
 pub mod dispatch;
 pub mod incident;
 pub mod render;
+pub mod review;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

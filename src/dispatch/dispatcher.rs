@@ -170,6 +170,21 @@ impl Dispatcher {
         &self.inner.journal
     }
 
+    /// Every audience policy, in the order they were added.
+    pub fn policies(&self) -> impl ExactSizeIterator<Item = &AudiencePolicy> + '_ {
+        self.inner.audiences.iter().map(|plan| &plan.policy)
+    }
+
+    /// The policy of `audience`, if it has one.
+    pub fn policy(&self, audience: &Audience) -> Option<&AudiencePolicy> {
+        self.policies().find(|p| p.audience() == audience)
+    }
+
+    /// The primary channel's registered name.
+    pub fn primary_name(&self) -> &str {
+        &self.inner.primary.name
+    }
+
     /// Publishes `update` of `incident`: to the primary first (when the update
     /// is for customers), then to every audience it is for, each message
     /// carrying the primary's permalink, or the canonical URL when the primary
@@ -363,16 +378,20 @@ impl Dispatcher {
         let jobs = routes
             .into_iter()
             .flat_map(|p| p.targets.iter().map(move |t| (&p.prepared, t)))
-            .filter(|(_, t)| {
+            .filter(move |(_, t)| {
                 // A target routed from several audiences is sent to once.
                 inner.shared.is_empty()
                     || !inner.shared.contains(&(lane_index, (*t).clone()))
                     || seen.insert((*t).clone())
             });
         let mut reports = Vec::with_capacity(capacity);
+        // Boxed: the adapters' closures would otherwise be part of the
+        // future's type, and rustc cannot prove such futures `Send` (so a
+        // publish could not be spawned).
         let mut done = stream::iter(jobs)
             .map(|(p, t)| self.run_job(lane, false, p, t.clone(), link))
-            .buffer_unordered(inner.concurrency);
+            .buffer_unordered(inner.concurrency)
+            .boxed();
         while let Some(job_reports) = done.next().await {
             reports.extend(job_reports);
         }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::RenderedMessage;
 use crate::audience::{Audience, Detail};
-use crate::incident::{Act, Incident, Update};
+use crate::incident::{Incident, Update};
 
 /// A template could not be added or rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +44,8 @@ const DEFAULTS: &[(&str, &str)] = defaults!(
     "first_contact.internal",
     "update.public",
     "update.internal",
+    "holding.public",
+    "holding.internal",
     "resolution.public",
     "resolution.internal",
     "postmortem.public",
@@ -51,7 +53,8 @@ const DEFAULTS: &[(&str, &str)] = defaults!(
 );
 
 /// The message templates: a title, a next-update line, and a body per act and
-/// detail level (`"<act>.<detail>"`, for example `"update.public"`).
+/// detail level (`"<act>.<detail>"`, for example `"update.public"`). Holding
+/// statements ([`Update::holding`]) use `"holding.<detail>"`.
 ///
 /// Templates see `incident` (`id`, `title`, `impact`, `status`, `status_label`,
 /// `started_at`, `started_at_utc`, `components` with `id`, `name`, `status`,
@@ -100,6 +103,8 @@ impl Templates {
         "first_contact.internal",
         "update.public",
         "update.internal",
+        "holding.public",
+        "holding.internal",
         "resolution.public",
         "resolution.internal",
         "postmortem.public",
@@ -172,7 +177,11 @@ impl Templates {
         } else {
             Detail::Public
         };
-        let act = update.act();
+        let act = if update.holding {
+            "holding"
+        } else {
+            update.act().as_str()
+        };
         let ctx = minijinja::Value::from(minijinja::value::Serde(Context::new(
             incident, update, audience, detail, act,
         )));
@@ -185,7 +194,7 @@ impl Templates {
             Ok(tidy(&out))
         };
         let title = render("title")?;
-        let body = render(&format!("{}.{}", act.as_str(), detail.as_str()))?;
+        let body = render(&format!("{act}.{}", detail.as_str()))?;
         let next_update = match update.next_update_at {
             Some(_) => Some(render("next_update")?),
             None => None,
@@ -297,7 +306,7 @@ impl<'a> Context<'a> {
         update: &'a Update,
         audience: &'a Audience,
         detail: Detail,
-        act: Act,
+        act: &'static str,
     ) -> Self {
         Context {
             incident: IncidentCtx {
@@ -336,7 +345,7 @@ impl<'a> Context<'a> {
             },
             audience: audience.as_str(),
             detail: detail.as_str(),
-            act: act.as_str(),
+            act,
         }
     }
 }
@@ -357,6 +366,9 @@ fn sample_incident() -> Result<Incident, crate::incident::ModelError> {
         UpdateDraft::new(Status::Identified, t0 + min(20), "update")
             .internal_notes("notes")
             .next_update_at(t0 + min(50)),
+        UpdateDraft::new(Status::Identified, t0 + min(30), "holding")
+            .holding()
+            .next_update_at(t0 + min(60)),
         UpdateDraft::new(Status::Resolved, t0 + min(40), "resolved"),
         UpdateDraft::new(Status::Postmortem, t0 + min(900), "postmortem"),
     ];
@@ -377,7 +389,7 @@ mod tests {
         let t = Templates::new();
         t.check().unwrap();
         let inc = sample_incident().unwrap();
-        assert_eq!(inc.updates().len(), 4);
+        assert_eq!(inc.updates().len(), 5);
         let first = t
             .render(
                 &inc,
@@ -392,10 +404,23 @@ mod tests {
             first.next_update.as_deref(),
             Some("Next update by 1970-01-01 00:30 UTC.")
         );
-        let res = t
+        let holding = t
             .render(
                 &inc,
                 &inc.updates()[2],
+                &Audience::Customers,
+                Detail::Public,
+            )
+            .unwrap();
+        assert_eq!(holding.body, "holding\n\nAffected: API (major outage).");
+        assert_eq!(
+            holding.next_update.as_deref(),
+            Some("Next update by 1970-01-01 01:00 UTC.")
+        );
+        let res = t
+            .render(
+                &inc,
+                &inc.updates()[3],
                 &Audience::Customers,
                 Detail::Public,
             )
