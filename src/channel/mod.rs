@@ -18,6 +18,7 @@
 //! | Google Chat (incoming webhooks) | [`chat`] `google_chat` | `google-chat` | no | one thread per incident |
 //! | SMS via Twilio Programmable Messaging | [`sms`] `twilio` | `sms-twilio` | no | no |
 //! | Atlassian Statuspage (REST API v1) | `status_page::statuspage_io` | `statuspage-io` | yes (the incident's shortlink) | updates the same incident |
+//! | Bluesky (AT Protocol) | [`social`] `bluesky` | `bluesky` | no | replies under the first post |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
@@ -28,6 +29,7 @@ pub mod chat;
 pub mod email;
 pub mod memory;
 pub mod sms;
+pub mod social;
 #[cfg(any(feature = "status-page", feature = "statuspage-io"))]
 #[cfg_attr(
     docsrs,

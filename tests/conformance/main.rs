@@ -9,6 +9,8 @@ mod support;
 #[macro_use]
 mod suite;
 
+#[cfg(feature = "bluesky")]
+mod bluesky;
 #[cfg(feature = "discord")]
 mod discord;
 #[cfg(feature = "email")]
