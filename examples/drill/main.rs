@@ -6,7 +6,7 @@
 //! not delivered.
 //!
 //! ```text
-//! cargo run --example drill --all-features
+//! cargo run --example drill --all-features [output folder, default target/drill]
 //! ```
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,7 +17,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use tidings::channel::ChannelLimits;
 use tidings::channel::chat::discord::DiscordChannel;
 use tidings::channel::chat::google_chat::GoogleChatChannel;
@@ -174,13 +174,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .build()?;
 
-    let at =
-        |h: u32, m: u32| -> DateTime<Utc> { Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap() };
+    // The story starts four minutes before the first message; every act is
+    // posted when it happens (here, seconds apart), stamped with tidings' clock
+    // so the journal, the cadence and the review agree.
+    let started = tidings::clock::now() - chrono::Duration::minutes(4);
     let mut incident = Incident::new(
-        IncidentId::new("inc-2026-11-25-checkout")?,
+        IncidentId::new("inc-checkout-drill")?,
         "Checkout errors",
         Impact::Major,
-        at(14, 0),
+        started,
     )?
     .with_component(
         ComponentId::new("checkout")?,
@@ -192,42 +194,53 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "Public API",
         ComponentStatus::DegradedPerformance,
     );
-
-    let drafts = [
-        UpdateDraft::new(
-            Status::Investigating,
-            at(14, 4),
-            "Some customers cannot complete checkout. We are investigating and will update you shortly.",
-        )
-        .internal_notes("Error rate 38% on checkout-svc since 13:58; paging payments on-call.")
-        .next_update_at(at(14, 30)),
-        UpdateDraft::new(
-            Status::Identified,
-            at(14, 27),
-            "We found the cause: a configuration change to our payment gateway connection. We are rolling it back.",
-        )
-        .internal_notes("Deploy 8f3e2a flipped the gateway TLS pool size to 1. Rollback started 14:25.")
-        .next_update_at(at(14, 50)),
-        UpdateDraft::new(
-            Status::Monitoring,
-            at(14, 48),
-            "The rollback is complete and checkout is working again. We are watching closely.",
-        )
-        .component(ComponentId::new("checkout")?, ComponentStatus::Operational)
-        .component(ComponentId::new("api")?, ComponentStatus::Operational)
-        .next_update_at(at(15, 15)),
-        UpdateDraft::new(
-            Status::Resolved,
-            at(15, 10),
-            "Checkout has been stable for 20 minutes. This incident is resolved.",
-        ),
-        UpdateDraft::new(
-            Status::Postmortem,
-            at(9, 0) + chrono::Duration::days(1),
-            "Yesterday from 13:58 to 14:46 UTC about a third of checkouts failed. A configuration change shrank \
-             our connection pool to the payment gateway. We now validate pool settings before deploys and alert \
-             on checkout errors within two minutes. We are sorry for the disruption this caused.",
-        ),
+    let checkout = ComponentId::new("checkout")?;
+    let api = ComponentId::new("api")?;
+    let acts: Vec<Box<dyn Fn(DateTime<Utc>) -> UpdateDraft>> = vec![
+        Box::new(|at| {
+            UpdateDraft::new(
+                Status::Investigating,
+                at,
+                "Some customers cannot complete checkout. We are investigating and will update you shortly.",
+            )
+            .internal_notes("Error rate 38% on checkout-svc; paging payments on-call.")
+            .next_update_at(at + chrono::Duration::minutes(25))
+        }),
+        Box::new(|at| {
+            UpdateDraft::new(
+                Status::Identified,
+                at,
+                "We found the cause: a configuration change to our payment gateway connection. We are rolling it back.",
+            )
+            .internal_notes("Deploy 8f3e2a flipped the gateway TLS pool size to 1. Rollback started.")
+            .next_update_at(at + chrono::Duration::minutes(20))
+        }),
+        Box::new(|at| {
+            UpdateDraft::new(
+                Status::Monitoring,
+                at,
+                "The rollback is complete and checkout is working again. We are watching closely.",
+            )
+            .component(checkout.clone(), ComponentStatus::Operational)
+            .component(api.clone(), ComponentStatus::Operational)
+            .next_update_at(at + chrono::Duration::minutes(25))
+        }),
+        Box::new(|at| {
+            UpdateDraft::new(
+                Status::Resolved,
+                at,
+                "Checkout has been stable since the rollback. This incident is resolved.",
+            )
+        }),
+        Box::new(|at| {
+            UpdateDraft::new(
+                Status::Postmortem,
+                at,
+                "For about 50 minutes a third of checkouts failed. A configuration change shrank our connection \
+                 pool to the payment gateway. We now validate pool settings before deploys and alert on checkout \
+                 errors within two minutes. We are sorry for the disruption this caused.",
+            )
+        }),
     ];
 
     println!(
@@ -236,8 +249,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         incident.title()
     );
     let mut reports = Vec::new();
-    for draft in drafts {
-        let update = incident.post(draft)?.clone();
+    for act in &acts {
+        let update = incident.post(act(tidings::clock::now()))?.clone();
         let report = dispatcher.publish(&incident, &update).await?;
         print_report(&update, &report);
         reports.push((update, report));
@@ -306,6 +319,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         println!();
     }
+    // The review: every message per channel and audience, the gaps against
+    // each audience's longest allowed silence, failures; Markdown and SVG.
+    let out = std::env::args().nth(1).map_or_else(
+        || std::path::PathBuf::from("target/drill"),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&out)?;
+    let review = dispatcher.review(&incident).await?;
+    std::fs::write(out.join("review.md"), review.to_markdown())?;
+    std::fs::write(out.join("review.svg"), review.to_svg())?;
+    println!(
+        "\nreview written to {0}/review.md and {0}/review.svg",
+        out.display()
+    );
     let all_linked = [&chat, &pager]
         .iter()
         .flat_map(|c| c.deliveries())
