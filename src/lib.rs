@@ -83,6 +83,7 @@
 //! | `email` | `channel::email`: e-mail over SMTP (text + HTML, threading, `List-Unsubscribe`) |
 //! | `sms-twilio` | `channel::sms::twilio`: SMS through Twilio, with exact segment counting |
 //! | `slack`, `discord`, `mattermost`, `teams`, `google-chat` | `channel::chat::*`: one chat provider each |
+//! | `status-page` | `channel::status_page`: the hosted status page (static HTML, Statuspage v2 JSON, Atom, widget), usable as the primary |
 //! | `chat`, `sms` | every chat provider, every SMS provider |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -20,6 +20,8 @@ mod mattermost;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "status-page")]
+mod status_page;
 #[cfg(feature = "teams")]
 mod teams;
 #[cfg(feature = "sms-twilio")]
