@@ -1091,3 +1091,54 @@ fn the_builder_validates() {
     assert!(page.limits().primary);
     assert_eq!(page.kind().as_str(), "status_page");
 }
+
+/// Under tokio's paused clock (as cadence tests run), the blocking writes do
+/// not let virtual time race past the dispatcher's send timeout.
+#[tokio::test(start_paused = true)]
+async fn works_under_a_paused_clock() {
+    let r = rig();
+    let mut inc = hostile_incident();
+    for n in 0..5 {
+        let u = inc
+            .post(draft(Status::Investigating, 1 + n, MESSAGE))
+            .unwrap()
+            .clone();
+        let report = publish(&r, &inc, &u).await;
+        assert_eq!(report.link_source, LinkSource::Primary);
+    }
+}
+
+/// Routed by mistake as an ordinary channel for an inner ring, the page
+/// refuses what customers may not see, and writes nothing.
+#[tokio::test]
+async fn updates_not_for_customers_are_refused() {
+    use tidings::channel::{Channel, Delivery};
+    use tidings::render::Templates;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let page = page(tmp.path());
+    let mut inc = hostile_incident();
+    let u = inc
+        .post(
+            draft(Status::Investigating, 1, "responders only").only_for([Audience::CoreResponders]),
+        )
+        .unwrap()
+        .clone();
+    let message = Templates::new()
+        .render(&inc, &u, &Audience::CoreResponders, Detail::Internal)
+        .unwrap();
+    let d = Delivery::new(
+        "page",
+        Arc::new(inc),
+        Arc::new(u),
+        Audience::CoreResponders,
+        Detail::Internal,
+        target("page"),
+        Arc::new(message),
+        "text",
+        Arc::new(PAGE_URL.parse().unwrap()),
+    );
+    let err = page.send(&d).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
+    assert!(files(tmp.path()).is_empty());
+}

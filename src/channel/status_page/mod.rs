@@ -30,7 +30,9 @@
 //! - **Only what customers may see**: the page publishes an update only when
 //!   it is for customers (the dispatcher sends it to the primary only then),
 //!   shows earlier updates only if they were for customers, and never shows
-//!   internal notes.
+//!   internal notes. A delivery of an update that is not for customers (the
+//!   page routed by mistake as an ordinary channel for an inner ring) is
+//!   [`Rejected`](crate::channel::ChannelError::Rejected).
 //!
 //! The overall indicator is the worst of the components' statuses
 //! (degraded performance → `minor`, partial outage → `major`, major outage →

@@ -14,6 +14,7 @@ use super::maintenance::Maintenance;
 use super::site::{STATE_FILE, Scope, Site};
 use super::state::{PageState, STATE_VERSION};
 use super::store::{self, File};
+use crate::audience::Audience;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt,
 };
@@ -179,7 +180,12 @@ impl StaticStatusPage {
         let result = tokio::task::spawn_blocking(move || write(&dir, &files, &written, generation))
             .await
             .map_err(|e| ChannelError::transient(format!("the status page writer stopped: {e}")))?;
-        result.map_err(|e| store::map_io(&self.config.dir, &e))?;
+        result.map_err(|e| {
+            let err = store::map_io(&self.config.dir, &e);
+            tracing::warn!(error = %err, "status page not written");
+            err
+        })?;
+        tracing::debug!(generation, "status page written");
         inner.state = next;
         inner.rendered_all = true;
         Ok(now)
@@ -339,6 +345,19 @@ impl Channel for StaticStatusPage {
     /// pages.
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let incident = &delivery.incident;
+        if !delivery.update.recipients.includes(&Audience::Customers) {
+            // The dispatcher sends only customer updates to its primary; a
+            // page routed as an ordinary channel for an inner ring must not
+            // publish what that ring was told.
+            return Err(ChannelError::Rejected {
+                reason: format!(
+                    "update {} of {} is not for customers; a public page publishes only updates for customers",
+                    delivery.update.seq,
+                    incident.id()
+                ),
+                status: None,
+            });
+        }
         let at = self
             .publish(
                 |state| state.apply(incident, &delivery.update),

@@ -101,7 +101,7 @@ impl Site {
     ) -> Result<Vec<File>, RenderError> {
         let rollup = Rollup::compute(config, state, now);
         let docs = api::Builder::new(config, state, &rollup);
-        let view = View::new(config, state, &rollup);
+        let view = View::new(config, &rollup);
         let mut files = Vec::new();
 
         let incidents: Vec<&PageIncident> = match scope {
@@ -414,7 +414,7 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn new(config: &'a Config, _state: &PageState, rollup: &'a Rollup) -> Self {
+    fn new(config: &'a Config, rollup: &'a Rollup) -> Self {
         let symbol = match rollup.indicator {
             api::Indicator::None => "✓",
             api::Indicator::Minor => "!",
@@ -662,6 +662,53 @@ impl<'a> View<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn luminance(hex: &str) -> f64 {
+        let channel = |i: usize| {
+            let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if v <= 0.039_28 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (a, b) = (luminance(a), luminance(b));
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    /// Every text colour in the style sheet reaches WCAG AA (4.5:1) against
+    /// its rule's background, or white.
+    #[test]
+    fn text_colours_have_sufficient_contrast() {
+        let hex = |rule: &str, prop: &str| -> Option<String> {
+            let at = rule.find(&format!(" {prop}: #"))?;
+            let start = at + prop.len() + 4;
+            Some(rule[start..start + 6].to_owned())
+        };
+        let mut checked = 0;
+        for rule in STYLE.lines() {
+            let rule = rule
+                .replace("var(--ink)", "#1b1f24")
+                .replace("var(--muted)", "#4a5260")
+                .replace("var(--link)", "#0b4fa8");
+            let Some(fg) = hex(&rule, "color") else {
+                continue;
+            };
+            let bg = hex(&rule, "background").unwrap_or_else(|| "ffffff".to_owned());
+            let ratio = contrast(&fg, &bg);
+            assert!(ratio >= 4.5, "{rule}: {ratio:.2}");
+            // Coloured backgrounds also hold for the muted and link colours.
+            if bg != "ffffff" {
+                assert!(contrast("0b4fa8", &bg) >= 4.5, "links on {bg}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 12, "{checked}");
+    }
 
     #[test]
     fn templates_parse_and_text_is_xml_safe() {
