@@ -17,7 +17,7 @@ use serde_json::Value;
 use support::*;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::status_page::{
-    Maintenance, MaintenanceStatus, PageComponent, StaticStatusPage,
+    Maintenance, MaintenanceStatus, PageComponent, StaticStatusPage, api,
 };
 use tidings::channel::{ChannelError, ErrorKind};
 use tidings::dispatch::{Failure, LinkSource};
@@ -346,6 +346,11 @@ async fn summary_and_status_json_have_the_statuspage_shape() {
         ])
     );
     assert_eq!(summary["page"], status["page"]);
+    // The public types read what the page writes.
+    let typed: api::Summary = serde_json::from_value(summary.clone()).unwrap();
+    assert_eq!(typed.status.indicator, api::Indicator::Critical);
+    assert_eq!(typed.incidents[0].incident_updates[0].body, MESSAGE);
+    let _: api::StatusDocument = serde_json::from_value(status.clone()).unwrap();
     assert_eq!(summary["status"], status["status"]);
     assert_eq!(summary["scheduled_maintenances"], Value::Array(vec![]));
 

@@ -96,6 +96,16 @@
 //! # }
 //! ```
 //!
+//! # Serving
+//!
+//! Any static host serves the directory as it is. For the widget embedded on
+//! other sites, serve `api/v2/` with `Access-Control-Allow-Origin: *` (the
+//! browser refuses the cross-origin read otherwise), e.g. with nginx:
+//! `location /api/v2/ { add_header Access-Control-Allow-Origin *; }`. Short
+//! cache lifetimes (a minute) keep readers current. `state.json` holds only
+//! what the pages show; a host may still decline to serve it, and files named
+//! `.tidings-*.tmp` exist only while a write is under way.
+//!
 //! Scheduled maintenance is published with
 //! [`StaticStatusPage::publish_maintenance`]; reminders before it starts are
 //! not sent by this module.

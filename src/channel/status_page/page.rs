@@ -220,7 +220,8 @@ impl StaticStatusPageBuilder {
     }
 
     /// Lists a component, in order. Components no open incident mentions
-    /// are shown as operational.
+    /// are shown as operational; components an incident names that are not
+    /// listed are shown after these, in the order they first appear.
     pub fn component(mut self, id: ComponentId, name: impl Into<String>) -> Self {
         self.components.push(PageComponent::new(id, name));
         self

@@ -146,11 +146,11 @@ impl PageState {
             entry.started_at = incident.started_at();
             entry.components = incident.components().to_vec();
         }
-        let published = incident.updates().iter().filter(|u| {
-            u.seq == update.seq
-                || (u.seq < update.seq && u.recipients.includes(&Audience::Customers))
-        });
-        for u in published {
+        let earlier = incident
+            .updates()
+            .iter()
+            .filter(|u| u.seq < update.seq && u.recipients.includes(&Audience::Customers));
+        for u in earlier.chain(std::iter::once(update)) {
             let page_update = PageUpdate::from_update(u);
             match entry.updates.binary_search_by_key(&u.seq, |p| p.seq) {
                 Ok(i) => entry.updates[i] = page_update,

@@ -6,6 +6,8 @@
  * linked to the status page. Options (attributes on the script tag):
  *   data-target="element-id"  put the banner in that element instead of after the script;
  *   data-hide-when-operational  show nothing while the indicator is "none".
+ * Served from another origin than the embedding site, api/v2/ needs the
+ * header Access-Control-Allow-Origin: *.
  * No external assets; text is set with textContent, never as HTML. */
 (function () {
   "use strict";
