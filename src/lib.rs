@@ -89,6 +89,7 @@
 //! | `sms-twilio` | `channel::sms::twilio`: SMS through Twilio, with exact segment counting |
 //! | `statuspage-io` | `channel::status_page::statuspage_io`: Atlassian Statuspage as the primary (creates and updates incidents) |
 //! | `slack`, `discord`, `mattermost`, `teams`, `google-chat` | `channel::chat::*`: one chat provider each |
+//! | `status-page` | `channel::status_page`: the hosted status page (static HTML, Statuspage v2 JSON, Atom, widget), usable as the primary |
 //! | `bluesky` | `channel::social::bluesky`: Bluesky posts, threaded, the link as a facet |
 //! | `chat`, `sms`, `social` | every chat provider, every SMS provider, every social network |
 //! | `full` | every provider |

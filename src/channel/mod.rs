@@ -9,6 +9,7 @@
 //! | channel | module | feature | primary | threads |
 //! |---|---|---|---|---|
 //! | in-memory recorder | [`memory`] | (none) | optional | yes |
+//! | hosted static status page | `status_page` | `status-page` | yes | no |
 //! | signed generic webhook (Standard Webhooks) | `webhook` | `webhook` | no | no |
 //! | e-mail over SMTP | `email` | `email` | no | `In-Reply-To`/`References` |
 //! | Slack (Web API or incoming webhooks) | [`chat`] `slack` | `slack` | no | Web API |

@@ -22,6 +22,8 @@ mod mattermost;
 mod memory;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "status-page")]
+mod status_page;
 #[cfg(feature = "statuspage-io")]
 mod statuspage_io;
 #[cfg(feature = "teams")]

@@ -33,6 +33,12 @@ pub trait Harness: Send + Sync {
     fn answers_rate_limits(&self) -> bool {
         true
     }
+    /// Whether the provider can fail in a way that may pass (a 5xx, a dropped
+    /// connection). A channel that writes files has no such answer a test can
+    /// provoke (a full disk is transient, but cannot be arranged portably).
+    fn answers_transient(&self) -> bool {
+        true
+    }
     /// The provider accepts the next message.
     async fn respond_ok(&self);
     /// The provider rate-limits the next message, asking to wait `after`.
@@ -158,6 +164,9 @@ pub async fn rate_limited(h: &dyn Harness) {
 }
 
 pub async fn transient(h: &dyn Harness) {
+    if !h.answers_transient() {
+        return;
+    }
     h.respond_transient().await;
     let err = h.channel().send(&short(h)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transient, "{err}");

@@ -1,16 +1,144 @@
 //! Status pages: the primary source of truth every other message links to.
 //!
-//! | status page | module | feature | permalink |
+//! | status page | type | feature | permalink |
 //! |---|---|---|---|
-//! | Atlassian Statuspage (REST API v1) | `statuspage_io` | `statuspage-io` | the incident's `shortlink` |
+//! | hosted static site | `StaticStatusPage` | `status-page` | `<base>incidents/<id>.html` |
+//! | Atlassian Statuspage (REST API v1) | `statuspage_io::StatuspageIoChannel` | `statuspage-io` | the incident's `shortlink` |
 //!
-//! A status page is registered as the dispatcher's
-//! [primary](crate::dispatch::DispatcherBuilder::primary): it is written first,
-//! and the permalink in its receipt becomes the link in every other channel's
-//! message. Later updates change the same incident rather than adding new
-//! ones. API keys are secrets: they never appear in `Debug` output, logs or
-//! errors.
+//! # The hosted status page
+//!
+//! [`StaticStatusPage`] is a [`Channel`](crate::channel::Channel) that can be
+//! the dispatcher's primary. Every update it is sent is recorded and the site
+//! is written again to a directory any static host can serve (nginx, S3, a
+//! CDN, GitHub Pages):
+//!
+//! | file | what it is |
+//! |---|---|
+//! | `index.html` | overall status, components, active incidents with every update (newest first), scheduled maintenance, past incidents |
+//! | `incidents/<id>.html` | one page per incident: the permalink every other message carries |
+//! | `maintenance/<id>.html` | one page per scheduled maintenance |
+//! | `api/v2/summary.json`, `api/v2/status.json` | the [Statuspage public API v2](api) shapes (plus `components.json`, `incidents.json`, `incidents/unresolved.json`, `scheduled-maintenances.json`, `scheduled-maintenances/upcoming.json`, `scheduled-maintenances/active.json`) |
+//! | `history.atom` | an Atom 1.0 feed, one entry per update |
+//! | `widget.js` | an embeddable banner that reads `api/v2/status.json` next to it |
+//! | `state.json` | what the page was sent (public text only), loaded again on restart |
+//!
+//! - **Atomic**: each file is written to a temporary file beside it, synced
+//!   and renamed over the old one (then the directory is synced), on tokio's
+//!   blocking pool; a reader sees the old page or the new one, never half of
+//!   one. The new state is kept only once every file is written, so a failed
+//!   publish can be retried.
+//! - **Escaped**: user text (titles, messages, names) is HTML/XML-escaped in
+//!   every page and the feed, and written by serde_json in the JSON; the HTML
+//!   is XHTML-compatible and parses as XML.
+//! - **Self-contained and accessible**: inline CSS, no script on the pages and
+//!   no external asset; a viewport for phones; `lang`, headings in order,
+//!   text contrast of at least 4.5:1, and every status written out in words
+//!   (colour only repeats it).
+//! - **Only what customers may see**: the page publishes an update only when
+//!   it is for customers (the dispatcher sends it to the primary only then),
+//!   shows earlier updates only if they were for customers, and never shows
+//!   internal notes. A delivery of an update that is not for customers (the
+//!   page routed by mistake as an ordinary channel for an inner ring) is
+//!   [`Rejected`](crate::channel::ChannelError::Rejected).
+//!
+//! The overall indicator is the worst of the components' statuses
+//! (degraded performance → `minor`, partial outage → `major`, major outage →
+//! `critical`) and the open incidents' impacts. A component's status is the
+//! worst an open incident gives it (under maintenance while a maintenance on
+//! it is in progress); resolved incidents leave their components operational.
+//! Its description is Statuspage's: "Major System Outage" (`critical`),
+//! "Partial System Outage" (`major`), "Degraded System Service" (`minor`, all
+//! components degraded), "Partially Degraded Service" (`minor`, some
+//! degraded), "Minor Service Outage" (`minor` from an incident's impact),
+//! "Service Under Maintenance" and "All Systems Operational" (`none`).
+//!
+//! Errors: a directory that cannot be written for a reason that will not
+//! pass (permission denied, read-only file system, a file in place of a
+//! directory) is [`ChannelError::Config`](crate::channel::ChannelError::Config)
+//! and is not retried; anything else (disk full, I/O errors) is
+//! [`ChannelError::Transient`](crate::channel::ChannelError::Transient). The
+//! page has no rate limit and no timeout of its own.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use tidings::channel::memory::MemoryChannel;
+//! use tidings::channel::status_page::StaticStatusPage;
+//! use tidings::prelude::*;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let page = Arc::new(
+//!     StaticStatusPage::builder(dir.path(), "https://status.example.com/")
+//!         .name("Example status")
+//!         .component(ComponentId::new("api")?, "API")
+//!         .component(ComponentId::new("web")?, "Website")
+//!         .build()?,
+//! );
+//! let chat = Arc::new(MemoryChannel::new());
+//! let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}.html")
+//!     .primary("status-page", page.clone())
+//!     .channel("chat", chat.clone())
+//!     .audience(
+//!         AudiencePolicy::new(Audience::Customers)
+//!             .route(Route::new("chat", [Target::new("#status")?])),
+//!     )
+//!     .build()?;
+//!
+//! let t0 = chrono::Utc::now();
+//! let mut incident = Incident::new(IncidentId::new("inc-1")?, "API errors", Impact::Major, t0)?
+//!     .with_component(ComponentId::new("api")?, "API", ComponentStatus::PartialOutage);
+//! let first = incident
+//!     .post(UpdateDraft::new(Status::Investigating, t0, "Some API calls fail.")
+//!         .next_update_at(t0 + chrono::Duration::minutes(30)))?
+//!     .clone();
+//! let report = dispatcher.publish(&incident, &first).await?;
+//! assert_eq!(report.link.as_str(), "https://status.example.com/incidents/inc-1.html");
+//! assert!(chat.texts()[0].ends_with("https://status.example.com/incidents/inc-1.html"));
+//!
+//! let status = std::fs::read_to_string(dir.path().join("api/v2/status.json"))?;
+//! assert!(status.contains(r#""indicator": "major""#));
+//! assert!(dir.path().join("incidents/inc-1.html").exists());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Serving
+//!
+//! Any static host serves the directory as it is. For the widget embedded on
+//! other sites, serve `api/v2/` with `Access-Control-Allow-Origin: *` (the
+//! browser refuses the cross-origin read otherwise), e.g. with nginx:
+//! `location /api/v2/ { add_header Access-Control-Allow-Origin *; }`. Short
+//! cache lifetimes (a minute) keep readers current. `state.json` holds only
+//! what the pages show; a host may still decline to serve it, and files named
+//! `.tidings-*.tmp` exist only while a write is under way.
+//!
+//! Scheduled maintenance is published with
+//! [`StaticStatusPage::publish_maintenance`]; reminders before it starts are
+//! not sent by this module.
 
 #[cfg(feature = "statuspage-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "statuspage-io")))]
 pub mod statuspage_io;
+
+#[cfg(feature = "status-page")]
+pub mod api;
+#[cfg(feature = "status-page")]
+mod config;
+#[cfg(feature = "status-page")]
+mod maintenance;
+#[cfg(feature = "status-page")]
+mod page;
+#[cfg(feature = "status-page")]
+mod site;
+#[cfg(feature = "status-page")]
+mod state;
+#[cfg(feature = "status-page")]
+mod store;
+
+#[cfg(feature = "status-page")]
+pub use config::PageComponent;
+#[cfg(feature = "status-page")]
+pub use maintenance::{Maintenance, MaintenanceError, MaintenanceStatus, MaintenanceUpdate, Phase};
+#[cfg(feature = "status-page")]
+pub use page::{DEFAULT_HISTORY_LIMIT, StaticStatusPage, StaticStatusPageBuilder};

@@ -1,0 +1,78 @@
+//! What a page is: its name, address, components and directory.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::incident::{ComponentId, IncidentId};
+
+/// A component the page lists, in the order given, whether or not an incident
+/// affects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageComponent {
+    /// The id incidents use for it.
+    pub id: ComponentId,
+    /// Its name on the page.
+    pub name: String,
+    /// An optional line of description.
+    pub description: Option<String>,
+}
+
+impl PageComponent {
+    /// A component with a name and no description.
+    pub fn new(id: ComponentId, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            description: None,
+        }
+    }
+
+    /// Adds a description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// The validated configuration of one page.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) dir: PathBuf,
+    /// Ends with `/`.
+    pub(crate) base: Url,
+    pub(crate) name: String,
+    pub(crate) page_id: String,
+    pub(crate) components: Vec<PageComponent>,
+    pub(crate) history_limit: usize,
+}
+
+impl Config {
+    /// `<base>incidents/<id>.html`: the incident's page.
+    pub(crate) fn permalink(&self, id: &IncidentId) -> Url {
+        self.join(&incident_path(id))
+    }
+
+    /// `<base>maintenance/<id>.html`: the maintenance's page.
+    pub(crate) fn maintenance_permalink(&self, id: &IncidentId) -> Url {
+        self.join(&maintenance_path(id))
+    }
+
+    pub(crate) fn join(&self, path: &str) -> Url {
+        // Ids are ASCII letters, digits, '-' and '_', and paths are built from
+        // them and constants, so joining to a base that ends in '/' cannot fail;
+        // the fallback is never taken.
+        self.base.join(path).unwrap_or_else(|_| self.base.clone())
+    }
+}
+
+/// The site-relative path of an incident's page.
+pub(crate) fn incident_path(id: &IncidentId) -> String {
+    format!("incidents/{id}.html")
+}
+
+/// The site-relative path of a maintenance's page.
+pub(crate) fn maintenance_path(id: &IncidentId) -> String {
+    format!("maintenance/{id}.html")
+}

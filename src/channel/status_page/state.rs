@@ -1,0 +1,210 @@
+//! What the page knows: every incident it was sent, as customers may see it.
+//!
+//! The state holds only what the page shows (updates for customers, without
+//! internal notes), so `state.json`, which sits beside the pages, reveals
+//! nothing the pages do not.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::maintenance::Maintenance;
+use crate::audience::Audience;
+use crate::incident::{
+    Component, ComponentId, ComponentStatus, Impact, Incident, IncidentId, Status, Update,
+};
+
+/// The version of `state.json` this code writes and reads.
+pub(crate) const STATE_VERSION: u32 = 1;
+
+/// Everything the site is rendered from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PageState {
+    pub(crate) version: u32,
+    /// When the page was first written (the components' `created_at`).
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    /// Every incident, in order of first publication.
+    pub(crate) incidents: Vec<PageIncident>,
+    /// Every scheduled maintenance, in order of first publication.
+    #[serde(default)]
+    pub(crate) maintenances: Vec<Maintenance>,
+}
+
+/// An incident as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PageIncident {
+    pub(crate) id: IncidentId,
+    pub(crate) title: String,
+    pub(crate) impact: Impact,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) components: Vec<Component>,
+    /// The published updates for customers, oldest first (by sequence number).
+    pub(crate) updates: Vec<PageUpdate>,
+}
+
+/// One published update, public text only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PageUpdate {
+    pub(crate) seq: u32,
+    pub(crate) status: Status,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) message: String,
+    pub(crate) next_update_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) component_changes: Vec<(ComponentId, ComponentStatus)>,
+}
+
+impl PageUpdate {
+    fn from_update(u: &Update) -> Self {
+        Self {
+            seq: u.seq,
+            status: u.status,
+            at: u.at,
+            message: u.message.clone(),
+            next_update_at: u.next_update_at,
+            component_changes: u.component_changes.clone(),
+        }
+    }
+}
+
+impl PageIncident {
+    /// The current status: the latest published update's.
+    pub(crate) fn status(&self) -> Status {
+        self.updates
+            .last()
+            .map_or(Status::Investigating, |u| u.status)
+    }
+
+    /// Whether the incident is still open (not resolved).
+    pub(crate) fn is_open(&self) -> bool {
+        !self.status().is_closed()
+    }
+
+    /// When it was first published (its first update), else when it started.
+    pub(crate) fn created_at(&self) -> DateTime<Utc> {
+        self.updates.first().map_or(self.started_at, |u| u.at)
+    }
+
+    /// When it was last updated.
+    pub(crate) fn updated_at(&self) -> DateTime<Utc> {
+        self.updates.last().map_or(self.started_at, |u| u.at)
+    }
+
+    /// The time of the latest update with `status`.
+    pub(crate) fn last_at(&self, status: Status) -> Option<DateTime<Utc>> {
+        self.updates
+            .iter()
+            .rev()
+            .find(|u| u.status == status)
+            .map(|u| u.at)
+    }
+
+    /// When it was resolved, if it was.
+    pub(crate) fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.last_at(Status::Resolved)
+    }
+
+    fn max_seq(&self) -> u32 {
+        self.updates.last().map_or(0, |u| u.seq)
+    }
+}
+
+impl PageState {
+    /// An empty state of the current version.
+    pub(crate) fn new() -> Self {
+        Self {
+            version: STATE_VERSION,
+            ..Self::default()
+        }
+    }
+
+    /// Records that `update` of `incident` was published.
+    ///
+    /// The page shows the published update and every earlier update that is
+    /// for customers; later updates in the snapshot are not published yet and
+    /// are left out. Title, impact and components come from the newest
+    /// snapshot seen, so publishing an old update again does not roll them
+    /// back. Publishing the same update twice changes nothing.
+    pub(crate) fn apply(&mut self, incident: &Incident, update: &Update) {
+        let index = match self.incidents.iter().position(|i| &i.id == incident.id()) {
+            Some(i) => i,
+            None => {
+                self.incidents.push(PageIncident {
+                    id: incident.id().clone(),
+                    title: incident.title().to_owned(),
+                    impact: incident.impact(),
+                    started_at: incident.started_at(),
+                    components: incident.components().to_vec(),
+                    updates: Vec::new(),
+                });
+                self.incidents.len() - 1
+            }
+        };
+        let entry = &mut self.incidents[index];
+        if update.seq >= entry.max_seq() {
+            entry.title = incident.title().to_owned();
+            entry.impact = incident.impact();
+            entry.started_at = incident.started_at();
+            entry.components = incident.components().to_vec();
+        }
+        let earlier = incident
+            .updates()
+            .iter()
+            .filter(|u| u.seq < update.seq && u.recipients.includes(&Audience::Customers));
+        for u in earlier.chain(std::iter::once(update)) {
+            let page_update = PageUpdate::from_update(u);
+            match entry.updates.binary_search_by_key(&u.seq, |p| p.seq) {
+                Ok(i) => entry.updates[i] = page_update,
+                Err(i) => entry.updates.insert(i, page_update),
+            }
+        }
+    }
+
+    /// The incident with this id.
+    pub(crate) fn incident(&self, id: &IncidentId) -> Option<&PageIncident> {
+        self.incidents.iter().find(|i| &i.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::UpdateDraft;
+    use chrono::TimeZone;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap() + chrono::Duration::minutes(min)
+    }
+
+    #[test]
+    fn apply_keeps_published_customer_updates_only() {
+        let mut inc =
+            Incident::new(IncidentId::new("i").unwrap(), "T", Impact::Minor, t(0)).unwrap();
+        let u1 = inc
+            .post(UpdateDraft::new(Status::Investigating, t(1), "one").next_update_at(t(30)))
+            .unwrap()
+            .clone();
+        inc.post(
+            UpdateDraft::new(Status::Investigating, t(2), "responders only")
+                .only_for([Audience::CoreResponders])
+                .next_update_at(t(30)),
+        )
+        .unwrap();
+        let u3 = inc
+            .post(UpdateDraft::new(Status::Identified, t(3), "three").next_update_at(t(30)))
+            .unwrap()
+            .clone();
+        inc.post(UpdateDraft::new(Status::Resolved, t(4), "four"))
+            .unwrap();
+
+        let mut s = PageState::new();
+        s.apply(&inc, &u1);
+        assert_eq!(s.incidents[0].updates.len(), 1, "later updates wait");
+        s.apply(&inc, &u3);
+        let seqs: Vec<u32> = s.incidents[0].updates.iter().map(|u| u.seq).collect();
+        assert_eq!(seqs, [1, 3]);
+        let before = s.clone();
+        s.apply(&inc, &u1);
+        assert_eq!(s, before, "republishing changes nothing");
+        assert!(s.incidents[0].is_open());
+    }
+}
