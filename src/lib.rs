@@ -105,7 +105,7 @@ pub mod render;
 pub mod review;
 
 /// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "slack", feature = "webhook"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

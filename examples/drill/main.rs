@@ -27,6 +27,8 @@ use tidings::channel::chat::teams::TeamsChannel;
 use tidings::channel::email::EmailChannel;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::sms::twilio::TwilioChannel;
+use tidings::channel::social::bluesky::BlueskyChannel;
+use tidings::channel::status_page::StaticStatusPage;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
 use tidings::incident::{Act, Update};
@@ -42,9 +44,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let secret: WebhookSecret = SECRET.parse()?;
     let (addr, stats) = receiver::spawn(Some(secret), true).await?;
 
-    let status_page = Arc::new(MemoryChannel::primary(
-        "https://status.example.com/".parse()?,
-    ));
+    // Where the status page and the review are written.
+    let out = std::env::args().nth(1).map_or_else(
+        || std::path::PathBuf::from("target/drill"),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&out)?;
+    // The primary source of truth: a static status page written to a folder.
+    let status_page = Arc::new(
+        StaticStatusPage::builder(out.join("status-page"), "https://status.example.com/")
+            .name("Example status")
+            .component(ComponentId::new("checkout")?, "Checkout")
+            .component(ComponentId::new("api")?, "Public API")
+            .component(ComponentId::new("web")?, "Website")
+            .build()?,
+    );
+    let bluesky = Arc::new(
+        BlueskyChannel::login("status.example.com", "drill-app-password")
+            .base_url(format!("http://{addr}/bluesky"))
+            .build()?,
+    );
     let slack = Arc::new(
         SlackChannel::web_api("xoxb-drill-token")
             .base_url(format!("http://{addr}/slack/api/"))
@@ -125,7 +144,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let t = |s: &str| Target::new(s);
-    let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
+    let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}.html")
         .primary("status-page", status_page.clone())
         .channel("slack", slack)
         .channel("discord", discord)
@@ -135,6 +154,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .channel("chat", chat.clone())
         .channel("email", email)
         .channel("sms", sms)
+        .channel("bluesky", bluesky)
         .channel("pager", pager.clone())
         .channel("webhook", webhook)
         .audience(
@@ -170,7 +190,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .audience(
             AudiencePolicy::new(Audience::Customers)
                 .route(Route::new("email", [t("status-subscribers@example.com")?]))
-                .route(Route::new("webhook", [t("customer-portal")?])),
+                .route(Route::new("webhook", [t("customer-portal")?]))
+                .route(Route::new("bluesky", [t("status.example.com")?])),
         )
         .build()?;
 
@@ -321,16 +342,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     // The review: every message per channel and audience, the gaps against
     // each audience's longest allowed silence, failures; Markdown and SVG.
-    let out = std::env::args().nth(1).map_or_else(
-        || std::path::PathBuf::from("target/drill"),
-        std::path::PathBuf::from,
-    );
-    std::fs::create_dir_all(&out)?;
     let review = dispatcher.review(&incident).await?;
     std::fs::write(out.join("review.md"), review.to_markdown())?;
     std::fs::write(out.join("review.svg"), review.to_svg())?;
     println!(
-        "\nreview written to {0}/review.md and {0}/review.svg",
+        "\nstatus page written to {0}/status-page/ (serve it: python3 -m http.server -d {0}/status-page)\nreview written to {0}/review.md and {0}/review.svg",
         out.display()
     );
     let all_linked = [&chat, &pager]
