@@ -83,7 +83,8 @@
 //! | `email` | `channel::email`: e-mail over SMTP (text + HTML, threading, `List-Unsubscribe`) |
 //! | `sms-twilio` | `channel::sms::twilio`: SMS through Twilio, with exact segment counting |
 //! | `slack`, `discord`, `mattermost`, `teams`, `google-chat` | `channel::chat::*`: one chat provider each |
-//! | `chat`, `sms` | every chat provider, every SMS provider |
+//! | `mastodon`, `x` | `channel::social::*`: one social network each, with its own length rules |
+//! | `chat`, `sms`, `social` | every chat provider, every SMS provider, every social network |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

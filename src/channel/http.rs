@@ -91,7 +91,7 @@ pub(crate) async fn send(
 
 /// Reads at most 64 KiB of a response body as text (provider error bodies and
 /// small JSON answers); a body that cannot be read is empty.
-#[cfg(any(feature = "__chat", feature = "sms-twilio"))]
+#[cfg(any(feature = "__chat", feature = "sms-twilio", feature = "__social"))]
 pub(crate) async fn body_text(mut response: reqwest::Response) -> String {
     const MAX: usize = 64 * 1024;
     let mut out = Vec::new();

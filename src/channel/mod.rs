@@ -17,6 +17,8 @@
 //! | Microsoft Teams (Workflows webhooks, Adaptive Cards) | [`chat`] `teams` | `teams` | no | no |
 //! | Google Chat (incoming webhooks) | [`chat`] `google_chat` | `google-chat` | no | one thread per incident |
 //! | SMS via Twilio Programmable Messaging | [`sms`] `twilio` | `sms-twilio` | no | no |
+//! | Mastodon (statuses) | [`social`] `mastodon` | `mastodon` | no | replies to the previous post |
+//! | X (API v2 posts) | [`social`] `x` | `x` | no | replies to the previous post |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
@@ -27,6 +29,7 @@ pub mod chat;
 pub mod email;
 pub mod memory;
 pub mod sms;
+pub mod social;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub mod webhook;
