@@ -197,6 +197,19 @@ proptest! {
     }
 
     #[test]
+    fn measures_bound_what_the_network_counts(a in soup(), (b, _, _) in mixed_text()) {
+        // Whatever the text, the measure is at least the network's count of
+        // what is sent (followed by a word, as fitting always follows text).
+        for text in [format!("{a}{b} end"), format!("{b}{a} end")] {
+            let sent = defuse_mentions(&text);
+            let m = mastodon::text_limit(500).unit.measure(&text);
+            prop_assert!(m >= mastodon::status_length(&sent), "{:?}", text);
+            let x = x::text_limit().unit.measure(&text);
+            prop_assert!(x >= x::weighted_length(&sent), "{:?}: {} < {}", text, x, x::weighted_length(&sent));
+        }
+    }
+
+    #[test]
     fn mixed_measures_never_decrease((a, _, _) in mixed_text(), (b, _, _) in mixed_text()) {
         for unit in [mastodon::text_limit(500).unit, x::text_limit().unit] {
             let whole = format!("{a}{b}");

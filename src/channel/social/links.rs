@@ -46,6 +46,17 @@ pub(crate) struct Rules {
     pub(crate) schemes: &'static [&'static str],
     /// Whether a word that looks like a domain is a link.
     pub(crate) bare_domains: bool,
+    /// Whether a character right after a link may compose with the link's
+    /// last character when the network normalises the text (X: a combining
+    /// mark, as in `e` + U+0301 → `é`, which would end the link one
+    /// character earlier). Such a link is charged its last character and
+    /// the punctuation that would then end it, as an upper bound.
+    pub(crate) composes: fn(char) -> bool,
+}
+
+/// For networks that do not normalise: nothing composes.
+pub(crate) fn never(_: char) -> bool {
+    false
 }
 
 /// Whether `b` is a link character.
@@ -104,15 +115,35 @@ fn looks_like_domain(word: &[u8]) -> bool {
 /// by `plain` (called on the pieces between links, and on a link's trailing
 /// punctuation when it counts).
 pub(crate) fn length(text: &str, rules: Rules, end: End, plain: &dyn Fn(&str) -> usize) -> usize {
+    scan(text, None, rules, end, plain)
+}
+
+/// [`length`] of `text` where it follows the character `prev`.
+fn scan(
+    text: &str,
+    mut prev: Option<char>,
+    rules: Rules,
+    end: End,
+    plain: &dyn Fn(&str) -> usize,
+) -> usize {
     let bytes = text.as_bytes();
     let mut total = 0;
     let mut plain_from = 0;
-    let mut prev: Option<char> = None;
     let mut i = 0;
     // Charges a link's trailing punctuation unless the text ends there, open.
     let tail = |from: usize, to: usize| {
         if to < bytes.len() || end == End::Closed {
             plain(&text[from..to])
+        } else {
+            0
+        }
+    };
+    // What a link's end costs when the next character composes with it: its
+    // last character, and the punctuation before that, as plain text.
+    let composed = |from: usize, to: usize| {
+        if text[to..].chars().next().is_some_and(rules.composes) {
+            let last = to - 1;
+            1 + plain(&text[core_end(bytes, from, last)..last])
         } else {
             0
         }
@@ -124,7 +155,10 @@ pub(crate) fn length(text: &str, rules: Rules, end: End, plain: &dyn Fn(&str) ->
                 let to = run_end(bytes, body);
                 if to > body {
                     let core = core_end(bytes, body, to);
-                    total += plain(&text[plain_from..i]) + URL_LENGTH + tail(core, to);
+                    total += plain(&text[plain_from..i])
+                        + URL_LENGTH
+                        + tail(core, to)
+                        + composed(body, to);
                     (i, plain_from, prev) = (to, to, Some(char::from(bytes[to - 1])));
                     continue;
                 }
@@ -141,8 +175,8 @@ pub(crate) fn length(text: &str, rules: Rules, end: End, plain: &dyn Fn(&str) ->
                     bare_domains: false,
                     ..rules
                 };
-                let word = length(&text[i..core], inner, End::Open, plain).max(URL_LENGTH);
-                total += plain(&text[plain_from..i]) + word + tail(core, to);
+                let word = scan(&text[i..core], prev, inner, End::Open, plain).max(URL_LENGTH);
+                total += plain(&text[plain_from..i]) + word + tail(core, to) + composed(i, to);
                 (i, plain_from, prev) = (to, to, Some(char::from(bytes[to - 1])));
                 continue;
             }
@@ -160,10 +194,12 @@ mod tests {
     const WEB: Rules = Rules {
         schemes: &["https", "http"],
         bare_domains: false,
+        composes: never,
     };
     const BARE: Rules = Rules {
         schemes: &["https", "http"],
         bare_domains: true,
+        composes: never,
     };
 
     fn chars(s: &str) -> usize {
@@ -216,6 +252,19 @@ mod tests {
         assert_eq!(closed("e.g. v1.2 x.y", BARE), 13);
         assert_eq!(closed("ops@example.com", BARE), 23);
         assert_eq!(closed("a-https://x.io", BARE), 25);
+        // A scheme right after ＠ starts no link, inside a domain-like word too.
+        assert_eq!(closed("＠https://https://.co", BARE), 1 + 8 + 23);
+    }
+
+    #[test]
+    fn a_composing_character_after_a_link_charges_its_end() {
+        let marks = Rules {
+            composes: |c| c == '\u{301}',
+            ..BARE
+        };
+        assert_eq!(closed("https://a.com,e\u{301}", marks), 23 + 1 + 1 + 1);
+        assert_eq!(closed("https://a.com,e\u{301}", BARE), 23 + 1);
+        assert_eq!(closed("a.co,e\u{301}", marks), 23 + 1 + 1 + 1);
     }
 
     #[test]
@@ -223,6 +272,7 @@ mod tests {
         let texts = [
             "See https://a.com/x.y?z=1&w=2. Then (https://b.io) a-https://c.io status.example.com. e.g. 障害 @x",
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.co https://x ",
+            ".com＠https://https://.co",
         ];
         for text in texts {
             for rules in [WEB, BARE] {

@@ -39,7 +39,7 @@
 //! are counted as 23 here, but in full by Mastodon.
 //!
 //! **User text** is plain text; every `@` that could start a mention is
-//! defused ([`defuse_mentions`](crate::render::markup::defuse_mentions)), so
+//! defused ([`defuse_mentions`]), so
 //! the post mentions and notifies nobody. Remote mentions would count only
 //! their `@user` part on Mastodon; defused, they count in full, which is the
 //! safe side.
@@ -98,6 +98,7 @@ const RULES: Rules = Rules {
         "https", "http", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "gemini",
     ],
     bare_domains: false,
+    composes: links::never,
 };
 
 fn chars(text: &str) -> usize {

@@ -38,12 +38,14 @@
 //! `http://` and `https://` links, and bare domains (`status.example.com`),
 //! which count the larger of 23 and their own length (the rules, shared with
 //! Mastodon, are in the social module's `links.rs`). The text limit's measure
-//! is this count on the text as sent (mentions defused, NFC), so fitting keeps
-//! posts within 280. The post is sent NFC-normalised, as X counts it.
+//! is this count on the text as sent (mentions defused, NFC; links are found
+//! before normalising, so that the count never decreases when text is
+//! appended), so fitting keeps posts within 280. The post is sent
+//! NFC-normalised, as X counts it.
 //!
 //! **User text** is plain text; every `@` that could start a mention (also
 //! the fullwidth `＠`) is defused
-//! ([`defuse_mentions`](crate::render::markup::defuse_mentions)), so the post
+//! ([`defuse_mentions`]), so the post
 //! mentions and notifies nobody and cannot turn into a reply.
 //!
 //! **Rate.** By default 100 posts per 24 hours for the channel (the per-user
@@ -102,7 +104,14 @@ pub const DEFAULT_TARGET: &str = "timeline";
 const RULES: Rules = Rules {
     schemes: &["https", "http"],
     bare_domains: true,
+    composes: is_combining,
 };
+
+/// Whether `c` is a combining mark, which NFC may compose with the character
+/// before it.
+fn is_combining(c: char) -> bool {
+    unicode_normalization::char::canonical_combining_class(c) != 0
+}
 
 /// The weight of one code point (twitter-text v3 `ranges`, scale 100 → 1).
 pub const fn code_point_weight(c: char) -> usize {
@@ -172,8 +181,9 @@ fn grapheme_weight(g: &str) -> usize {
     }
 }
 
-/// The weight of text without links (already NFC).
+/// The weight of text without links, normalised to NFC.
 fn plain_weight(text: &str) -> usize {
+    let text: String = text.nfc().collect();
     text.graphemes(true).map(grapheme_weight).sum()
 }
 
@@ -194,10 +204,25 @@ pub fn weighted_length(text: &str) -> usize {
 
 /// The measure of [`text_limit`]: [`weighted_length`] of the text as it is
 /// sent (mentions defused), with punctuation that ends the text right after a
-/// link left out (so it never decreases when text is appended).
+/// link left out, and links found before normalising to NFC (the text between
+/// them is normalised). Both keep it from decreasing when text is appended: a
+/// combining accent after `https://e` composes `é`, which would end the link
+/// before the `e` after normalisation.
 fn measure(text: &str) -> usize {
-    let text: String = defuse_mentions(text).nfc().collect();
+    let text: String = defuse_mentions(text).chars().map(ascii_look).collect();
     links::length(&text, RULES, End::Open, &plain_weight)
+}
+
+/// The characters whose NFC form is an ASCII character, as that character
+/// (the Kelvin sign is `K`, the Greek question mark `;`, the Greek varia
+/// `` ` ``), so that links start and end where X sees them.
+const fn ascii_look(c: char) -> char {
+    match c {
+        '\u{212A}' => 'K',
+        '\u{037E}' => ';',
+        '\u{1FEF}' => '`',
+        c => c,
+    }
 }
 
 /// X's text limit: [`MAX_WEIGHTED_LENGTH`] weighted characters, counted on
@@ -672,6 +697,31 @@ mod tests {
         assert_eq!(weighted_length("see status.example.com."), 4 + 23 + 1);
         assert_eq!(weighted_length("a.co"), 23);
         assert_eq!(weighted_length("e.g."), 4);
+    }
+
+    #[test]
+    fn only_three_characters_normalise_to_ascii() {
+        for c in (0x80..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let nfc: String = c.to_string().nfc().collect();
+            if nfc.is_ascii() {
+                assert_eq!(nfc, ascii_look(c).to_string(), "{c:?}");
+                assert_ne!(ascii_look(c), c, "{c:?}");
+            } else {
+                assert!(!nfc.starts_with(|n: char| n.is_ascii()), "{c:?}");
+                assert_eq!(ascii_look(c), c, "{c:?}");
+            }
+        }
+        assert_eq!(
+            measure("\u{212A}https://a.com end"),
+            weighted_length("Khttps://a.com end")
+        );
+    }
+
+    #[test]
+    fn an_accent_after_a_link_never_shortens_the_measure() {
+        assert_eq!(measure("https://e"), 23);
+        assert_eq!(measure("https://e\u{301}"), 23 + 1 + 1);
+        assert_eq!(weighted_length("https://e\u{301}"), 9, "X sees https://é");
     }
 
     #[test]
