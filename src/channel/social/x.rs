@@ -205,9 +205,12 @@ pub fn weighted_length(text: &str) -> usize {
 /// The measure of [`text_limit`]: [`weighted_length`] of the text as it is
 /// sent (mentions defused), with punctuation that ends the text right after a
 /// link left out, and links found before normalising to NFC (the text between
-/// them is normalised). Both keep it from decreasing when text is appended: a
+/// them is normalised), so that it never decreases when text is appended: a
 /// combining accent after `https://e` composes `é`, which would end the link
-/// before the `e` after normalisation.
+/// before the `e` after normalisation. To stay at least X's count, a link
+/// followed by a combining mark is charged its last character and the
+/// punctuation before it, and the three characters that normalise to ASCII
+/// are read as that ASCII character.
 fn measure(text: &str) -> usize {
     let text: String = defuse_mentions(text).chars().map(ascii_look).collect();
     links::length(&text, RULES, End::Open, &plain_weight)
