@@ -91,6 +91,7 @@
 //! | `slack`, `discord`, `mattermost`, `teams`, `google-chat` | `channel::chat::*`: one chat provider each |
 //! | `status-page` | `channel::status_page`: the hosted status page (static HTML, Statuspage v2 JSON, Atom, widget), usable as the primary |
 //! | `bluesky` | `channel::social::bluesky`: Bluesky posts, threaded, the link as a facet |
+//! | `mastodon`, `x` | `channel::social::*`: one social network each, with its own length rules |
 //! | `chat`, `sms`, `social` | every chat provider, every SMS provider, every social network |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]

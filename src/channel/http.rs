@@ -93,6 +93,7 @@ pub(crate) async fn send(
 /// small JSON answers); a body that cannot be read is empty.
 #[cfg(any(
     feature = "__chat",
+    feature = "__social",
     feature = "sms-twilio",
     feature = "statuspage-io",
     feature = "bluesky"

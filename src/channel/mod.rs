@@ -20,6 +20,8 @@
 //! | SMS via Twilio Programmable Messaging | [`sms`] `twilio` | `sms-twilio` | no | no |
 //! | Atlassian Statuspage (REST API v1) | `status_page::statuspage_io` | `statuspage-io` | yes (the incident's shortlink) | updates the same incident |
 //! | Bluesky (AT Protocol) | [`social`] `bluesky` | `bluesky` | no | replies under the first post |
+//! | Mastodon (statuses) | [`social`] `mastodon` | `mastodon` | no | replies to the previous post |
+//! | X (API v2 posts) | [`social`] `x` | `x` | no | replies to the previous post |
 //!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.

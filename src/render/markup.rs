@@ -1,5 +1,6 @@
 //! Escaping user text for chat markup, so that it renders as written and can
-//! inject neither mentions nor links nor formatting.
+//! inject neither mentions nor links nor formatting; and defusing mentions in
+//! the plain text of social posts.
 
 /// Escapes text for Slack `mrkdwn`: `&`, `<` and `>` become `&amp;`, `&lt;`,
 /// `&gt;` (Slack's only control characters), so `<!channel>`, `<@U123>` or
@@ -111,6 +112,32 @@ pub fn google_chat(text: &str) -> String {
     out
 }
 
+/// Defuses mentions in the plain text of a social post (Mastodon, X), so that
+/// user text notifies nobody: a zero-width space (U+200B) goes after every `@`
+/// and fullwidth `＠` (which X also reads as a mention) that does not follow an
+/// ASCII letter, digit or `_`. `@everyone`, `@someone` and
+/// `@someone@example.social` then mention nobody, and read the same; an `@`
+/// inside a word, as in `ops@example.com`, is left alone (neither network reads
+/// it as a mention).
+///
+/// Hashtags, cashtags and links are left as written: they notify nobody. The
+/// text only grows (by one zero-width space per defused `@`), and defusing a
+/// text then appending to it gives the same as defusing the whole, so a length
+/// counted on the defused text never decreases when text is appended.
+pub fn defuse_mentions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        out.push(c);
+        let in_word = prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == '_');
+        if matches!(c, '@' | '\u{FF20}') && !in_word {
+            out.push(ZERO_WIDTH_SPACE);
+        }
+        prev = Some(c);
+    }
+    out
+}
+
 const ZERO_WIDTH_SPACE: char = '\u{200B}';
 
 #[cfg(test)]
@@ -167,6 +194,26 @@ mod tests {
             "[Investigating] API errors: **down** _now_ @channel",
             "brackets without a link and formatting stay as written"
         );
+    }
+
+    #[test]
+    fn social_mentions_notify_nobody() {
+        let z = '\u{200B}';
+        assert_eq!(
+            defuse_mentions("@everyone, @someone@example.social and ＠x #incident $TSLA"),
+            format!("@{z}everyone, @{z}someone@example.social and ＠{z}x #incident $TSLA")
+        );
+        assert_eq!(
+            defuse_mentions("ops@example.com a_@b"),
+            "ops@example.com a_@b"
+        );
+        assert_eq!(
+            defuse_mentions("é@x (@y) https://m.example/@z"),
+            format!("é@{z}x (@{z}y) https://m.example/@{z}z")
+        );
+        assert_eq!(defuse_mentions("@@"), format!("@{z}@{z}"));
+        let whole = defuse_mentions("a @b c");
+        assert_eq!(format!("{}{}", defuse_mentions("a @"), "b c"), whole);
     }
 
     #[test]

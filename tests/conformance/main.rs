@@ -17,6 +17,8 @@ mod discord;
 mod email;
 #[cfg(feature = "google-chat")]
 mod google_chat;
+#[cfg(feature = "mastodon")]
+mod mastodon;
 #[cfg(feature = "mattermost")]
 mod mattermost;
 mod memory;
@@ -32,3 +34,5 @@ mod teams;
 mod twilio;
 #[cfg(feature = "webhook")]
 mod webhook;
+#[cfg(feature = "x")]
+mod x;

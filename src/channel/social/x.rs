@@ -1,0 +1,859 @@
+//! X (formerly Twitter), through API v2: one post per message (`POST
+//! /2/tweets`), each update a reply to the one before it.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tidings::channel::social::x::XChannel;
+//!
+//! // An OAuth 2.0 user access token (Authorization Code with PKCE; scopes
+//! // tweet.read tweet.write users.read). The token is a secret.
+//! let x = XChannel::builder("your-user-access-token").build()?;
+//! // Routes send to its one target, "timeline" (rename it with `.target(…)`).
+//!
+//! // User access tokens expire (after two hours without offline.access):
+//! // refresh it with your OAuth client and hand the new one over.
+//! x.set_access_token("the-refreshed-token")?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each message is `POST {base}/2/tweets` (base `https://api.x.com`) with
+//! `Authorization: Bearer <user access token>` and `{"text": …}`, plus
+//! `{"reply": {"in_reply_to_tweet_id": …}}`: the id of the previous post about
+//! the incident on this channel, so first contact, updates and resolution form
+//! one thread. X answers `201 {"data": {"id": …, "text": …}}`; the receipt
+//! keeps the id.
+//!
+//! **Authentication.** Posting needs a *user* context. App-only bearer tokens
+//! (OAuth 2.0 client credentials) cannot post: X answers 403 "Unsupported
+//! Authentication", a configuration error. OAuth 1.0a user context (signed
+//! requests) is not supported; use an OAuth 2.0 user access token, and
+//! refresh it with [`XChannel::set_access_token`].
+//!
+//! **Length.** 280 weighted characters, counted as twitter-text v3 does
+//! ([`weighted_length`]): the text is normalised to NFC; code points in
+//! U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1,
+//! every other code point 2 (CJK, most symbols); an emoji, including a
+//! sequence joined with U+200D (`👩‍👩‍👧`), a flag or an emoji with a skin
+//! tone, weighs 2 in all; every link weighs 23 (t.co), however long. Links are
+//! `http://` and `https://` links, and bare domains (`status.example.com`),
+//! which count the larger of 23 and their own length (the rules, shared with
+//! Mastodon, are in the social module's `links.rs`). The text limit's measure
+//! is this count on the text as sent (mentions defused, NFC; links are found
+//! before normalising, so that the count never decreases when text is
+//! appended), so fitting keeps posts within 280. The post is sent
+//! NFC-normalised, as X counts it.
+//!
+//! **User text** is plain text; every `@` that could start a mention (also
+//! the fullwidth `＠`) is defused
+//! ([`defuse_mentions`]), so the post
+//! mentions and notifies nobody and cannot turn into a reply.
+//!
+//! **Rate.** By default 100 posts per 24 hours for the channel (the per-user
+//! limit of X's Basic tier in 2023; X's limits change, so set yours with
+//! [`rate`](XChannelBuilder::rate)). A 429 is a rate limit whose delay runs
+//! until `x-rate-limit-reset` (epoch seconds), or until the 24-hour user or app
+//! limit's reset when that one is used up; X sends no `Retry-After`, which is
+//! read only when no reset is given.
+//!
+//! **Errors** (see [`map_error`]): 401 (bad or expired token) is a
+//! configuration error, as are the 403s that say the token or app cannot post
+//! this way; other 403s (duplicate content, not allowed to reply) and 400
+//! (invalid request) are permanent rejections; 408 and 5xx are transient.
+//! Errors keep X's short `title`, `detail` and first error `message`, cleaned.
+//!
+//! **Retries.** X takes no idempotency key: a post that timed out may have
+//! been published, and a retry may post it twice, or be refused as duplicate
+//! content (403).
+
+use std::fmt;
+use std::sync::RwLock;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+use url::Url;
+
+use super::links::{self, End, Rules};
+use super::{delay_until, post_text, sanitize};
+use crate::channel::http;
+use crate::channel::{
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+};
+use crate::render::markup::defuse_mentions;
+use crate::render::{LengthUnit, TextLimit};
+
+/// X API's base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.x.com";
+
+/// The longest post, in weighted characters (`maxWeightedTweetLength`).
+pub const MAX_WEIGHTED_LENGTH: usize = 280;
+
+/// What every link weighs (`transformedURLLength`).
+pub const TRANSFORMED_URL_LENGTH: usize = links::URL_LENGTH;
+
+/// The target routes send to unless renamed with
+/// [`target`](XChannelBuilder::target).
+pub const DEFAULT_TARGET: &str = "timeline";
+
+/// X links `http` and `https` links and bare domains.
+const RULES: Rules = Rules {
+    schemes: &["https", "http"],
+    bare_domains: true,
+    composes: is_combining,
+};
+
+/// Whether `c` is a combining mark, which NFC may compose with the character
+/// before it.
+fn is_combining(c: char) -> bool {
+    unicode_normalization::char::canonical_combining_class(c) != 0
+}
+
+/// The weight of one code point (twitter-text v3 `ranges`, scale 100 → 1).
+pub const fn code_point_weight(c: char) -> usize {
+    match c as u32 {
+        0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 1,
+        _ => 2,
+    }
+}
+
+/// Code points that start an emoji on their own: the emoji blocks of the
+/// Supplementary Multilingual Plane (pictographs, emoticons, transport,
+/// flags' regional indicators, skin tones, and the supplemental blocks).
+const fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF)
+}
+
+/// Symbols in the Basic Multilingual Plane that are emoji when followed by
+/// the emoji presentation selector U+FE0F (`❤️`, `⚠️`, `✔️`, `©️`).
+const fn is_text_emoji(c: char) -> bool {
+    matches!(
+        c as u32,
+        0xA9 | 0xAE
+            | 0x203C
+            | 0x2049
+            | 0x2122
+            | 0x2139
+            | 0x2194..=0x21AA
+            | 0x231A..=0x23FF
+            | 0x24C2
+            | 0x25AA..=0x25FE
+            | 0x2600..=0x27BF
+            | 0x2934..=0x2935
+            | 0x2B05..=0x2B55
+            | 0x3030
+            | 0x303D
+            | 0x3297
+            | 0x3299
+    )
+}
+
+/// What an emoji sequence is made of beyond its first code point: zero-width
+/// joiners, variation selectors, the keycap, skin tones, tags, and more emoji.
+const fn is_emoji_part(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x200D | 0xFE0E | 0xFE0F | 0x20E3 | 0xE0020..=0xE007F
+    ) || is_emoji(c)
+        || is_text_emoji(c)
+}
+
+/// The weight of one grapheme cluster: an emoji sequence weighs 2 (plus any
+/// code point in it that is no emoji part, such as a combining accent), any
+/// other cluster the sum of its code points' weights.
+fn grapheme_weight(g: &str) -> usize {
+    let mut cps = g.chars();
+    let Some(first) = cps.next() else {
+        return 0;
+    };
+    let second = g.chars().nth(1);
+    if is_emoji(first) || (is_text_emoji(first) && second == Some('\u{FE0F}')) {
+        2 + cps
+            .filter(|c| !is_emoji_part(*c))
+            .map(code_point_weight)
+            .sum::<usize>()
+    } else {
+        g.chars().map(code_point_weight).sum()
+    }
+}
+
+/// The weight of text without links, normalised to NFC.
+fn plain_weight(text: &str) -> usize {
+    let text: String = text.nfc().collect();
+    text.graphemes(true).map(grapheme_weight).sum()
+}
+
+/// The weighted length of a post as X counts it (see the [module
+/// docs](self)): NFC, then 1 or 2 per code point, 2 per emoji, 23 per link.
+///
+/// ```
+/// use tidings::channel::social::x::weighted_length;
+///
+/// assert_eq!(weighted_length("Fixed. https://status.example.com/incidents/2026-11-25-api"), 7 + 23);
+/// assert_eq!(weighted_length("障害 👩‍👩‍👧 ok"), 4 + 1 + 2 + 3);
+/// assert_eq!(weighted_length("e\u{301}"), 1, "NFC: é");
+/// ```
+pub fn weighted_length(text: &str) -> usize {
+    let text: String = text.nfc().collect();
+    links::length(&text, RULES, End::Closed, &plain_weight)
+}
+
+/// The measure of [`text_limit`]: [`weighted_length`] of the text as it is
+/// sent (mentions defused), with punctuation that ends the text right after a
+/// link left out, and links found before normalising to NFC (the text between
+/// them is normalised), so that it never decreases when text is appended: a
+/// combining accent after `https://e` composes `é`, which would end the link
+/// before the `e` after normalisation. To stay at least X's count, a link
+/// followed by a combining mark is charged its last character and the
+/// punctuation before it, and the three characters that normalise to ASCII
+/// are read as that ASCII character.
+fn measure(text: &str) -> usize {
+    let text: String = defuse_mentions(text).chars().map(ascii_look).collect();
+    links::length(&text, RULES, End::Open, &plain_weight)
+}
+
+/// The characters whose NFC form is an ASCII character, as that character
+/// (the Kelvin sign is `K`, the Greek question mark `;`, the Greek varia
+/// `` ` ``), so that links start and end where X sees them.
+const fn ascii_look(c: char) -> char {
+    match c {
+        '\u{212A}' => 'K',
+        '\u{037E}' => ';',
+        '\u{1FEF}' => '`',
+        c => c,
+    }
+}
+
+/// X's text limit: [`MAX_WEIGHTED_LENGTH`] weighted characters, counted on
+/// the text as [`XChannel`] sends it.
+pub const fn text_limit() -> TextLimit {
+    TextLimit {
+        max: MAX_WEIGHTED_LENGTH,
+        unit: LengthUnit::Custom {
+            name: "x_weighted",
+            measure,
+        },
+    }
+}
+
+/// Posts to one X account. See the [module docs](self).
+pub struct XChannel {
+    tweets_url: Url,
+    token: RwLock<String>,
+    target: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    limits: ChannelLimits,
+}
+
+impl fmt::Debug for XChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XChannel")
+            .field("tweets_url", &self.tweets_url.as_str())
+            .field("token", &"<redacted>")
+            .field("target", &self.target)
+            .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`XChannel`]; every check happens in [`build`](Self::build).
+#[must_use]
+pub struct XChannelBuilder {
+    token: String,
+    base: String,
+    target: String,
+    client: Option<reqwest::Client>,
+    timeout: Duration,
+    rate: Option<RateLimit>,
+}
+
+impl fmt::Debug for XChannelBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XChannelBuilder")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a token can go in an `Authorization` header as it is.
+fn is_token(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl XChannel {
+    /// A builder posting as the user of `user_access_token` (OAuth 2.0
+    /// Authorization Code with PKCE, scope `tweet.write`).
+    pub fn builder(user_access_token: impl Into<String>) -> XChannelBuilder {
+        XChannelBuilder {
+            token: user_access_token.into(),
+            base: DEFAULT_BASE_URL.to_owned(),
+            target: DEFAULT_TARGET.to_owned(),
+            client: None,
+            timeout: http::DEFAULT_TIMEOUT,
+            rate: None,
+        }
+    }
+
+    /// Replaces the user access token (after refreshing it); later posts use
+    /// the new one.
+    pub fn set_access_token(&self, token: impl Into<String>) -> Result<(), ChannelError> {
+        let token = token.into();
+        if !is_token(&token) {
+            return Err(ChannelError::Config {
+                reason: "the X access token is empty or has spaces or control characters".into(),
+            });
+        }
+        match self.token.write() {
+            Ok(mut current) => *current = token,
+            Err(poisoned) => *poisoned.into_inner() = token,
+        }
+        Ok(())
+    }
+
+    fn bearer(&self) -> String {
+        let token = match self.token.read() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        format!("Bearer {}", *token)
+    }
+
+    /// The post text sent for `delivery`: its fitted text with mentions
+    /// defused, and the link, normalised to NFC.
+    pub fn post_text(delivery: &Delivery) -> String {
+        post_text(&delivery.text, delivery.link.as_str())
+            .nfc()
+            .collect()
+    }
+}
+
+impl XChannelBuilder {
+    /// The API base URL (default [`DEFAULT_BASE_URL`]; a local server in
+    /// tests).
+    pub fn base_url(mut self, base: impl Into<String>) -> Self {
+        self.base = base.into();
+        self
+    }
+
+    /// The name routes use for this account (default [`DEFAULT_TARGET`]);
+    /// deliveries to any other target are refused.
+    pub fn target(mut self, name: impl Into<String>) -> Self {
+        self.target = name.into();
+        self
+    }
+
+    /// Uses this client (shared connection pool).
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Per-request timeout (default 20 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Posts for the channel (default 100 per 24 hours).
+    pub fn rate(mut self, rate: RateLimit) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// Validates and builds the channel.
+    pub fn build(self) -> Result<XChannel, ChannelError> {
+        let config = |reason: String| ChannelError::Config { reason };
+        if self.timeout.is_zero() {
+            return Err(config("X timeout must be greater than zero".into()));
+        }
+        if !is_token(&self.token) {
+            return Err(config(
+                "the X access token is empty or has spaces or control characters".into(),
+            ));
+        }
+        if self.target.trim().is_empty() {
+            return Err(config("the X target name is empty".into()));
+        }
+        let base =
+            http::check_url(&self.base, false).map_err(|r| config(format!("X base URL: {r}")))?;
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(config(
+                "the X base URL must have no query or fragment".into(),
+            ));
+        }
+        let tweets_url = format!("{}/2/tweets", base.as_str().trim_end_matches('/'));
+        let tweets_url =
+            http::check_url(&tweets_url, false).map_err(|r| config(format!("X base URL: {r}")))?;
+        let rate = match self.rate {
+            Some(rate) => rate,
+            None => RateLimit::new(100, Duration::from_secs(86_400))
+                .map_err(|e| config(format!("X default rate: {e}")))?,
+        };
+        let limits = ChannelLimits::new()
+            .with_text(text_limit())
+            .with_rate(rate)
+            .threaded();
+        let client = match self.client {
+            Some(c) => c,
+            None => http::client(self.timeout)?,
+        };
+        Ok(XChannel {
+            tweets_url,
+            token: RwLock::new(self.token),
+            target: self.target,
+            client,
+            timeout: self.timeout,
+            limits,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct NewPost<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<Reply<'a>>,
+}
+
+#[derive(Serialize)]
+struct Reply<'a> {
+    in_reply_to_tweet_id: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    data: CreatedData,
+}
+
+#[derive(Deserialize)]
+struct CreatedData {
+    id: String,
+}
+
+/// X's error bodies: problem details `{"title", "detail", "type", "status"}`,
+/// or `{"errors": [{"message", …}], …}`. Only these fields are read.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorItem {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// ` (Forbidden: You are not allowed to create a Tweet with duplicate
+/// content.)` from a known error body.
+fn describe(body: &ErrorBody) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let first_error = body.errors.first().and_then(|e| e.message.as_deref());
+    for field in [body.title.as_deref(), body.detail.as_deref(), first_error]
+        .into_iter()
+        .flatten()
+    {
+        let clean = sanitize(field, 160);
+        if !clean.is_empty() && !parts.contains(&clean) {
+            parts.push(clean);
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(": "))
+    }
+}
+
+/// The last path segment of a problem `type`
+/// (`https://api.twitter.com/2/problems/unsupported-authentication`).
+fn problem(body: &ErrorBody) -> &str {
+    body.kind
+        .as_deref()
+        .and_then(|t| t.rsplit('/').next())
+        .unwrap_or("")
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// The reset (epoch seconds) of a limit named by `prefix`, if it is used up
+/// (or, with `always`, whatever its remaining count).
+fn reset_of(headers: &HeaderMap, prefix: &str, always: bool) -> Option<DateTime<Utc>> {
+    let remaining = header(headers, &format!("{prefix}-remaining"));
+    let used_up = remaining.is_none_or(|r| r.parse::<u64>().is_ok_and(|n| n == 0));
+    if !(always || used_up) {
+        return None;
+    }
+    let secs: i64 = header(headers, &format!("{prefix}-reset"))?.parse().ok()?;
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// The delay of a 429: until the latest reset among the used-up limits
+/// (`x-rate-limit-*`, the 24-hour `x-user-limit-24hour-*` and
+/// `x-app-limit-24hour-*`); `x-rate-limit-reset` whatever its remaining count
+/// when none is used up; `Retry-After` when no reset is given.
+fn rate_limit_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let mut resets: Vec<DateTime<Utc>> =
+        ["x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"]
+            .into_iter()
+            .filter_map(|prefix| reset_of(headers, prefix, false))
+            .collect();
+    if resets.is_empty() {
+        resets.extend(reset_of(headers, "x-rate-limit", true));
+    }
+    delay_until(resets, headers, now)
+}
+
+/// Maps X's answer to a failed `POST /2/tweets` (its status, headers and body)
+/// to what to do next. Only the known fields of the JSON body are kept,
+/// cleaned; the body is never copied into the error.
+pub fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
+    let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
+    let code = status.as_u16();
+    match code {
+        // 429 Too Many Requests: wait until x-rate-limit-reset (epoch
+        // seconds), or the 24-hour cap's reset when that one is used up.
+        429 => ChannelError::RateLimited {
+            retry_after: rate_limit_delay(headers, SystemTime::now()),
+        },
+        // 401 {"title":"Unauthorized","detail":"Unauthorized",…}: the token is
+        // wrong, revoked or expired (user access tokens last two hours).
+        401 => ChannelError::Config {
+            reason: format!(
+                "X refused the access token (401{}); refresh it or configure a new one",
+                describe(&parsed)
+            ),
+        },
+        // 403 "Unsupported Authentication" (an app-only token: posting needs
+        // a user context) and "client-forbidden" (the app is not attached to
+        // a project, or lacks write permission): the configuration must change.
+        403 if matches!(
+            problem(&parsed),
+            "unsupported-authentication" | "client-forbidden"
+        ) =>
+        {
+            ChannelError::Config {
+                reason: format!(
+                    "X refused this kind of token or app (403{}); posting needs a user access token with tweet.write",
+                    describe(&parsed)
+                ),
+            }
+        }
+        // 403 "You are not allowed to create a Tweet with duplicate content."
+        // or not allowed to reply: this post never passes.
+        403 => ChannelError::Rejected {
+            reason: format!("X forbids this post (403{})", describe(&parsed)),
+            status: Some(code),
+        },
+        // 408 and 5xx: X failed; retry.
+        408 | 500..=599 => http::error_for_status(status, headers),
+        // 400 "Invalid Request" (text too long, reply to a deleted post) and
+        // other 4xx: this post never passes.
+        400..=499 => ChannelError::Rejected {
+            reason: format!("X answered {status}{}", describe(&parsed)),
+            status: Some(code),
+        },
+        // Redirects (not followed) and anything else: the general rules.
+        _ => http::error_for_status(status, headers),
+    }
+}
+
+#[async_trait]
+impl Channel for XChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::new("x")
+    }
+
+    fn limits(&self) -> &ChannelLimits {
+        &self.limits
+    }
+
+    async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
+        let target = delivery.target.as_str();
+        if target != self.target {
+            return Err(ChannelError::InvalidTarget {
+                target: target.to_owned(),
+                reason: format!("this X channel posts to {:?} only", self.target),
+            });
+        }
+        let text = Self::post_text(delivery);
+        let length = weighted_length(&text);
+        if length > MAX_WEIGHTED_LENGTH {
+            return Err(ChannelError::rejected(format!(
+                "the post weighs {length} characters; X takes at most {MAX_WEIGHTED_LENGTH}"
+            )));
+        }
+        let body = NewPost {
+            text: &text,
+            reply: delivery.thread.as_ref().map(|t| Reply {
+                in_reply_to_tweet_id: t.latest.as_str(),
+            }),
+        };
+        let request = self
+            .client
+            .post(self.tweets_url.clone())
+            .header(AUTHORIZATION, self.bearer())
+            .json(&body);
+        let response = http::send(request, &self.tweets_url, self.timeout).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let answer = http::body_text(response).await;
+        if !status.is_success() {
+            return Err(map_error(status, &headers, &answer));
+        }
+        let mut receipt = Receipt::new(crate::clock::now()).with_status(status.as_u16());
+        match serde_json::from_str::<Created>(&answer) {
+            Ok(created)
+                if !created.data.id.is_empty()
+                    && created.data.id.len() <= 32
+                    && created.data.id.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                receipt = receipt.with_message_ref(MessageRef::new(created.data.id));
+            }
+            // Posted all the same; the next update starts a new thread.
+            _ => tracing::warn!(
+                key = %delivery.key,
+                "X accepted the post but returned no usable id"
+            ),
+        }
+        Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn map(status: u16, h: &HeaderMap, body: &str) -> ChannelError {
+        map_error(StatusCode::from_u16(status).unwrap(), h, body)
+    }
+
+    #[test]
+    fn weights_follow_twitter_text_v3() {
+        assert_eq!(weighted_length(""), 0);
+        assert_eq!(weighted_length(&"a".repeat(280)), 280);
+        assert_eq!(weighted_length(&"障".repeat(140)), 280);
+        assert_eq!(
+            weighted_length("ÀßЖשع"),
+            5,
+            "Latin-1, Cyrillic, Hebrew, Arabic"
+        );
+        assert_eq!(weighted_length("\u{10FF}\u{1100}"), 3);
+        assert_eq!(
+            weighted_length("\u{2013}\u{2026}\u{2032}\u{2038}"),
+            1 + 2 + 1 + 2
+        );
+        assert_eq!(weighted_length("\u{200D}\u{200E}"), 3);
+        // Emoji: 2 each, sequences included.
+        for emoji in ["😀", "👍🏽", "👩‍👩‍👧", "🏳️‍🌈", "🇫🇷", "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "❤️", "⚠️", "👩‍⚕️"]
+        {
+            assert_eq!(weighted_length(emoji), 2, "{emoji}");
+        }
+        assert_eq!(weighted_length("❤"), 2);
+        assert_eq!(weighted_length("©"), 1);
+        assert_eq!(weighted_length("©️"), 2);
+        assert_eq!(
+            weighted_length("👍\u{301}"),
+            3,
+            "an accent is no emoji part"
+        );
+        assert_eq!(weighted_length("🇫🇷🇩🇪"), 4);
+        // NFC first: e + combining acute is é; the Kelvin sign is K.
+        assert_eq!(weighted_length("e\u{301}"), 1);
+        assert_eq!(weighted_length("\u{212A}"), 1);
+        assert_eq!(weighted_length("\u{2126}"), 1, "Ohm sign is Greek Omega");
+    }
+
+    #[test]
+    fn links_weigh_23() {
+        let link = "https://status.example.com/incidents/2026-11-25-api-errors";
+        assert_eq!(weighted_length(link), 23);
+        assert_eq!(weighted_length(&format!("障害 {link}")), 5 + 23);
+        assert_eq!(weighted_length("see status.example.com."), 4 + 23 + 1);
+        assert_eq!(weighted_length("a.co"), 23);
+        assert_eq!(weighted_length("e.g."), 4);
+    }
+
+    #[test]
+    fn only_three_characters_normalise_to_ascii() {
+        for c in (0x80..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let nfc: String = c.to_string().nfc().collect();
+            if nfc.is_ascii() {
+                assert_eq!(nfc, ascii_look(c).to_string(), "{c:?}");
+                assert_ne!(ascii_look(c), c, "{c:?}");
+            } else {
+                assert!(!nfc.starts_with(|n: char| n.is_ascii()), "{c:?}");
+                assert_eq!(ascii_look(c), c, "{c:?}");
+            }
+        }
+        assert_eq!(
+            measure("\u{212A}https://a.com end"),
+            weighted_length("Khttps://a.com end")
+        );
+    }
+
+    #[test]
+    fn an_accent_after_a_link_never_shortens_the_measure() {
+        assert_eq!(measure("https://e"), 23);
+        assert_eq!(measure("https://e\u{301}"), 23 + 1 + 1);
+        assert_eq!(weighted_length("https://e\u{301}"), 9, "X sees https://é");
+    }
+
+    #[test]
+    fn the_measure_counts_what_is_sent() {
+        let link = "https://status.example.com/incidents/inc-7";
+        let text = format!("Ce\u{301}st @everyone ＠x 👩‍👩‍👧\n\n{link}");
+        let sent: String = post_text(&text, link).nfc().collect();
+        assert_eq!(measure(&text), weighted_length(&sent));
+        assert!(sent.contains("@\u{200B}everyone") && sent.contains("＠\u{200B}x"));
+        assert!(sent.contains("Cést"));
+    }
+
+    #[test]
+    fn rate_limits_wait_until_the_reset() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let h = headers(&[
+            ("x-rate-limit-limit", "200"),
+            ("x-rate-limit-remaining", "0"),
+            ("x-rate-limit-reset", "1700000900"),
+        ]);
+        assert_eq!(rate_limit_delay(&h, now), Some(Duration::from_secs(900)));
+        // The 24-hour user cap is used up, the 15-minute window is not.
+        let h = headers(&[
+            ("x-rate-limit-remaining", "150"),
+            ("x-rate-limit-reset", "1700000900"),
+            ("x-user-limit-24hour-limit", "100"),
+            ("x-user-limit-24hour-remaining", "0"),
+            ("x-user-limit-24hour-reset", "1700036000"),
+        ]);
+        assert_eq!(rate_limit_delay(&h, now), Some(Duration::from_secs(36_000)));
+        // Nothing used up: the window's reset.
+        let h = headers(&[
+            ("x-rate-limit-remaining", "3"),
+            ("x-rate-limit-reset", "1700000060"),
+        ]);
+        assert_eq!(rate_limit_delay(&h, now), Some(Duration::from_secs(60)));
+        let h = headers(&[("retry-after", "5")]);
+        assert_eq!(rate_limit_delay(&h, now), Some(Duration::from_secs(5)));
+        assert_eq!(rate_limit_delay(&HeaderMap::new(), now), None);
+        let e = map(
+            429,
+            &HeaderMap::new(),
+            r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#,
+        );
+        assert_eq!(e, ChannelError::RateLimited { retry_after: None });
+    }
+
+    #[test]
+    fn failures_map_to_what_to_do_next() {
+        let h = HeaderMap::new();
+        // Bodies as X answers them.
+        let e = map(
+            401,
+            &h,
+            r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
+        );
+        assert!(matches!(e, ChannelError::Config { .. }), "{e}");
+        let e = map(
+            403,
+            &h,
+            r#"{"title":"Unsupported Authentication","detail":"Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].","type":"https://api.twitter.com/2/problems/unsupported-authentication","status":403}"#,
+        );
+        assert!(matches!(e, ChannelError::Config { .. }), "{e}");
+        assert!(e.to_string().contains("Application-Only"), "{e}");
+        let e = map(
+            403,
+            &h,
+            r#"{"detail":"You are not allowed to create a Tweet with duplicate content.","type":"about:blank","title":"Forbidden","status":403}"#,
+        );
+        assert!(
+            matches!(
+                e,
+                ChannelError::Rejected {
+                    status: Some(403),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("duplicate content"), "{e}");
+        let e = map(
+            400,
+            &h,
+            r#"{"errors":[{"parameters":{"text":["…"]},"message":"The `text` query parameter value [...] is not valid"}],"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}"#,
+        );
+        assert!(
+            matches!(
+                e,
+                ChannelError::Rejected {
+                    status: Some(400),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("Invalid Request"), "{e}");
+        assert!(e.to_string().contains("is not valid"), "{e}");
+        for code in [500, 502, 503, 504] {
+            let e = map(code, &h, r#"{"title":"Service Unavailable"}"#);
+            assert!(e.is_retryable(), "{e}");
+        }
+        let e = map(400, &h, r#"{"detail":"<b>https://evil/?token=abc</b>"}"#);
+        assert!(!e.to_string().contains(['<', '/', '=']), "{e}");
+    }
+
+    #[test]
+    fn builder_checks_the_configuration_and_hides_secrets() {
+        let ok = || XChannel::builder("SECRET-token");
+        let ch = ok().build().unwrap();
+        assert_eq!(ch.tweets_url.as_str(), "https://api.x.com/2/tweets");
+        assert!(ch.limits().threads);
+        assert_eq!(ch.limits().text, Some(text_limit()));
+        assert_eq!(ch.limits().text.unwrap().max, 280);
+        assert!(!format!("{ch:?}").contains("SECRET"));
+        assert!(!format!("{:?}", ok()).contains("SECRET"));
+        ch.set_access_token("SECRET-new").unwrap();
+        assert_eq!(ch.bearer(), "Bearer SECRET-new");
+        assert!(ch.set_access_token("has space").is_err());
+        for bad in [
+            ok().timeout(Duration::ZERO),
+            ok().target(""),
+            ok().base_url("http://api.x.com"),
+            ok().base_url("https://api.x.com/?SECRET"),
+            XChannel::builder(""),
+            XChannel::builder("SECRET token"),
+        ] {
+            let err = bad.build().unwrap_err();
+            assert!(matches!(err, ChannelError::Config { .. }), "{err}");
+            assert!(!err.to_string().contains("SECRET"), "{err}");
+        }
+    }
+}
