@@ -28,6 +28,8 @@ use tidings::channel::email::EmailChannel;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::sms::twilio::TwilioChannel;
 use tidings::channel::social::bluesky::BlueskyChannel;
+use tidings::channel::social::mastodon::MastodonChannel;
+use tidings::channel::social::x::XChannel;
 use tidings::channel::status_page::StaticStatusPage;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
@@ -57,6 +59,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .component(ComponentId::new("checkout")?, "Checkout")
             .component(ComponentId::new("api")?, "Public API")
             .component(ComponentId::new("web")?, "Website")
+            .build()?,
+    );
+    let mastodon = Arc::new(
+        MastodonChannel::builder(format!("http://{addr}/mastodon"), "drill-mastodon-token")
+            .build()?,
+    );
+    let x = Arc::new(
+        XChannel::builder("drill-x-user-token")
+            .base_url(format!("http://{addr}/x"))
             .build()?,
     );
     let bluesky = Arc::new(
@@ -155,6 +166,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .channel("email", email)
         .channel("sms", sms)
         .channel("bluesky", bluesky)
+        .channel("mastodon", mastodon)
+        .channel("x", x)
         .channel("pager", pager.clone())
         .channel("webhook", webhook)
         .audience(
@@ -191,7 +204,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
             AudiencePolicy::new(Audience::Customers)
                 .route(Route::new("email", [t("status-subscribers@example.com")?]))
                 .route(Route::new("webhook", [t("customer-portal")?]))
-                .route(Route::new("bluesky", [t("status.example.com")?])),
+                .route(Route::new("bluesky", [t("status.example.com")?]))
+                .route(Route::new(
+                    "mastodon",
+                    [t(tidings::channel::social::mastodon::DEFAULT_TARGET)?],
+                ))
+                .route(Route::new(
+                    "x",
+                    [t(tidings::channel::social::x::DEFAULT_TARGET)?],
+                )),
         )
         .build()?;
 
