@@ -533,7 +533,7 @@ impl EmailChannel {
         }
         let link = delivery.link.as_str();
         let plain = delivery.text.to_string();
-        let without_link = plain.strip_suffix(link).unwrap_or(&plain).trim_end();
+        let without_link = delivery.text_without_link();
         let body = without_link.strip_prefix(subject).unwrap_or(without_link);
         let message = builder
             .multipart(MultiPart::alternative_plain_html(

@@ -55,7 +55,6 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::split_link;
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
@@ -90,7 +89,7 @@ fn content_len(text: &str) -> usize {
 /// The message content: escaped user text, then the link as a masked link.
 pub fn content(delivery: &Delivery) -> String {
     let link = delivery.link.as_str();
-    let text = split_link(&delivery.text, link);
+    let text = delivery.text_without_link();
     // A parsed URL has no spaces or `<>`; `(` and `)` would end the link early.
     let url = link.replace('(', "%28").replace(')', "%29");
     format!("{}\n{LINK_OPEN}{url})", markdown(text))

@@ -49,7 +49,6 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::split_link;
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
@@ -255,7 +254,7 @@ fn threaded(mut url: Url) -> Url {
 /// The message text: escaped user text, then the link.
 pub fn text(delivery: &Delivery) -> String {
     let link = delivery.link.as_str();
-    let text = split_link(&delivery.text, link);
+    let text = delivery.text_without_link();
     // `|` and `>` would end `<url|label>` early.
     let url = link
         .replace('|', "%7C")

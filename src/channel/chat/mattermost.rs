@@ -56,7 +56,6 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::split_link;
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
@@ -100,7 +99,7 @@ fn text_len(text: &str) -> usize {
 /// The post's text: escaped user text, then the link as a masked link.
 pub fn text(delivery: &Delivery) -> String {
     let link = delivery.link.as_str();
-    let body = split_link(&delivery.text, link);
+    let body = delivery.text_without_link();
     // A parsed URL has no spaces or `<>`; `(` and `)` would end the link early.
     let url = link.replace('(', "%28").replace(')', "%29");
     format!("{}\n{LINK_OPEN}{url})", escape(body))

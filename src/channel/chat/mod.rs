@@ -32,11 +32,3 @@ pub mod teams;
 #[cfg(feature = "google-chat")]
 #[cfg_attr(docsrs, doc(cfg(feature = "google-chat")))]
 pub mod google_chat;
-
-/// The fitted text without its trailing link, and the link. Fitting puts the
-/// link last; if it is somehow not there, the whole text is returned and the
-/// caller appends the link.
-#[cfg(feature = "__chat")]
-pub(crate) fn split_link<'a>(text: &'a str, link: &str) -> &'a str {
-    text.strip_suffix(link).unwrap_or(text).trim_end()
-}

@@ -42,7 +42,6 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::split_link;
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
@@ -290,7 +289,7 @@ impl SlackChannelBuilder {
 /// The message text in `mrkdwn`: escaped user text, then the link.
 pub fn mrkdwn(delivery: &Delivery) -> String {
     let link = delivery.link.as_str();
-    let text = split_link(&delivery.text, link);
+    let text = delivery.text_without_link();
     // `&`, `<`, `>` and `|` would break out of `<url|label>`.
     let url = slack_mrkdwn(link).replace('|', "%7C");
     format!("{}\n<{url}{LINK_LABEL}", slack_mrkdwn(text))

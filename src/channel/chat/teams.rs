@@ -63,7 +63,6 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 use url::Url;
 
-use super::split_link;
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
@@ -409,7 +408,7 @@ fn card<'a>(
 fn payload(delivery: &Delivery) -> Result<Vec<u8>, ChannelError> {
     let link = delivery.link.as_str();
     let title = delivery.message.title.as_str();
-    let text = split_link(&delivery.text, link);
+    let text = delivery.text_without_link();
     let text = text.strip_prefix(title).map_or(text, str::trim_start);
     let message = card(
         card_title(title),
