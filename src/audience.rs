@@ -33,6 +33,10 @@ pub enum PolicyError {
     /// `max_silence` was zero.
     #[error("audience {0}: max_silence must be greater than zero")]
     ZeroMaxSilence(Audience),
+    /// The maintenance reminder was set to zero before the start (a reminder
+    /// must come before the work starts; use `None` for no reminder).
+    #[error("audience {0}: a maintenance reminder must come some time before the start")]
+    ZeroReminder(Audience),
     /// The policy has no route, so the audience would never hear anything.
     #[error("audience {0} has no route")]
     NoRoute(Audience),
@@ -272,6 +276,11 @@ impl Route {
     }
 }
 
+/// How long before a scheduled maintenance starts an audience is reminded of
+/// it, unless its policy says otherwise
+/// ([`AudiencePolicy::maintenance_reminder`]): one hour.
+pub const DEFAULT_MAINTENANCE_REMINDER: Duration = Duration::from_secs(60 * 60);
+
 /// How one audience is told: its routes, detail, longest silence and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -282,6 +291,7 @@ pub struct AudiencePolicy {
     pub(crate) max_silence: Duration,
     pub(crate) components: Option<Vec<ComponentId>>,
     pub(crate) holding: bool,
+    pub(crate) reminder: Option<Duration>,
 }
 
 impl AudiencePolicy {
@@ -295,6 +305,7 @@ impl AudiencePolicy {
             routes: Vec::new(),
             components: None,
             holding: false,
+            reminder: Some(DEFAULT_MAINTENANCE_REMINDER),
         }
     }
 
@@ -327,6 +338,16 @@ impl AudiencePolicy {
         self
     }
 
+    /// How long before a scheduled maintenance starts the audience is
+    /// reminded of it (default [`DEFAULT_MAINTENANCE_REMINDER`], one hour;
+    /// `None`: never). Only audiences told of the maintenance are reminded,
+    /// once. See
+    /// [`Dispatcher::send_maintenance_reminders`](crate::dispatch::Dispatcher::send_maintenance_reminders).
+    pub fn maintenance_reminder(mut self, before: Option<Duration>) -> Self {
+        self.reminder = before;
+        self
+    }
+
     /// Scopes the audience to these components: it hears only of incidents that
     /// affect at least one of them (like an audience-specific status page).
     pub fn components(mut self, components: impl IntoIterator<Item = ComponentId>) -> Self {
@@ -354,6 +375,11 @@ impl AudiencePolicy {
     pub fn sends_holding_statements(&self) -> bool {
         self.holding
     }
+    /// How long before a scheduled maintenance starts the audience is
+    /// reminded of it, if at all.
+    pub fn reminds_before(&self) -> Option<Duration> {
+        self.reminder
+    }
     /// The component scope, if any.
     pub fn component_scope(&self) -> Option<&[ComponentId]> {
         self.components.as_deref()
@@ -375,6 +401,9 @@ impl AudiencePolicy {
         }
         if self.max_silence.is_zero() {
             return Err(PolicyError::ZeroMaxSilence(self.audience.clone()));
+        }
+        if self.reminder.is_some_and(|d| d.is_zero()) {
+            return Err(PolicyError::ZeroReminder(self.audience.clone()));
         }
         if self.routes.is_empty() {
             return Err(PolicyError::NoRoute(self.audience.clone()));

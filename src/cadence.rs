@@ -73,17 +73,18 @@ use crate::dispatch::{
 };
 use crate::incident::{Incident, IncidentId, ModelError, Status, Update, UpdateDraft};
 
-/// Why the cadence could not be read or a holding statement not sent.
+/// Why the cadence could not be read, or a holding statement or maintenance
+/// reminder not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CadenceError {
     /// The journal could not be read.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// The holding statement was refused by the incident model.
+    /// The holding statement or reminder was refused by the incident model.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// The holding statement could not be published.
+    /// The holding statement or reminder could not be published.
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
 }
@@ -189,6 +190,7 @@ impl Cadence {
             }
         }
         let closed = incident.status().is_closed();
+        let scheduled = incident.status() == Status::Scheduled;
         let audiences = routing
             .policies
             .iter()
@@ -200,7 +202,13 @@ impl Cadence {
                     .and_then(|u| u.next_update_at);
                 let since = last.as_ref().map_or(incident.started_at(), |l| l.at);
                 let deadline = add(since, policy.longest_silence());
-                let due = (!closed).then(|| promised.map_or(deadline, |p| p.min(deadline)));
+                let due = (!closed).then(|| match promised {
+                    // Before a maintenance starts there is nothing to tell:
+                    // the announcement's promise (the start) is the due time.
+                    Some(p) if scheduled => p,
+                    Some(p) => p.min(deadline),
+                    None => deadline,
+                });
                 AudienceCadence {
                     audience: policy.audience().clone(),
                     max_silence: policy.longest_silence(),
@@ -298,8 +306,10 @@ impl Dispatcher {
     /// `max_silence` get one statement each). It reaches the status page only
     /// if customers are among them.
     ///
-    /// Nothing is sent for a closed incident, or before its first update (the
-    /// first contact is written by people). If an audience's pending holding
+    /// Nothing is sent for a closed incident, before its first update (the
+    /// first contact is written by people), or for a scheduled maintenance
+    /// that has not been said to start (its audiences get
+    /// [reminders](Dispatcher::send_maintenance_reminders) instead). If an audience's pending holding
     /// statement was not delivered, that statement is published again instead
     /// of a new one being posted.
     pub async fn send_holding_statements(
@@ -310,7 +320,7 @@ impl Dispatcher {
         let Some(latest) = incident.latest() else {
             return Ok(Vec::new());
         };
-        if latest.status.is_closed() {
+        if latest.status.is_closed() || latest.status == Status::Scheduled {
             return Ok(Vec::new());
         }
         let (status, at) = (latest.status, latest.at.max(now));
@@ -360,10 +370,13 @@ impl Dispatcher {
 
     /// Keeps the cadence of a shared incident until it closes: sends holding
     /// statements whenever an audience that asks for them falls due (see
-    /// [`Dispatcher::send_holding_statements`]), sleeping on tokio's clock in
-    /// between. Returns at once if no audience asks for holding statements, and
-    /// once the incident is closed (noticed at the next due time; abort the
-    /// task to stop sooner).
+    /// [`Dispatcher::send_holding_statements`]) and, for a scheduled
+    /// maintenance, reminders before it starts (see
+    /// [`Dispatcher::send_maintenance_reminders`]), sleeping on tokio's clock
+    /// in between. Returns at once if there is nothing to keep (no audience
+    /// asks for holding statements, and the incident is not a maintenance or
+    /// no audience asks for reminders), and once the incident is closed
+    /// (noticed at the next due time; abort the task to stop sooner).
     ///
     /// The lock is held while statements are posted and published; post your
     /// own updates through the same mutex. Errors end the watch.
@@ -371,10 +384,12 @@ impl Dispatcher {
         &self,
         incident: Arc<tokio::sync::Mutex<Incident>>,
     ) -> Result<(), CadenceError> {
-        if !self
+        let holding = self
             .policies()
-            .any(AudiencePolicy::sends_holding_statements)
-        {
+            .any(AudiencePolicy::sends_holding_statements);
+        let reminders = incident.lock().await.is_maintenance()
+            && self.policies().any(|p| p.reminds_before().is_some());
+        if !holding && !reminders {
             return Ok(());
         }
         loop {
@@ -383,15 +398,26 @@ impl Dispatcher {
                 if incident.status().is_closed() {
                     return Ok(());
                 }
-                self.send_holding_statements(&mut incident, clock::now())
-                    .await?;
-                let cadence = self.cadence(&incident).await?;
-                let next = cadence
-                    .audiences()
-                    .iter()
-                    .filter(|a| a.holding_statements)
-                    .filter_map(|a| a.due)
-                    .min();
+                if reminders {
+                    self.send_maintenance_reminders(&mut incident, clock::now())
+                        .await?;
+                }
+                let mut next = None;
+                if holding {
+                    self.send_holding_statements(&mut incident, clock::now())
+                        .await?;
+                    let cadence = self.cadence(&incident).await?;
+                    next = cadence
+                        .audiences()
+                        .iter()
+                        .filter(|a| a.holding_statements)
+                        .filter_map(|a| a.due)
+                        .min();
+                }
+                if reminders {
+                    let reminder = self.next_maintenance_reminder(&incident);
+                    next = next.into_iter().chain(reminder).min();
+                }
                 let now = clock::now();
                 match next {
                     Some(due) if due > now => (due - now).to_std().unwrap_or(WATCH_RETRY),
@@ -412,6 +438,12 @@ fn holding_message(status: Status) -> &'static str {
         }
         Status::Monitoring => {
             "A fix is in place and we are still monitoring the results. There is nothing new to share yet."
+        }
+        Status::InProgress => {
+            "The maintenance is still in progress. There is nothing new to share yet."
+        }
+        Status::Verifying => {
+            "The maintenance work is done and we are still checking it. There is nothing new to share yet."
         }
         _ => "We are still investigating this issue. There is nothing new to share yet.",
     }

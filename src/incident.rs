@@ -90,6 +90,39 @@ pub enum ModelError {
         /// Sequence number the update would have had.
         seq: u32,
     },
+    /// An incident status on a scheduled maintenance, or a maintenance status
+    /// on an incident. Incidents move through investigating, identified,
+    /// monitoring, resolved and postmortem; maintenances through scheduled,
+    /// in progress, verifying and completed.
+    #[error(
+        "update {seq}: {status} is not a status of {kind}",
+        kind = if *.maintenance { "a scheduled maintenance" } else { "an incident" }
+    )]
+    WrongKindOfStatus {
+        /// Sequence number the update would have had.
+        seq: u32,
+        /// The refused status.
+        status: Status,
+        /// Whether the incident is a scheduled maintenance.
+        maintenance: bool,
+    },
+    /// A reminder was posted on something other than a scheduled maintenance
+    /// that has not started ([`UpdateDraft::reminder`]).
+    #[error(
+        "update {seq}: a reminder is only for a scheduled maintenance, before it starts, with status scheduled"
+    )]
+    InvalidReminder {
+        /// Sequence number the update would have had.
+        seq: u32,
+    },
+    /// A maintenance window that ends before (or when) it starts.
+    #[error("the maintenance window ends at {until}, not after its start {from}")]
+    EmptyWindow {
+        /// The window's start.
+        from: DateTime<Utc>,
+        /// The window's end.
+        until: DateTime<Utc>,
+    },
 }
 
 macro_rules! id_type {
@@ -183,8 +216,11 @@ impl fmt::Display for Impact {
     }
 }
 
-/// Where the incident stands. Updates move through these in any order until
-/// [`Status::Resolved`]; after it only a [`Status::Postmortem`] may follow.
+/// Where the incident stands, in Statuspage's terms. An incident's updates move
+/// through the first four in any order until [`Status::Resolved`]; after it
+/// only a [`Status::Postmortem`] may follow. A scheduled maintenance
+/// ([`Incident::maintenance`]) moves through the last four in any order until
+/// [`Status::Completed`], after which nothing follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -198,6 +234,14 @@ pub enum Status {
     Resolved,
     /// The postmortem has been published (after the resolution).
     Postmortem,
+    /// Scheduled maintenance: announced, not started.
+    Scheduled,
+    /// Scheduled maintenance: the work is under way.
+    InProgress,
+    /// Scheduled maintenance: the work is done and being checked.
+    Verifying,
+    /// Scheduled maintenance: over (done, or cancelled).
+    Completed,
 }
 
 impl Status {
@@ -209,6 +253,10 @@ impl Status {
             Status::Monitoring => "monitoring",
             Status::Resolved => "resolved",
             Status::Postmortem => "postmortem",
+            Status::Scheduled => "scheduled",
+            Status::InProgress => "in_progress",
+            Status::Verifying => "verifying",
+            Status::Completed => "completed",
         }
     }
 
@@ -220,12 +268,29 @@ impl Status {
             Status::Monitoring => "Monitoring",
             Status::Resolved => "Resolved",
             Status::Postmortem => "Postmortem",
+            Status::Scheduled => "Scheduled",
+            Status::InProgress => "In progress",
+            Status::Verifying => "Verifying",
+            Status::Completed => "Completed",
         }
     }
 
-    /// Whether the incident is over (resolved, or its postmortem published).
+    /// Whether the incident is over (resolved, its postmortem published, or
+    /// the maintenance completed).
     pub fn is_closed(self) -> bool {
-        matches!(self, Status::Resolved | Status::Postmortem)
+        matches!(
+            self,
+            Status::Resolved | Status::Postmortem | Status::Completed
+        )
+    }
+
+    /// Whether this is a scheduled maintenance's status (scheduled, in
+    /// progress, verifying, completed), in Statuspage's terms.
+    pub fn is_maintenance(self) -> bool {
+        matches!(
+            self,
+            Status::Scheduled | Status::InProgress | Status::Verifying | Status::Completed
+        )
     }
 }
 
@@ -333,14 +398,25 @@ pub struct Update {
     /// Rendered with the `holding.*` templates.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub holding: bool,
+    /// Whether this is a reminder that a scheduled maintenance starts soon
+    /// (see
+    /// [`Dispatcher::send_maintenance_reminders`](crate::dispatch::Dispatcher::send_maintenance_reminders)).
+    /// Rendered with the `reminder.*` templates; a status page does not show
+    /// it as an update.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminder: bool,
 }
 
 impl Update {
     /// Which of the communication acts this update is.
     pub fn act(&self) -> Act {
         match self.status {
+            _ if self.reminder => Act::Reminder,
             Status::Postmortem => Act::Postmortem,
             Status::Resolved => Act::Resolution,
+            Status::Scheduled => Act::Announcement,
+            Status::InProgress | Status::Verifying => Act::Maintenance,
+            Status::Completed => Act::Completion,
             _ if self.seq == 1 => Act::FirstContact,
             _ => Act::Update,
         }
@@ -355,7 +431,8 @@ impl Update {
     }
 }
 
-/// The acts of incident communication; each has its own templates.
+/// The acts of incident communication; each has its own templates. The first
+/// four are an incident's, the last four a scheduled maintenance's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Act {
@@ -367,6 +444,14 @@ pub enum Act {
     Resolution,
     /// The postmortem: acknowledge, explain, prevent, apologise.
     Postmortem,
+    /// A scheduled maintenance is announced (or its announcement changed).
+    Announcement,
+    /// A scheduled maintenance starts soon.
+    Reminder,
+    /// A scheduled maintenance is under way (in progress or verifying).
+    Maintenance,
+    /// A scheduled maintenance is over.
+    Completion,
 }
 
 impl Act {
@@ -377,6 +462,10 @@ impl Act {
             Act::Update => "update",
             Act::Resolution => "resolution",
             Act::Postmortem => "postmortem",
+            Act::Announcement => "announcement",
+            Act::Reminder => "reminder",
+            Act::Maintenance => "maintenance",
+            Act::Completion => "completion",
         }
     }
 }
@@ -394,6 +483,7 @@ pub struct UpdateDraft {
     next_update_at: Option<DateTime<Utc>>,
     component_changes: Vec<(ComponentId, ComponentStatus)>,
     holding: bool,
+    reminder: bool,
 }
 
 impl UpdateDraft {
@@ -408,6 +498,7 @@ impl UpdateDraft {
             next_update_at: None,
             component_changes: Vec::new(),
             holding: false,
+            reminder: false,
         }
     }
 
@@ -445,6 +536,52 @@ impl UpdateDraft {
         self.holding = true;
         self
     }
+
+    /// Marks the update as a reminder that a scheduled maintenance starts
+    /// soon: only for a maintenance, with status [`Status::Scheduled`],
+    /// before its window starts. Rendered with the `reminder.*` templates.
+    /// The dispatcher writes these itself for audiences that ask for them
+    /// ([`AudiencePolicy::maintenance_reminder`](crate::audience::AudiencePolicy::maintenance_reminder)).
+    pub fn reminder(mut self) -> Self {
+        self.reminder = true;
+        self
+    }
+}
+
+/// When a scheduled maintenance's work happens: from `scheduled_for` until
+/// `scheduled_until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    scheduled_for: DateTime<Utc>,
+    scheduled_until: DateTime<Utc>,
+}
+
+impl MaintenanceWindow {
+    /// The window from `scheduled_for` to `scheduled_until`; refused if it
+    /// does not end after it starts.
+    pub fn new(
+        scheduled_for: DateTime<Utc>,
+        scheduled_until: DateTime<Utc>,
+    ) -> Result<Self, ModelError> {
+        if scheduled_until <= scheduled_for {
+            return Err(ModelError::EmptyWindow {
+                from: scheduled_for,
+                until: scheduled_until,
+            });
+        }
+        Ok(Self {
+            scheduled_for,
+            scheduled_until,
+        })
+    }
+    /// When the work starts.
+    pub fn scheduled_for(&self) -> DateTime<Utc> {
+        self.scheduled_for
+    }
+    /// When the work is planned to end.
+    pub fn scheduled_until(&self) -> DateTime<Utc> {
+        self.scheduled_until
+    }
 }
 
 /// An incident: described once, updated until resolved, then reviewed.
@@ -456,6 +593,9 @@ pub struct Incident {
     started_at: DateTime<Utc>,
     components: Vec<Component>,
     updates: Vec<Update>,
+    /// Set for a scheduled maintenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    window: Option<MaintenanceWindow>,
 }
 
 impl Incident {
@@ -480,7 +620,66 @@ impl Incident {
             started_at,
             components: Vec::new(),
             updates: Vec::new(),
+            window: None,
         })
+    }
+
+    /// A scheduled maintenance: planned work in `window`, announced at
+    /// `announced_at` (its [`started_at`](Self::started_at), from which the
+    /// cadence and the review count). Its impact is [`Impact::None`]; add the
+    /// components it takes down with [`with_component`](Self::with_component)
+    /// (usually [`ComponentStatus::UnderMaintenance`]).
+    ///
+    /// Its updates use the maintenance statuses ([`Status::Scheduled`],
+    /// [`Status::InProgress`], [`Status::Verifying`], [`Status::Completed`]),
+    /// and say when the next update comes like an incident's do, except that
+    /// when they do not, a scheduled one promises the window's start and one
+    /// under way its end (while those are still ahead). It is published like
+    /// an incident ([`Dispatcher::publish`](crate::dispatch::Dispatcher::publish)):
+    /// a status page shows it as a scheduled maintenance, and the dispatcher
+    /// can remind audiences before it starts.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use tidings::prelude::*;
+    ///
+    /// let start = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+    /// let mut m = Incident::maintenance(
+    ///     IncidentId::new("mnt-1")?,
+    ///     "Database upgrade",
+    ///     MaintenanceWindow::new(start, start + Duration::hours(2))?,
+    ///     start - Duration::days(3),
+    /// )?
+    /// .with_component(ComponentId::new("api")?, "API", ComponentStatus::UnderMaintenance);
+    /// let announcement = m.post(UpdateDraft::new(
+    ///     Status::Scheduled,
+    ///     start - Duration::days(3),
+    ///     "The API will be read-only for up to two hours.",
+    /// ))?;
+    /// assert_eq!(announcement.act(), Act::Announcement);
+    /// assert_eq!(announcement.next_update_at, Some(start));
+    /// assert!(m.post(UpdateDraft::new(Status::Investigating, start, "?")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn maintenance(
+        id: IncidentId,
+        title: impl Into<String>,
+        window: MaintenanceWindow,
+        announced_at: DateTime<Utc>,
+    ) -> Result<Self, ModelError> {
+        let mut incident = Self::new(id, title, Impact::None, announced_at)?;
+        incident.window = Some(window);
+        Ok(incident)
+    }
+
+    /// The maintenance window, for a scheduled maintenance.
+    pub fn window(&self) -> Option<&MaintenanceWindow> {
+        self.window.as_ref()
+    }
+
+    /// Whether this is a scheduled maintenance.
+    pub fn is_maintenance(&self) -> bool {
+        self.window.is_some()
     }
 
     /// Adds an affected component with its status at the start.
@@ -542,9 +741,15 @@ impl Incident {
     pub fn latest(&self) -> Option<&Update> {
         self.updates.last()
     }
-    /// The current status (`Investigating` before the first update).
+    /// The current status (before the first update: `Investigating`, or
+    /// `Scheduled` for a maintenance).
     pub fn status(&self) -> Status {
-        self.latest().map_or(Status::Investigating, |u| u.status)
+        let initial = if self.is_maintenance() {
+            Status::Scheduled
+        } else {
+            Status::Investigating
+        };
+        self.latest().map_or(initial, |u| u.status)
     }
 
     /// A copy with every update's internal notes removed: what outer rings may
@@ -588,9 +793,22 @@ impl Incident {
                 earliest,
             });
         }
+        if draft.status.is_maintenance() != self.is_maintenance() {
+            return Err(ModelError::WrongKindOfStatus {
+                seq,
+                status: draft.status,
+                maintenance: self.is_maintenance(),
+            });
+        }
+        if draft.reminder
+            && (draft.status != Status::Scheduled
+                || self.window.is_none_or(|w| draft.at >= w.scheduled_for))
+        {
+            return Err(ModelError::InvalidReminder { seq });
+        }
         let previous = self.latest().map(|u| u.status);
         let allowed = match (previous, draft.status) {
-            (Some(Status::Postmortem), _) => false,
+            (Some(Status::Postmortem | Status::Completed), _) => false,
             (Some(Status::Resolved), next) => next == Status::Postmortem,
             (_, Status::Postmortem) => false,
             _ => true,
@@ -599,11 +817,23 @@ impl Incident {
             return Err(ModelError::InvalidTransition {
                 seq,
                 status: draft.status,
-                previous: previous.unwrap_or(Status::Investigating),
+                previous: previous.unwrap_or_else(|| self.status()),
             });
         }
-        if !draft.status.is_closed() {
-            match draft.next_update_at {
+        let next_update_at = if draft.status.is_closed() {
+            None
+        } else {
+            // A maintenance's window is its promise when the update makes
+            // none: the start while scheduled, the end while under way.
+            let promised = draft.next_update_at.or_else(|| {
+                let window = self.window?;
+                let edge = match draft.status {
+                    Status::Scheduled => window.scheduled_for,
+                    _ => window.scheduled_until,
+                };
+                (edge > draft.at).then_some(edge)
+            });
+            match promised {
                 None => return Err(ModelError::MissingNextUpdate { seq }),
                 Some(next) if next <= draft.at => {
                     return Err(ModelError::NextUpdateNotAfter {
@@ -612,9 +842,9 @@ impl Incident {
                         next,
                     });
                 }
-                Some(_) => {}
+                Some(next) => Some(next),
             }
-        }
+        };
         for (id, _) in &draft.component_changes {
             if !self.components.iter().any(|c| &c.id == id) {
                 return Err(ModelError::UnknownComponent {
@@ -628,11 +858,6 @@ impl Incident {
                 c.status = *status;
             }
         }
-        let next_update_at = if draft.status.is_closed() {
-            None
-        } else {
-            draft.next_update_at
-        };
         let update = Update {
             seq,
             status: draft.status,
@@ -646,6 +871,7 @@ impl Incident {
             next_update_at,
             component_changes: draft.component_changes,
             holding: draft.holding,
+            reminder: draft.reminder,
         };
         self.updates.push(update);
         let last = self.updates.len() - 1;

@@ -102,6 +102,7 @@ pub mod channel;
 pub mod clock;
 pub mod dispatch;
 pub mod incident;
+pub mod maintenance;
 pub mod render;
 pub mod review;
 
@@ -116,7 +117,8 @@ pub mod prelude {
     pub use crate::channel::{Channel, ChannelError, ChannelLimits, Delivery, Receipt};
     pub use crate::dispatch::{DispatchReport, Dispatcher, Outcome, RetryPolicy};
     pub use crate::incident::{
-        ComponentId, ComponentStatus, Impact, Incident, IncidentId, Status, UpdateDraft,
+        Act, ComponentId, ComponentStatus, Impact, Incident, IncidentId, MaintenanceWindow, Status,
+        UpdateDraft,
     };
     pub use crate::render::Overflow;
 }

@@ -2,8 +2,9 @@
 //! resolution and the postmortem, fanned out to five audiences through Slack
 //! (threaded, against a local stand-in of its Web API), in-memory e-mail, chat
 //! and pager channels, and a signed webhook to a receiver on 127.0.0.1 that
-//! verifies every signature. Prints a timeline; exits non-zero if anything was
-//! not delivered.
+//! verifies every signature. Then a scheduled maintenance is announced, and
+//! every audience is reminded before it starts. Prints a timeline; exits
+//! non-zero if anything was not delivered.
 //!
 //! ```text
 //! cargo run --example drill --all-features [output folder, default target/drill]
@@ -334,6 +335,63 @@ async fn main() -> Result<(), Box<dyn Error>> {
         again.sent_now()
     );
 
+    // Planned work: a scheduled maintenance of the public API, announced now
+    // to every audience, starting in 90 minutes. Each audience is reminded an
+    // hour before the start (the default lead time); the drill asks for the
+    // reminders as of that moment instead of waiting for it.
+    let announced = tidings::clock::now();
+    let start = announced + chrono::Duration::minutes(90);
+    let mut maintenance = Incident::maintenance(
+        IncidentId::new("mnt-api-drill")?,
+        "Public API database upgrade",
+        MaintenanceWindow::new(start, start + chrono::Duration::hours(1))?,
+        announced,
+    )?
+    .with_component(
+        ComponentId::new("api")?,
+        "Public API",
+        ComponentStatus::UnderMaintenance,
+    );
+    let announcement = maintenance
+        .post(UpdateDraft::new(
+            Status::Scheduled,
+            announced,
+            "We are upgrading the database behind the public API. API calls that write data may fail for up to 10 minutes during the window; reads are not affected.",
+        ))?
+        .clone();
+    println!(
+        "\ntidings drill: scheduled maintenance {} — {}\n",
+        maintenance.id(),
+        maintenance.title()
+    );
+    let report = dispatcher.publish(&maintenance, &announcement).await?;
+    print_report(&announcement, &report);
+    reports.push((announcement, report));
+    let remind_at = dispatcher
+        .next_maintenance_reminder(&maintenance)
+        .ok_or("no maintenance reminder is due")?;
+    println!("   (reminders fall due at {}; asking as of then)", remind_at.format("%H:%M UTC"));
+    for report in dispatcher
+        .send_maintenance_reminders(&mut maintenance, remind_at)
+        .await?
+    {
+        let update = maintenance.update(report.seq).ok_or("unknown reminder")?.clone();
+        print_report(&update, &report);
+        reports.push((update, report));
+    }
+    let reminded = maintenance.updates().iter().filter(|u| u.reminder).count();
+    let reminders_again = dispatcher
+        .send_maintenance_reminders(&mut maintenance, remind_at)
+        .await?
+        .len();
+    println!(
+        "\n[chat #announcements, the reminder]\n{}",
+        chat.texts().last().cloned().unwrap_or_default()
+    );
+    println!(
+        "\nasking for reminders again: {reminders_again} more sent (each audience is reminded once)"
+    );
+
     let failures: usize = reports.iter().map(|(_, r)| r.failures().count()).sum();
     let sent: usize = reports.iter().map(|(_, r)| r.sent_now()).sum();
     println!(
@@ -383,7 +441,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("local provider stand-ins answered: {providers:?}");
     let every_signature_verified = receiver::Stats::get(&stats.refused) == 0
         && receiver::Stats::get(&stats.verified) == receiver::Stats::get(&stats.received);
-    if failures > 0 || !every_signature_verified || again.sent_now() > 0 || !all_linked {
+    if failures > 0
+        || !every_signature_verified
+        || again.sent_now() > 0
+        || !all_linked
+        || reminded != 1
+        || reminders_again > 0
+    {
         return Err("the drill found a problem (see above)".into());
     }
     Ok(())
@@ -395,6 +459,10 @@ fn print_report(update: &Update, report: &DispatchReport) {
         Act::Update => "UPDATE",
         Act::Resolution => "RESOLUTION",
         Act::Postmortem => "POSTMORTEM",
+        Act::Announcement => "MAINTENANCE ANNOUNCED",
+        Act::Reminder => "MAINTENANCE REMINDER",
+        Act::Maintenance => "MAINTENANCE UNDER WAY",
+        Act::Completion => "MAINTENANCE COMPLETED",
     };
     let next = update.next_update_at.map_or_else(
         || "no further updates promised".to_owned(),

@@ -23,7 +23,11 @@
 //! ```
 //!
 //! `type` is `incident.first_contact`, `incident.update`, `incident.resolution`
-//! or `incident.postmortem`; `internal_notes` is present only at internal detail;
+//! or `incident.postmortem`, and for a [scheduled
+//! maintenance](crate::incident::Incident::maintenance)
+//! `maintenance.announcement`, `maintenance.reminder`, `maintenance.update` or
+//! `maintenance.completion` (its `incident` then also has `scheduled_for` and
+//! `scheduled_until`); `internal_notes` is present only at internal detail;
 //! `next_update_at` is absent once resolved. Headers: `webhook-id` (the delivery's
 //! idempotency key, stable across retries: dedupe on it), `webhook-timestamp`
 //! (unix seconds of the attempt) and `webhook-signature` (`v1,<base64 HMAC-SHA256
@@ -412,6 +416,10 @@ struct IncidentJson<'a> {
     status: crate::incident::Status,
     started_at: DateTime<Utc>,
     components: &'a [crate::incident::Component],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled_for: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -432,6 +440,10 @@ fn event_type(act: Act) -> &'static str {
         Act::Update => "incident.update",
         Act::Resolution => "incident.resolution",
         Act::Postmortem => "incident.postmortem",
+        Act::Announcement => "maintenance.announcement",
+        Act::Reminder => "maintenance.reminder",
+        Act::Maintenance => "maintenance.update",
+        Act::Completion => "maintenance.completion",
     }
 }
 
@@ -452,6 +464,8 @@ pub fn payload(delivery: &Delivery) -> Result<Vec<u8>, ChannelError> {
                 status: update.status,
                 started_at: incident.started_at(),
                 components: incident.components(),
+                scheduled_for: incident.window().map(|w| w.scheduled_for()),
+                scheduled_until: incident.window().map(|w| w.scheduled_until()),
             },
             update: UpdateJson {
                 seq: update.seq,

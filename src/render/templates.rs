@@ -50,15 +50,31 @@ const DEFAULTS: &[(&str, &str)] = defaults!(
     "resolution.internal",
     "postmortem.public",
     "postmortem.internal",
+    "_notes",
+    "_window",
+    "announcement.public",
+    "announcement.internal",
+    "reminder.public",
+    "reminder.internal",
+    "maintenance.public",
+    "maintenance.internal",
+    "completion.public",
+    "completion.internal",
 );
 
 /// The message templates: a title, a next-update line, and a body per act and
-/// detail level (`"<act>.<detail>"`, for example `"update.public"`). Holding
-/// statements ([`Update::holding`]) use `"holding.<detail>"`.
+/// detail level (`"<act>.<detail>"`, for example `"update.public"`; the acts
+/// are [`Act`](crate::incident::Act)'s names). Holding statements
+/// ([`Update::holding`]) use `"holding.<detail>"`; a scheduled maintenance's
+/// acts are `announcement`, `reminder`, `maintenance` (under way) and
+/// `completion`.
 ///
 /// Templates see `incident` (`id`, `title`, `impact`, `status`, `status_label`,
 /// `started_at`, `started_at_utc`, `components` with `id`, `name`, `status`,
-/// `status_label`), `update` (`seq`, `status`, `status_label`, `at`, `at_utc`,
+/// `status_label`, and `maintenance`: none for an incident, for a scheduled
+/// maintenance `scheduled_for`, `scheduled_for_utc`, `scheduled_until`,
+/// `scheduled_until_utc`, `duration` and `starts_in` (from the update to the
+/// start, `0 min` once started)), `update` (`seq`, `status`, `status_label`, `at`, `at_utc`,
 /// `message`, `internal_notes` (only at internal detail), `next_update_at`,
 /// `next_update_utc`, `elapsed`), `audience`, `detail` and `act`. Undefined
 /// variables are errors, so a typo is caught when the template is added.
@@ -109,6 +125,16 @@ impl Templates {
         "resolution.internal",
         "postmortem.public",
         "postmortem.internal",
+        "_notes",
+        "_window",
+        "announcement.public",
+        "announcement.internal",
+        "reminder.public",
+        "reminder.internal",
+        "maintenance.public",
+        "maintenance.internal",
+        "completion.public",
+        "completion.internal",
     ];
 
     /// The default templates.
@@ -148,15 +174,18 @@ impl Templates {
         Ok(self)
     }
 
-    /// Renders every template against a sample incident.
+    /// Renders every template against a sample incident and a sample
+    /// maintenance.
     fn check(&self) -> Result<(), TemplateError> {
-        let sample = sample_incident().map_err(|e| TemplateError::Invalid {
-            name: "(sample incident)".to_owned(),
-            reason: e.to_string(),
-        })?;
-        for update in sample.updates() {
-            for detail in [Detail::Public, Detail::Internal] {
-                self.render(&sample, update, &Audience::CoreResponders, detail)?;
+        for sample in [sample_incident(), sample_maintenance()] {
+            let sample = sample.map_err(|e| TemplateError::Invalid {
+                name: "(sample incident)".to_owned(),
+                reason: e.to_string(),
+            })?;
+            for update in sample.updates() {
+                for detail in [Detail::Public, Detail::Internal] {
+                    self.render(&sample, update, &Audience::CoreResponders, detail)?;
+                }
             }
         }
         Ok(())
@@ -276,6 +305,17 @@ struct IncidentCtx<'a> {
     started_at: String,
     started_at_utc: String,
     components: Vec<ComponentCtx<'a>>,
+    maintenance: Option<MaintenanceCtx>,
+}
+
+#[derive(Serialize)]
+struct MaintenanceCtx {
+    scheduled_for: String,
+    scheduled_for_utc: String,
+    scheduled_until: String,
+    scheduled_until_utc: String,
+    duration: String,
+    starts_in: String,
 }
 
 #[derive(Serialize)]
@@ -327,6 +367,14 @@ impl<'a> Context<'a> {
                         status_label: c.status.label(),
                     })
                     .collect(),
+                maintenance: incident.window().map(|w| MaintenanceCtx {
+                    scheduled_for: w.scheduled_for().to_rfc3339(),
+                    scheduled_for_utc: utc(w.scheduled_for()),
+                    scheduled_until: w.scheduled_until().to_rfc3339(),
+                    scheduled_until_utc: utc(w.scheduled_until()),
+                    duration: elapsed(w.scheduled_for(), w.scheduled_until()),
+                    starts_in: elapsed(update.at, w.scheduled_for()),
+                }),
             },
             update: UpdateCtx {
                 seq: update.seq,
@@ -376,6 +424,34 @@ fn sample_incident() -> Result<Incident, crate::incident::ModelError> {
         inc.post(d)?;
     }
     Ok(inc)
+}
+
+/// A maintenance that exercises every maintenance act, for checking
+/// templates.
+fn sample_maintenance() -> Result<Incident, crate::incident::ModelError> {
+    use crate::incident::{
+        ComponentId, ComponentStatus, IncidentId, MaintenanceWindow, Status, UpdateDraft,
+    };
+    let t0 = DateTime::<Utc>::UNIX_EPOCH;
+    let min = chrono::Duration::minutes;
+    let window = MaintenanceWindow::new(t0 + min(120), t0 + min(240))?;
+    let mut m = Incident::maintenance(IncidentId::new("sample")?, "Sample", window, t0)?
+        .with_component(
+            ComponentId::new("api")?,
+            "API",
+            ComponentStatus::UnderMaintenance,
+        );
+    let drafts = [
+        UpdateDraft::new(Status::Scheduled, t0, "announcement").internal_notes("notes"),
+        UpdateDraft::new(Status::Scheduled, t0 + min(60), "announcement").reminder(),
+        UpdateDraft::new(Status::InProgress, t0 + min(120), "started"),
+        UpdateDraft::new(Status::Verifying, t0 + min(200), "verifying"),
+        UpdateDraft::new(Status::Completed, t0 + min(230), "completed"),
+    ];
+    for d in drafts {
+        m.post(d)?;
+    }
+    Ok(m)
 }
 
 #[cfg(test)]
@@ -511,5 +587,45 @@ mod tests {
         assert_eq!(elapsed(t0, t0 + m(125)), "2 h 5 min");
         assert_eq!(elapsed(t0, t0 + m(60 * 24 * 3 + 60 * 4 + 7)), "3 d 4 h");
         assert_eq!(elapsed(t0 + m(5), t0), "0 min");
+    }
+
+    #[test]
+    fn defaults_render_every_maintenance_act() {
+        let t = Templates::new();
+        let m = sample_maintenance().unwrap();
+        let render = |i: usize, detail| {
+            t.render(&m, &m.updates()[i], &Audience::CoreResponders, detail)
+                .unwrap()
+        };
+        let announced = render(0, Detail::Public);
+        assert_eq!(announced.title, "[Maintenance scheduled] Sample");
+        assert_eq!(
+            announced.body,
+            "announcement\n\nPlanned from 1970-01-01 02:00 UTC to 1970-01-01 04:00 UTC (2 h).\n\nAffected: API (under maintenance)."
+        );
+        assert_eq!(
+            announced.next_update.as_deref(),
+            Some("Next update when the work starts, at 1970-01-01 02:00 UTC.")
+        );
+        let internal = render(0, Detail::Internal);
+        assert!(internal.body.contains("Internal notes: notes"));
+        let reminder = render(1, Detail::Public);
+        assert_eq!(reminder.title, "[Maintenance reminder] Sample");
+        assert_eq!(
+            reminder.body,
+            "Reminder: this maintenance starts in 1 h, at 1970-01-01 02:00 UTC, and should be over by 1970-01-01 04:00 UTC.\n\nannouncement\n\nAffected: API (under maintenance)."
+        );
+        let started = render(2, Detail::Public);
+        assert_eq!(started.title, "[Maintenance in progress] Sample");
+        assert!(started.body.contains("The work is under way; it should be over by 1970-01-01 04:00 UTC."));
+        assert_eq!(
+            started.next_update.as_deref(),
+            Some("Next update by 1970-01-01 04:00 UTC.")
+        );
+        assert!(render(3, Detail::Public).body.contains("being checked"));
+        let done = render(4, Detail::Public);
+        assert_eq!(done.title, "[Maintenance completed] Sample");
+        assert_eq!(done.body, "completed\n\nThis maintenance is over.");
+        assert_eq!(done.next_update, None);
     }
 }

@@ -26,26 +26,33 @@ pub enum MessageKind {
     Resolution,
     /// The postmortem.
     Postmortem,
+    /// A reminder that a scheduled maintenance starts soon.
+    Reminder,
 }
 
 impl MessageKind {
     /// Every kind, in legend order.
-    pub const ALL: [MessageKind; 5] = [
+    pub const ALL: [MessageKind; 6] = [
         MessageKind::FirstContact,
         MessageKind::Update,
         MessageKind::Holding,
+        MessageKind::Reminder,
         MessageKind::Resolution,
         MessageKind::Postmortem,
     ];
 
-    /// The kind of an update.
+    /// The kind of an update. A scheduled maintenance's announcement counts
+    /// as its first contact, its updates under way as updates, and its
+    /// completion as its resolution.
     pub fn of(update: &Update) -> Self {
         match update.act() {
             Act::Postmortem => MessageKind::Postmortem,
-            Act::Resolution => MessageKind::Resolution,
+            Act::Resolution | Act::Completion => MessageKind::Resolution,
+            Act::Reminder => MessageKind::Reminder,
             _ if update.holding => MessageKind::Holding,
             Act::FirstContact => MessageKind::FirstContact,
-            Act::Update => MessageKind::Update,
+            Act::Announcement if update.seq == 1 => MessageKind::FirstContact,
+            Act::Update | Act::Announcement | Act::Maintenance => MessageKind::Update,
         }
     }
 
@@ -57,6 +64,7 @@ impl MessageKind {
             MessageKind::Holding => "Holding statement",
             MessageKind::Resolution => "Resolution",
             MessageKind::Postmortem => "Postmortem",
+            MessageKind::Reminder => "Maintenance reminder",
         }
     }
 
@@ -75,6 +83,8 @@ impl MessageKind {
             MessageKind::Holding => "#E69F00",
             MessageKind::Resolution => "#009E73",
             MessageKind::Postmortem => "#CC79A7",
+            // Grey: 4.5:1 against the white background.
+            MessageKind::Reminder => "#767676",
         }
     }
 }
@@ -125,20 +135,32 @@ pub struct Timeline {
     /// From the incident start to the first message.
     pub first_message: Option<Duration>,
     /// Every silence while the incident was open: from the start to the first
-    /// message, then between consecutive messages up to the resolution.
+    /// message, then between consecutive messages up to the resolution. For a
+    /// scheduled maintenance, only silences while the work was under way
+    /// count: they are measured from the window's start, and those that ended
+    /// before it are left out.
     pub gaps: Vec<Gap>,
     /// From the last message before the resolution to the resolution.
     pub last_update_to_resolution: Option<Duration>,
 }
 
 impl Timeline {
-    fn new(mut messages: Vec<Message>, start: DateTime<Utc>, target: Duration) -> Self {
+    /// `quiet_until`: silences before it do not count (a maintenance's
+    /// window start).
+    fn new(
+        mut messages: Vec<Message>,
+        start: DateTime<Utc>,
+        quiet_until: Option<DateTime<Utc>>,
+        target: Duration,
+    ) -> Self {
         messages.sort_by_key(|m| (m.at, m.seq));
         let mut gaps = Vec::new();
         let mut previous: Option<&Message> = None;
         for m in &messages {
-            if previous.is_none_or(|p| !p.kind.is_closing()) {
+            let open = previous.is_none_or(|p| !p.kind.is_closing());
+            if open && quiet_until.is_none_or(|q| m.at > q) {
                 let from = previous.map_or(start, |p| p.at);
+                let from = quiet_until.map_or(from, |q| from.max(q));
                 let length = span(from, m.at);
                 gaps.push(Gap {
                     after: previous.map(|p| p.seq),
@@ -437,6 +459,7 @@ impl Review {
         }
 
         let start = incident.started_at();
+        let quiet_until = incident.window().map(|w| w.scheduled_for());
         let kind = |seq: u32| {
             incident
                 .update(seq)
@@ -465,7 +488,7 @@ impl Review {
             .into_iter()
             .zip(by_row)
             .map(|((channel, audience, primary), acc)| ChannelReview {
-                timeline: Timeline::new(messages(&acc.sent), start, target(&audience)),
+                timeline: Timeline::new(messages(&acc.sent), start, quiet_until, target(&audience)),
                 channel,
                 audience,
                 primary,
@@ -478,7 +501,7 @@ impl Review {
             .into_iter()
             .zip(by_audience)
             .map(|(audience, sent)| AudienceReview {
-                timeline: Timeline::new(messages(&sent), start, target(&audience)),
+                timeline: Timeline::new(messages(&sent), start, quiet_until, target(&audience)),
                 audience,
             })
             .collect();
@@ -486,7 +509,7 @@ impl Review {
         let resolved = incident
             .updates()
             .iter()
-            .position(|u| u.status == Status::Resolved);
+            .position(|u| matches!(u.status, Status::Resolved | Status::Completed));
         let updates = incident.updates();
         Review {
             incident: incident.id().clone(),

@@ -188,7 +188,11 @@ impl Review {
         // Legend.
         let _ = write!(o, r#"<g aria-label="Legend">"#);
         let mut lx = 20.0;
-        for kind in MessageKind::ALL {
+        // A maintenance reminder only where there is one.
+        let shown = MessageKind::ALL.into_iter().filter(|kind| {
+            *kind != MessageKind::Reminder || self.updates.iter().any(|u| u.kind == *kind)
+        });
+        for kind in shown {
             let _ = write!(
                 o,
                 r##"<circle cx="{:.1}" cy="78" r="6" fill="{}" stroke="#ffffff" stroke-width="1.5"/><text x="{:.1}" y="82">{}</text>"##,

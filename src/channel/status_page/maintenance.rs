@@ -14,7 +14,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::incident::{ComponentId, IncidentId};
+use crate::audience::Audience;
+use crate::incident::{ComponentId, Incident, IncidentId, Status};
 
 /// Why a maintenance or one of its updates was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +80,19 @@ impl MaintenanceStatus {
             MaintenanceStatus::InProgress => "In progress",
             MaintenanceStatus::Verifying => "Verifying",
             MaintenanceStatus::Completed => "Completed",
+        }
+    }
+}
+
+impl MaintenanceStatus {
+    /// The maintenance status of an incident [`Status`], if it is one.
+    pub fn from_status(status: Status) -> Option<Self> {
+        match status {
+            Status::Scheduled => Some(MaintenanceStatus::Scheduled),
+            Status::InProgress => Some(MaintenanceStatus::InProgress),
+            Status::Verifying => Some(MaintenanceStatus::Verifying),
+            Status::Completed => Some(MaintenanceStatus::Completed),
+            _ => None,
         }
     }
 }
@@ -281,6 +295,36 @@ impl Maintenance {
             MaintenanceStatus::InProgress | MaintenanceStatus::Verifying => Phase::InProgress,
             MaintenanceStatus::Completed => Phase::Completed,
         }
+    }
+
+    /// The page's record of a maintenance published as an [`Incident`]
+    /// ([`Incident::maintenance`]): its window and components, and its updates
+    /// for customers up to `seq` (reminders are not page updates). `None` if
+    /// the incident is not a maintenance.
+    pub(crate) fn from_incident(incident: &Incident, seq: u32) -> Option<Self> {
+        let window = incident.window()?;
+        let updates = incident
+            .updates()
+            .iter()
+            .filter(|u| u.seq <= seq && !u.reminder)
+            .filter(|u| u.recipients.includes(&Audience::Customers))
+            .filter_map(|u| {
+                Some(MaintenanceUpdate {
+                    seq: u.seq,
+                    status: MaintenanceStatus::from_status(u.status)?,
+                    at: u.at,
+                    message: u.message.clone(),
+                })
+            })
+            .collect();
+        Some(Self {
+            id: incident.id().clone(),
+            title: incident.title().to_owned(),
+            components: incident.components().iter().map(|c| c.id.clone()).collect(),
+            scheduled_for: window.scheduled_for(),
+            scheduled_until: window.scheduled_until(),
+            updates,
+        })
     }
 
     /// When it was announced (its first update), else its start.

@@ -130,16 +130,24 @@ impl StaticStatusPage {
         &self,
         maintenance: &Maintenance,
     ) -> Result<Url, ChannelError> {
+        self.record_maintenance(maintenance.clone()).await?;
+        Ok(self.config.maintenance_permalink(maintenance.id()))
+    }
+
+    /// Adds or replaces a maintenance and writes its pages.
+    async fn record_maintenance(
+        &self,
+        maintenance: Maintenance,
+    ) -> Result<DateTime<Utc>, ChannelError> {
         let id = maintenance.id().clone();
         self.publish(
             |state| match state.maintenances.iter_mut().find(|m| m.id() == &id) {
-                Some(existing) => *existing = maintenance.clone(),
-                None => state.maintenances.push(maintenance.clone()),
+                Some(existing) => *existing = maintenance,
+                None => state.maintenances.push(maintenance),
             },
-            Scope::Maintenance(maintenance.id()),
+            Scope::Maintenance(&id),
         )
-        .await?;
-        Ok(self.config.maintenance_permalink(maintenance.id()))
+        .await
     }
 
     /// Writes every page again from the current state, at the current time.
@@ -344,6 +352,12 @@ impl Channel for StaticStatusPage {
     /// site. The receipt's permalink is the incident's page; its message ref
     /// is the incident id. Publishing the same update again rewrites the same
     /// pages.
+    ///
+    /// A [scheduled maintenance](crate::incident::Incident::maintenance) is
+    /// recorded as a [`Maintenance`] (as by
+    /// [`publish_maintenance`](Self::publish_maintenance)), with its updates
+    /// for customers up to this one; reminders are not shown as updates. The
+    /// permalink is then the maintenance's page.
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let incident = &delivery.incident;
         if !delivery.update.recipients.includes(&Audience::Customers) {
@@ -358,6 +372,12 @@ impl Channel for StaticStatusPage {
                 ),
                 status: None,
             });
+        }
+        if let Some(maintenance) = Maintenance::from_incident(incident, delivery.update.seq) {
+            let at = self.record_maintenance(maintenance).await?;
+            return Ok(Receipt::new(at)
+                .with_message_ref(MessageRef::new(incident.id().as_str()))
+                .with_permalink(self.config.maintenance_permalink(incident.id())));
         }
         let at = self
             .publish(

@@ -40,7 +40,7 @@
 //!   same message ref and permalink.
 //!
 //! `status` is ours (`investigating`, `identified`, `monitoring`,
-//! `resolved`); `body` is the update's public message (never internal notes),
+//! `resolved`; for a maintenance, see below); `body` is the update's public message (never internal notes),
 //! cut at 25,000 characters ([`MAX_BODY`]); `name` is the incident title, cut
 //! at 255 characters ([`MAX_NAME`]), both on a character (and grapheme)
 //! boundary; `impact_override` is the incident's impact. `components` carries
@@ -80,6 +80,25 @@
 //! permalink, so the postmortem messages on other channels still link to it.
 //! With [`Postmortem::AsUpdate`] the postmortem's public message is posted as
 //! one more `resolved` incident update. Neither fails the delivery.
+//!
+//! **Scheduled maintenance.** A [maintenance](crate::incident::Incident::maintenance)
+//! is a Statuspage scheduled incident: its statuses are `scheduled`,
+//! `in_progress`, `verifying` and `completed`, `impact_override` is
+//! `maintenance`, and the create also sends `scheduled_for`,
+//! `scheduled_until`, `scheduled_auto_in_progress` and
+//! `scheduled_auto_completed` (`true`: the page follows the window, as the
+//! static page does), `auto_transition_to_maintenance_state` and
+//! `auto_transition_to_operational_state` (`true`), and
+//! `scheduled_remind_prior` (the same as `deliver_notifications`: Statuspage
+//! reminds its own subscribers). While it is scheduled, its components are
+//! sent only as `component_ids` (no status: they are not under maintenance
+//! until the window starts). The duplicate check of a first contact reads
+//! `GET /v1/pages/{page_id}/incidents/scheduled` instead of `/unresolved`. A
+//! [reminder](crate::incident::Update::reminder) changes nothing on
+//! Statuspage: the channel reads the incident
+//! (`GET /v1/pages/{page_id}/incidents/{incident_id}`) to return its
+//! permalink; a reminder for a maintenance that is not on Statuspage is
+//! rejected.
 //!
 //! **Rate.** "Each API token is limited to 1 request / second as measured on
 //! a 60 second rolling window": the default rate is one send per second for the
@@ -413,15 +432,13 @@ fn statuses_as_of(
     })
 }
 
-/// Our status as a Statuspage realtime incident status; the postmortem has
-/// none.
+/// Our status as a Statuspage incident status (realtime, or scheduled for a
+/// maintenance); the postmortem has none.
 fn status_name(status: Status) -> Option<&'static str> {
     match status {
-        Status::Investigating => Some("investigating"),
-        Status::Identified => Some("identified"),
-        Status::Monitoring => Some("monitoring"),
-        Status::Resolved => Some("resolved"),
         Status::Postmortem => None,
+        // Statuspage's names are ours.
+        other => Some(other.as_str()),
     }
 }
 
@@ -444,6 +461,20 @@ struct IncidentFields<'a> {
     deliver_notifications: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<BTreeMap<&'static str, Tag<'a>>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    schedule: Option<Schedule>,
+}
+
+/// The fields that make a created incident a scheduled maintenance.
+#[derive(Serialize)]
+struct Schedule {
+    scheduled_for: chrono::DateTime<chrono::Utc>,
+    scheduled_until: chrono::DateTime<chrono::Utc>,
+    scheduled_remind_prior: bool,
+    scheduled_auto_in_progress: bool,
+    scheduled_auto_completed: bool,
+    auto_transition_to_maintenance_state: bool,
+    auto_transition_to_operational_state: bool,
 }
 
 #[derive(Serialize)]
@@ -639,9 +670,15 @@ impl StatuspageIoChannel {
         create: bool,
     ) -> IncidentFields<'a> {
         let incident = &delivery.incident;
+        // A maintenance not yet started leaves its components as they are;
+        // Statuspage moves them under maintenance (and back) on the window's
+        // edges.
+        let scheduled = delivery.update.status == Status::Scheduled;
         let mut components = BTreeMap::new();
+        let mut component_ids = Vec::new();
         for (id, status) in statuses_as_of(incident, delivery.update.seq) {
             match (self.components.get(id), status) {
+                (Some(theirs), _) if scheduled => component_ids.push(theirs.as_str()),
                 (Some(theirs), Some(status)) => {
                     components.insert(theirs.as_str(), status.as_str());
                 }
@@ -657,9 +694,14 @@ impl StatuspageIoChannel {
             name: create.then(|| truncate(incident.title(), MAX_NAME)),
             status,
             body,
-            impact_override: incident.impact().as_str(),
+            impact_override: if incident.is_maintenance() {
+                "maintenance"
+            } else {
+                incident.impact().as_str()
+            },
             component_ids: if create {
-                components.keys().copied().collect()
+                component_ids.extend(components.keys().copied());
+                component_ids
             } else {
                 Vec::new()
             },
@@ -672,6 +714,15 @@ impl StatuspageIoChannel {
                         incident_id: incident.id().as_str(),
                     },
                 )])
+            }),
+            schedule: incident.window().filter(|_| create).map(|w| Schedule {
+                scheduled_for: w.scheduled_for(),
+                scheduled_until: w.scheduled_until(),
+                scheduled_remind_prior: self.deliver_notifications,
+                scheduled_auto_in_progress: true,
+                scheduled_auto_completed: true,
+                auto_transition_to_maintenance_state: true,
+                auto_transition_to_operational_state: true,
             }),
         }
     }
@@ -705,7 +756,13 @@ impl StatuspageIoChannel {
         &self,
         delivery: &Delivery,
     ) -> Result<Option<IncidentAnswer>, ChannelError> {
-        let url = self.url(&["unresolved"])?;
+        // Maintenances are listed apart from realtime incidents.
+        let list = if delivery.incident.is_maintenance() {
+            "scheduled"
+        } else {
+            "unresolved"
+        };
+        let url = self.url(&[list])?;
         let (_, text) = self.call(Method::GET, url, None).await?;
         let Ok(list) = serde_json::from_str::<Vec<IncidentAnswer>>(&text) else {
             tracing::warn!(
@@ -786,14 +843,18 @@ impl StatuspageIoChannel {
         let id = thread.root.as_str();
         match self.postmortem {
             Postmortem::AsUpdate => self.update(id, delivery, "resolved", body).await,
-            Postmortem::Skip => {
-                let (code, text) = self.call(Method::GET, self.url(&[id])?, None).await?;
-                let shortlink = serde_json::from_str::<IncidentAnswer>(&text)
-                    .ok()
-                    .and_then(|a| a.shortlink);
-                Ok(self.receipt(id, shortlink.as_deref(), code))
-            }
+            Postmortem::Skip => self.current(id).await,
         }
+    }
+
+    /// Reads Statuspage incident `id`, changing nothing: the receipt for an
+    /// act Statuspage does not show (a skipped postmortem, a reminder).
+    async fn current(&self, id: &str) -> Result<Receipt, ChannelError> {
+        let (code, text) = self.call(Method::GET, self.url(&[id])?, None).await?;
+        let shortlink = serde_json::from_str::<IncidentAnswer>(&text)
+            .ok()
+            .and_then(|a| a.shortlink);
+        Ok(self.receipt(id, shortlink.as_deref(), code))
     }
 }
 
@@ -809,6 +870,27 @@ impl Channel for StatuspageIoChannel {
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let body = truncate(&delivery.update.message, MAX_BODY);
+        if delivery.update.reminder {
+            // Statuspage reminds its own subscribers (`scheduled_remind_prior`);
+            // a reminder is not an incident update.
+            if let Some(thread) = &delivery.thread {
+                return self.current(thread.root.as_str()).await;
+            }
+            return match self.find_existing(delivery).await? {
+                Some(existing) => Ok(self.receipt(
+                    existing.id.as_deref().unwrap_or_default(),
+                    existing.shortlink.as_deref(),
+                    StatusCode::OK,
+                )),
+                None => Err(ChannelError::Rejected {
+                    reason: format!(
+                        "a reminder for {}, which is not on Statuspage: publish its announcement first",
+                        delivery.incident.id()
+                    ),
+                    status: None,
+                }),
+            };
+        }
         let Some(status) = status_name(delivery.update.status) else {
             return self.postmortem(delivery, &body).await;
         };
