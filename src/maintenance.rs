@@ -7,10 +7,10 @@
 //! [`Status::InProgress`], [`Status::Verifying`], [`Status::Completed`]). It is
 //! published with [`Dispatcher::publish`] like any incident:
 //!
-//! - the primary shows it as a scheduled maintenance (the
-//!   [static page](crate::channel::status_page) as upcoming, in progress or
-//!   completed, with its own page as the permalink; Statuspage as a scheduled
-//!   incident), and every message links to it;
+//! - the primary shows it as a scheduled maintenance (the static status page,
+//!   feature `status-page`, as upcoming, in progress or completed, with its
+//!   own page as the permalink; Statuspage, feature `statuspage-io`, as a
+//!   scheduled incident), and every message links to it;
 //! - each act has its own templates (`announcement`, `reminder`,
 //!   `maintenance` while under way, `completion`), and the title says
 //!   "Maintenance";
@@ -106,10 +106,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> Result<Vec<DispatchReport>, CadenceError> {
         let mut reports = Vec::new();
-        if incident
-            .window()
-            .is_none_or(|w| now >= w.scheduled_for())
-        {
+        if incident.window().is_none_or(|w| now >= w.scheduled_for()) {
             return Ok(reports);
         }
         for seq in self.undelivered_reminders(incident).await? {

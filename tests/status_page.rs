@@ -1147,3 +1147,96 @@ async fn updates_not_for_customers_are_refused() {
     assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
     assert!(files(tmp.path()).is_empty());
 }
+
+#[tokio::test]
+async fn a_maintenance_through_the_dispatcher_is_a_scheduled_maintenance_on_the_page() {
+    let r = rig();
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    let mut m = Incident::maintenance(
+        IncidentId::new("mnt-9").unwrap(),
+        TITLE,
+        MaintenanceWindow::new(now + hour * 2, now + hour * 3).unwrap(),
+        now,
+    )
+    .unwrap()
+    .with_component(db(), "Database", ComponentStatus::UnderMaintenance);
+    let announcement = m
+        .post(UpdateDraft::new(Status::Scheduled, now, MESSAGE))
+        .unwrap()
+        .clone();
+    let report = r.dispatcher.publish(&m, &announcement).await.unwrap();
+    assert!(report.all_sent(), "{report:?}");
+    assert_eq!(report.link_source, LinkSource::Primary);
+    let link = "https://status.example.com/maintenance/mnt-9.html";
+    assert_eq!(report.link.as_str(), link);
+    assert!(r.mail.texts()[0].ends_with(link));
+    assert!(r.chat.texts()[0].ends_with(link));
+    check_site(&r.dir);
+
+    // A scheduled maintenance, not an incident.
+    let summary = json(&r.dir, "api/v2/summary.json");
+    assert_eq!(summary["incidents"].as_array().unwrap().len(), 0);
+    assert!(
+        json(&r.dir, "api/v2/incidents.json")["incidents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let upcoming = json(&r.dir, "api/v2/scheduled-maintenances/upcoming.json");
+    let listed = &upcoming["scheduled_maintenances"][0];
+    assert_eq!(listed["id"], "mnt-9");
+    assert_eq!(listed["name"], TITLE);
+    assert_eq!(listed["status"], "scheduled");
+    assert_eq!(listed["impact"], "maintenance");
+    assert_eq!(listed["shortlink"], link);
+    assert_eq!(listed["components"][0]["id"], "db");
+    assert_eq!(listed["incident_updates"][0]["body"], MESSAGE);
+    assert_eq!(
+        summary["status"]["description"], "All Systems Operational",
+        "not under maintenance before the window"
+    );
+    let html = read(&r.dir, "maintenance/mnt-9.html");
+    assert!(!html.contains("<script>alert"), "escaped");
+
+    // The reminder links to the same page and adds no update to it.
+    let reminded = r
+        .dispatcher
+        .send_maintenance_reminders(&mut m, now + hour + chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(reminded.len(), 1);
+    assert!(reminded[0].all_sent(), "{:?}", reminded[0]);
+    assert_eq!(reminded[0].link.as_str(), link);
+    assert!(r.mail.texts()[1].contains("Reminder: this maintenance starts in 59 min"));
+    let upcoming = json(&r.dir, "api/v2/scheduled-maintenances/upcoming.json");
+    assert_eq!(
+        upcoming["scheduled_maintenances"][0]["incident_updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Completed early: shown as completed, nothing left upcoming.
+    let done = m
+        .post(UpdateDraft::new(
+            Status::Completed,
+            now + hour + chrono::Duration::minutes(2),
+            "Cancelled: the upgrade is not needed.",
+        ))
+        .unwrap()
+        .clone();
+    assert!(r.dispatcher.publish(&m, &done).await.unwrap().all_sent());
+    check_site(&r.dir);
+    let all = json(&r.dir, "api/v2/scheduled-maintenances.json");
+    let listed = &all["scheduled_maintenances"][0];
+    assert_eq!(listed["status"], "completed");
+    assert_eq!(listed["incident_updates"].as_array().unwrap().len(), 2);
+    assert!(
+        json(&r.dir, "api/v2/scheduled-maintenances/upcoming.json")["scheduled_maintenances"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -993,3 +993,133 @@ async fn without_a_shortlink_the_permalink_is_the_page_url() {
     assert!(matches!(report.link_source, LinkSource::Canonical { .. }));
     assert!(chat.texts()[0].ends_with("https://status.example.com/incidents/inc-7"));
 }
+
+#[tokio::test]
+async fn a_maintenance_is_a_scheduled_incident_and_its_reminder_changes_nothing() {
+    let server = MockServer::start().await;
+    let t0 = t0();
+    let hours = chrono::Duration::hours;
+    let mut m = Incident::maintenance(
+        IncidentId::new("mnt-2").unwrap(),
+        "Database upgrade",
+        MaintenanceWindow::new(t0 + hours(72), t0 + hours(74)).unwrap(),
+        t0,
+    )
+    .unwrap()
+    .with_component(
+        ComponentId::new("api").unwrap(),
+        "API",
+        ComponentStatus::UnderMaintenance,
+    );
+    // The duplicate check reads the scheduled incidents, not the unresolved.
+    Mock::given(method("GET"))
+        .and(path(format!("{}/scheduled", incidents())))
+        .and(auth())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Scheduled: components listed but not yet under maintenance.
+    Mock::given(method("POST"))
+        .and(path(incidents()))
+        .and(auth())
+        .and(body_json(json!({"incident": {
+            "name": "Database upgrade",
+            "status": "scheduled",
+            "body": "The API will be read-only.",
+            "impact_override": "maintenance",
+            "component_ids": [CMP_API],
+            "deliver_notifications": true,
+            "metadata": {"tidings": {"incident_id": "mnt-2"}},
+            "scheduled_for": "2026-11-28T14:00:00Z",
+            "scheduled_until": "2026-11-28T16:00:00Z",
+            "scheduled_remind_prior": true,
+            "scheduled_auto_in_progress": true,
+            "scheduled_auto_completed": true,
+            "auto_transition_to_maintenance_state": true,
+            "auto_transition_to_operational_state": true
+        }})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(incident_json(
+            SP_ID,
+            "scheduled",
+            "mnt-2",
+            json!([]),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The reminder only reads the incident for its shortlink.
+    Mock::given(method("GET"))
+        .and(path(incident_path(SP_ID)))
+        .and(auth())
+        .respond_with(ResponseTemplate::new(200).set_body_json(incident_json(
+            SP_ID,
+            "scheduled",
+            "mnt-2",
+            json!([]),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Under way: the components' statuses are sent.
+    Mock::given(method("PATCH"))
+        .and(path(incident_path(SP_ID)))
+        .and(auth())
+        .and(body_json(json!({"incident": {
+            "status": "in_progress",
+            "body": "Started.",
+            "impact_override": "maintenance",
+            "components": {CMP_API: "under_maintenance"},
+            "deliver_notifications": true
+        }})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(incident_json(
+            SP_ID,
+            "in_progress",
+            "mnt-2",
+            json!([]),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let chat = Arc::new(MemoryChannel::new());
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("statuspage", Arc::new(builder(&server).build().unwrap()))
+        .channel("chat", chat.clone())
+        .audience(
+            AudiencePolicy::new(Audience::Customers).route(Route::new("chat", [target("#status")])),
+        )
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let announcement = m
+        .post(UpdateDraft::new(
+            Status::Scheduled,
+            t0,
+            "The API will be read-only.",
+        ))
+        .unwrap()
+        .clone();
+    let report = d.publish(&m, &announcement).await.unwrap();
+    assert!(report.all_sent(), "{report:?}");
+    assert_eq!(report.link.as_str(), SHORTLINK);
+    let reminders = d
+        .send_maintenance_reminders(&mut m, t0 + hours(71))
+        .await
+        .unwrap();
+    assert_eq!(reminders.len(), 1);
+    assert!(reminders[0].all_sent(), "{:?}", reminders[0]);
+    assert_eq!(reminders[0].link.as_str(), SHORTLINK);
+    assert!(chat.texts()[1].ends_with(SHORTLINK));
+    let started = m
+        .post(UpdateDraft::new(
+            Status::InProgress,
+            t0 + hours(72),
+            "Started.",
+        ))
+        .unwrap()
+        .clone();
+    assert!(d.publish(&m, &started).await.unwrap().all_sent());
+    let methods: Vec<String> = bodies(&server).await.into_iter().map(|b| b.0).collect();
+    assert_eq!(methods, ["GET", "POST", "GET", "PATCH"]);
+}

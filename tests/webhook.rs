@@ -407,3 +407,62 @@ async fn a_shared_client_that_follows_redirects_is_still_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn maintenance_events_carry_their_type_and_window() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/tidings"))
+        .and(Signed)
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let t0 = t0();
+    let hours = chrono::Duration::hours;
+    let mut m = Incident::maintenance(
+        IncidentId::new("mnt-1").unwrap(),
+        "Database upgrade",
+        MaintenanceWindow::new(t0 + hours(72), t0 + hours(74)).unwrap(),
+        t0,
+    )
+    .unwrap();
+    let d = dispatcher(&server, customers());
+    let announcement = m
+        .post(UpdateDraft::new(
+            Status::Scheduled,
+            t0,
+            "Read-only for two hours.",
+        ))
+        .unwrap()
+        .clone();
+    assert!(d.publish(&m, &announcement).await.unwrap().all_sent());
+    let reminders = d
+        .send_maintenance_reminders(&mut m, t0 + hours(71))
+        .await
+        .unwrap();
+    assert!(reminders[0].all_sent());
+    let bodies: Vec<serde_json::Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.body_json().unwrap())
+        .collect();
+    assert_eq!(bodies[0]["type"], "maintenance.announcement");
+    assert_eq!(bodies[1]["type"], "maintenance.reminder");
+    for body in &bodies {
+        let incident = &body["data"]["incident"];
+        assert_eq!(incident["status"], "scheduled");
+        assert_eq!(incident["scheduled_for"], "2026-11-28T14:00:00Z");
+        assert_eq!(incident["scheduled_until"], "2026-11-28T16:00:00Z");
+        assert_eq!(
+            body["data"]["link"],
+            "https://status.example.com/incidents/mnt-1"
+        );
+    }
+    assert_eq!(
+        bodies[1]["data"]["update"]["next_update_at"],
+        "2026-11-28T14:00:00Z"
+    );
+}

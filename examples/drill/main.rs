@@ -370,12 +370,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let remind_at = dispatcher
         .next_maintenance_reminder(&maintenance)
         .ok_or("no maintenance reminder is due")?;
-    println!("   (reminders fall due at {}; asking as of then)", remind_at.format("%H:%M UTC"));
+    println!(
+        "   (reminders fall due at {}; asking as of then)",
+        remind_at.format("%H:%M UTC")
+    );
     for report in dispatcher
         .send_maintenance_reminders(&mut maintenance, remind_at)
         .await?
     {
-        let update = maintenance.update(report.seq).ok_or("unknown reminder")?.clone();
+        let update = maintenance
+            .update(report.seq)
+            .ok_or("unknown reminder")?
+            .clone();
         print_report(&update, &report);
         reports.push((update, report));
     }

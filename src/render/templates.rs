@@ -617,7 +617,11 @@ mod tests {
         );
         let started = render(2, Detail::Public);
         assert_eq!(started.title, "[Maintenance in progress] Sample");
-        assert!(started.body.contains("The work is under way; it should be over by 1970-01-01 04:00 UTC."));
+        assert!(
+            started
+                .body
+                .contains("The work is under way; it should be over by 1970-01-01 04:00 UTC.")
+        );
         assert_eq!(
             started.next_update.as_deref(),
             Some("Next update by 1970-01-01 04:00 UTC.")

@@ -33,12 +33,15 @@ async fn harness() -> Statuspage {
         .timeout(TIMEOUT)
         .build()
         .unwrap();
-    // No unresolved incident of ours: every first contact creates one.
-    Mock::given(method("GET"))
-        .and(path(format!("{}/unresolved", incidents())))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
-        .await;
+    // No unresolved incident or scheduled maintenance of ours: every first
+    // contact creates one.
+    for list in ["unresolved", "scheduled"] {
+        Mock::given(method("GET"))
+            .and(path(format!("{}/{list}", incidents())))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .mount(&server)
+            .await;
+    }
     Mock::given(method("POST"))
         .and(path(incidents()))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({

@@ -117,6 +117,56 @@ pub fn delivery_for(
         .collect()
 }
 
+/// A scheduled maintenance's announcement, rendered for customers and fitted
+/// to the channel (shortened).
+fn maintenance_announcement(h: &dyn Harness) -> Delivery {
+    let t0 = support::t0();
+    let start = t0 + chrono::Duration::days(3);
+    let mut m = Incident::maintenance(
+        IncidentId::new("mnt-7").unwrap(),
+        "Database upgrade",
+        MaintenanceWindow::new(start, start + chrono::Duration::hours(2)).unwrap(),
+        t0,
+    )
+    .unwrap()
+    .with_component(
+        ComponentId::new("api").unwrap(),
+        "API",
+        ComponentStatus::UnderMaintenance,
+    );
+    let update = m
+        .post(UpdateDraft::new(
+            Status::Scheduled,
+            t0,
+            "The API will be read-only.",
+        ))
+        .unwrap()
+        .clone();
+    let message = Templates::new()
+        .render(&m, &update, &Audience::Customers, Detail::Public)
+        .unwrap();
+    let channel = h.channel();
+    let text = fit(
+        &message,
+        LINK,
+        channel.limits().text.as_ref(),
+        Overflow::Shorten,
+    )
+    .unwrap()
+    .remove(0);
+    Delivery::new(
+        "under-test",
+        Arc::new(m),
+        Arc::new(update),
+        Audience::Customers,
+        Detail::Public,
+        h.target(),
+        Arc::new(message),
+        text,
+        Arc::new(LINK.parse().unwrap()),
+    )
+}
+
 fn short(h: &dyn Harness) -> Delivery {
     delivery_for(h, "We found the cause.", h.target(), Overflow::Shorten).remove(0)
 }
@@ -143,6 +193,31 @@ pub async fn success(h: &dyn Harness) {
             "a threading channel returns a message ref"
         );
     }
+    if h.channel().limits().primary {
+        assert!(receipt.permalink.is_some(), "a primary returns a permalink");
+    }
+}
+
+/// A scheduled maintenance is sent like an incident: one message, with the
+/// link and the announcement.
+pub async fn maintenance(h: &dyn Harness) {
+    h.respond_ok().await;
+    let d = maintenance_announcement(h);
+    let receipt = h.channel().send(&d).await.expect("send succeeds");
+    let got = h.received().await;
+    assert_eq!(got.len(), 1, "exactly one message reaches the provider");
+    // A primary may link to itself: the maintenance's own page.
+    let own = receipt
+        .permalink
+        .as_ref()
+        .filter(|_| h.channel().limits().primary)
+        .is_some_and(|p| got[0].contains(p.as_str()));
+    assert!(
+        !h.receives_link() || got[0].contains(LINK) || own,
+        "the message carries the link: {}",
+        got[0]
+    );
+    assert!(got[0].contains("The API will be read-only."), "{}", got[0]);
     if h.channel().limits().primary {
         assert!(receipt.permalink.is_some(), "a primary returns a permalink");
     }
@@ -262,6 +337,10 @@ macro_rules! conformance_tests {
         #[tokio::test]
         async fn success() {
             $crate::suite::success(&$make).await
+        }
+        #[tokio::test]
+        async fn maintenance() {
+            $crate::suite::maintenance(&$make).await
         }
         #[tokio::test]
         async fn rate_limited() {

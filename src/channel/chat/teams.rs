@@ -414,7 +414,11 @@ fn payload(delivery: &Delivery) -> Result<Vec<u8>, ChannelError> {
         card_title(title),
         adaptive_card(text),
         delivery.update.status.label(),
-        impact_label(delivery.incident.impact()),
+        if delivery.incident.is_maintenance() {
+            "Maintenance"
+        } else {
+            impact_label(delivery.incident.impact())
+        },
         link,
     );
     serde_json::to_vec(&message).map_err(|e| ChannelError::Rejected {

@@ -113,9 +113,15 @@
 //! what the pages show; a host may still decline to serve it, and files named
 //! `.tidings-*.tmp` exist only while a write is under way.
 //!
-//! Scheduled maintenance is published with
-//! [`StaticStatusPage::publish_maintenance`]; reminders before it starts are
-//! not sent by this module.
+//! # Scheduled maintenance
+//!
+//! A [maintenance](crate::incident::Incident::maintenance) published through
+//! the dispatcher is recorded as a [`Maintenance`] (its updates for customers,
+//! without reminders) and shown as upcoming, in progress or completed; its
+//! page, `maintenance/<id>.html`, is the permalink its messages carry. The
+//! dispatcher [reminds](crate::maintenance) audiences before it starts.
+//! [`StaticStatusPage::publish_maintenance`] publishes a [`Maintenance`]
+//! straight to the page instead, without telling anyone.
 
 #[cfg(feature = "statuspage-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "statuspage-io")))]
