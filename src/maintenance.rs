@@ -139,7 +139,11 @@ impl Dispatcher {
     /// When the next reminder of the scheduled maintenance `incident` falls
     /// due (possibly already past), if any audience is still to be reminded.
     /// `None` for an incident that is not a maintenance, before its
-    /// announcement, and once it has started.
+    /// announcement, and once an update says the work started (or was posted
+    /// after the window's start). Past the start by the clock alone it may
+    /// still give a time, but
+    /// [`send_maintenance_reminders`](Self::send_maintenance_reminders) then
+    /// sends nothing.
     pub fn next_maintenance_reminder(&self, incident: &Incident) -> Option<DateTime<Utc>> {
         self.reminders(incident).map(|(_, at)| at).min()
     }

@@ -520,3 +520,47 @@ fn a_zero_reminder_lead_is_refused() {
         Err(tidings::audience::PolicyError::ZeroReminder(_))
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_primary_links_to_the_maintenance_canonical_url() {
+    let page = Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap()));
+    let mail = Arc::new(MemoryChannel::new());
+    let dispatcher = Dispatcher::builder(support::CANONICAL)
+        .canonical_maintenance_url("https://status.example.com/maintenance/{id}.html")
+        .primary("page", page.clone())
+        .channel("mail", mail.clone())
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("mail", [target("subscribers@example.com")])),
+        )
+        .build()
+        .unwrap();
+    let t0 = tidings::clock::now();
+    let mut m = maintenance(t0);
+    let announcement = m.post(announce(t0)).unwrap().clone();
+    page.fail_next(ChannelError::rejected("page is read-only"));
+    let report = dispatcher.publish(&m, &announcement).await.unwrap();
+    let link = "https://status.example.com/maintenance/mnt-3.html";
+    assert_eq!(report.link.as_str(), link);
+    assert!(matches!(
+        report.link_source,
+        tidings::dispatch::LinkSource::Canonical { .. }
+    ));
+    assert!(mail.texts()[0].ends_with(link));
+    // An incident keeps the incidents' canonical URL.
+    let (incident, first) = support::incident();
+    page.fail_next(ChannelError::rejected("page is read-only"));
+    let report = dispatcher.publish(&incident, &first).await.unwrap();
+    assert_eq!(
+        report.link.as_str(),
+        "https://status.example.com/incidents/inc-7"
+    );
+    // A template without {id} is refused.
+    assert!(
+        Dispatcher::builder(support::CANONICAL)
+            .canonical_maintenance_url("https://status.example.com/maintenance")
+            .primary("page", page)
+            .build()
+            .is_err()
+    );
+}

@@ -157,6 +157,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let t = |s: &str| Target::new(s);
     let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}.html")
+        .canonical_maintenance_url("https://status.example.com/maintenance/{id}.html")
         .primary("status-page", status_page.clone())
         .channel("slack", slack)
         .channel("discord", discord)

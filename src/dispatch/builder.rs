@@ -75,6 +75,7 @@ pub enum ConfigError {
 #[must_use]
 pub struct DispatcherBuilder {
     canonical: String,
+    canonical_maintenance: Option<String>,
     primary: Option<(String, Arc<dyn Channel>)>,
     channels: Vec<(String, Arc<dyn Channel>)>,
     audiences: Vec<AudiencePolicy>,
@@ -92,6 +93,7 @@ impl fmt::Debug for DispatcherBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DispatcherBuilder")
             .field("canonical", &self.canonical)
+            .field("canonical_maintenance", &self.canonical_maintenance)
             .field("primary", &self.primary.as_ref().map(|p| &p.0))
             .field(
                 "channels",
@@ -106,6 +108,7 @@ impl DispatcherBuilder {
     pub(crate) fn new(canonical_url: String) -> Self {
         Self {
             canonical: canonical_url,
+            canonical_maintenance: None,
             primary: None,
             channels: Vec::new(),
             audiences: Vec::new(),
@@ -124,6 +127,16 @@ impl DispatcherBuilder {
     /// first; its permalink is the link in every other message.
     pub fn primary(mut self, name: impl Into<String>, channel: Arc<dyn Channel>) -> Self {
         self.primary = Some((name.into(), channel));
+        self
+    }
+
+    /// The canonical URL of a scheduled maintenance's page, with `{id}` for
+    /// its id (`https://status.example.com/maintenance/{id}.html`, where the
+    /// static status page puts it): the link when the primary gives no
+    /// permalink for a [maintenance](crate::incident::Incident::maintenance).
+    /// By default, the incidents' canonical URL.
+    pub fn canonical_maintenance_url(mut self, template: impl Into<String>) -> Self {
+        self.canonical_maintenance = Some(template.into());
         self
     }
 
@@ -201,6 +214,9 @@ impl DispatcherBuilder {
     /// Validates everything and builds the dispatcher.
     pub fn build(self) -> Result<Dispatcher, ConfigError> {
         check_canonical(&self.canonical)?;
+        if let Some(template) = &self.canonical_maintenance {
+            check_canonical(template)?;
+        }
         if self.concurrency == 0 {
             return Err(ConfigError::Zero("concurrency_per_channel"));
         }
@@ -285,6 +301,9 @@ impl DispatcherBuilder {
             .collect();
         Ok(Dispatcher {
             inner: Arc::new(Inner {
+                canonical_maintenance: self
+                    .canonical_maintenance
+                    .unwrap_or_else(|| self.canonical.clone()),
                 canonical: self.canonical,
                 primary,
                 lanes,

@@ -65,6 +65,7 @@ pub struct Dispatcher {
 
 pub(crate) struct Inner {
     pub(crate) canonical: String,
+    pub(crate) canonical_maintenance: String,
     pub(crate) primary: Lane,
     pub(crate) lanes: Vec<Lane>,
     pub(crate) audiences: Vec<PolicyPlan>,
@@ -220,13 +221,17 @@ impl Dispatcher {
                 seq: update.seq,
             });
         }
-        let canonical =
-            canonical_url(&inner.canonical, incident.id().as_str()).map_err(|reason| {
-                DispatchError::CanonicalUrl {
-                    incident: incident.id().clone(),
-                    reason,
-                }
-            })?;
+        let template = if incident.is_maintenance() {
+            &inner.canonical_maintenance
+        } else {
+            &inner.canonical
+        };
+        let canonical = canonical_url(template, incident.id().as_str()).map_err(|reason| {
+            DispatchError::CanonicalUrl {
+                incident: incident.id().clone(),
+                reason,
+            }
+        })?;
         let canonical = Arc::new(canonical);
         let internal = View {
             incident: Arc::new(incident.clone()),

@@ -137,8 +137,9 @@ pub struct Timeline {
     /// Every silence while the incident was open: from the start to the first
     /// message, then between consecutive messages up to the resolution. For a
     /// scheduled maintenance, only silences while the work was under way
-    /// count: they are measured from the window's start, and those that ended
-    /// before it are left out.
+    /// count: they are measured from the window's start (or the first update
+    /// saying the work started, if earlier), and those that ended before it
+    /// are left out.
     pub gaps: Vec<Gap>,
     /// From the last message before the resolution to the resolution.
     pub last_update_to_resolution: Option<Duration>,
@@ -459,7 +460,15 @@ impl Review {
         }
 
         let start = incident.started_at();
-        let quiet_until = incident.window().map(|w| w.scheduled_for());
+        // A maintenance: nothing to tell until the work starts (by its
+        // window, or earlier if an update said so).
+        let quiet_until = incident.window().map(|w| {
+            incident
+                .updates()
+                .iter()
+                .find(|u| u.status.is_maintenance() && u.status != Status::Scheduled)
+                .map_or(w.scheduled_for(), |u| u.at.min(w.scheduled_for()))
+        });
         let kind = |seq: u32| {
             incident
                 .update(seq)

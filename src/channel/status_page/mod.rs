@@ -118,7 +118,10 @@
 //! A [maintenance](crate::incident::Incident::maintenance) published through
 //! the dispatcher is recorded as a [`Maintenance`] (its updates for customers,
 //! without reminders) and shown as upcoming, in progress or completed; its
-//! page, `maintenance/<id>.html`, is the permalink its messages carry. The
+//! page, `maintenance/<id>.html`, is the permalink its messages carry
+//! (configure the dispatcher's
+//! [`canonical_maintenance_url`](crate::dispatch::DispatcherBuilder::canonical_maintenance_url)
+//! the same way, for messages sent when the page cannot be written). The
 //! dispatcher [reminds](crate::maintenance) audiences before it starts.
 //! [`StaticStatusPage::publish_maintenance`] publishes a [`Maintenance`]
 //! straight to the page instead, without telling anyone.

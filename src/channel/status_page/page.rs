@@ -111,6 +111,9 @@ impl StaticStatusPage {
     }
 
     /// The permalink of a maintenance: `<base>maintenance/<id>.html`.
+    /// Configure the dispatcher's
+    /// [`canonical_maintenance_url`](crate::dispatch::DispatcherBuilder::canonical_maintenance_url)
+    /// the same way (`https://status.example.com/maintenance/{id}.html`).
     pub fn maintenance_permalink(&self, id: &IncidentId) -> Url {
         self.config.maintenance_permalink(id)
     }
