@@ -7,7 +7,8 @@
 //! last message it was sent and when the next one is due: the earlier of the
 //! promise made by the update it last received and that message's time plus
 //! its `max_silence` (before any message: the incident start plus
-//! `max_silence`). [`Cadence::overdue`] lists the audiences past due. Closed
+//! `max_silence`; for a scheduled maintenance that has not started, see
+//! below). [`Cadence::overdue`] lists the audiences past due. Closed
 //! incidents (resolved, or with a published postmortem) are never overdue.
 //!
 //! Audiences that opted in ([`AudiencePolicy::holding_statements`]) can be sent
@@ -190,7 +191,11 @@ impl Cadence {
             }
         }
         let closed = incident.status().is_closed();
-        let scheduled = incident.status() == Status::Scheduled;
+        // The start of a maintenance that has not started.
+        let scheduled = incident
+            .window()
+            .map(|w| w.scheduled_for())
+            .filter(|_| incident.status() == Status::Scheduled);
         let audiences = routing
             .policies
             .iter()
@@ -202,12 +207,14 @@ impl Cadence {
                     .and_then(|u| u.next_update_at);
                 let since = last.as_ref().map_or(incident.started_at(), |l| l.at);
                 let deadline = add(since, policy.longest_silence());
-                let due = (!closed).then(|| match promised {
+                let due = (!closed).then(|| match (promised, scheduled) {
                     // Before a maintenance starts there is nothing to tell:
-                    // the announcement's promise (the start) is the due time.
-                    Some(p) if scheduled => p,
-                    Some(p) => p.min(deadline),
-                    None => deadline,
+                    // the promise made (by default, the start) is the due
+                    // time, and the start for an audience not told yet.
+                    (Some(p), Some(_)) => p,
+                    (None, Some(start)) => start,
+                    (Some(p), None) => p.min(deadline),
+                    (None, None) => deadline,
                 });
                 AudienceCadence {
                     audience: policy.audience().clone(),
@@ -373,10 +380,12 @@ impl Dispatcher {
     /// [`Dispatcher::send_holding_statements`]) and, for a scheduled
     /// maintenance, reminders before it starts (see
     /// [`Dispatcher::send_maintenance_reminders`]), sleeping on tokio's clock
-    /// in between. Returns at once if there is nothing to keep (no audience
-    /// asks for holding statements, and the incident is not a maintenance or
-    /// no audience asks for reminders), and once the incident is closed
-    /// (noticed at the next due time; abort the task to stop sooner).
+    /// in between. Returns once there is nothing left to keep: at once if no
+    /// audience asks for holding statements and the incident is not a
+    /// maintenance or no audience asks for reminders; without holding
+    /// statements, once every reminder is delivered or the window has
+    /// started; and once the incident is closed (noticed at the next due
+    /// time; abort the task to stop sooner).
     ///
     /// The lock is held while statements are posted and published; post your
     /// own updates through the same mutex. Errors end the watch.
@@ -414,11 +423,14 @@ impl Dispatcher {
                         .filter_map(|a| a.due)
                         .min();
                 }
+                let now = clock::now();
                 if reminders {
+                    if !holding && !self.reminders_pending(&incident, now).await? {
+                        return Ok(());
+                    }
                     let reminder = self.next_maintenance_reminder(&incident);
                     next = next.into_iter().chain(reminder).min();
                 }
-                let now = clock::now();
                 match next {
                     Some(due) if due > now => (due - now).to_std().unwrap_or(WATCH_RETRY),
                     _ => WATCH_RETRY,

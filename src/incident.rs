@@ -39,8 +39,8 @@ pub enum ModelError {
         /// Sequence number the update would have had.
         seq: u32,
     },
-    /// An update other than the postmortem was posted after the resolution, or a
-    /// postmortem before it.
+    /// An update other than the postmortem was posted after the resolution, a
+    /// postmortem before it, or anything after a maintenance was completed.
     #[error("update {seq}: {status} is not allowed after {previous}")]
     InvalidTransition {
         /// Sequence number the update would have had.
@@ -50,8 +50,12 @@ pub enum ModelError {
         /// Status of the latest update.
         previous: Status,
     },
-    /// An unresolved update did not say when the next update comes.
-    #[error("update {seq}: next_update_at is required until the incident is resolved")]
+    /// An update before the resolution (or a maintenance's completion) did not
+    /// say when the next update comes, and no maintenance window edge is ahead
+    /// to promise.
+    #[error(
+        "update {seq}: next_update_at is required until the incident is resolved (or the maintenance completed)"
+    )]
     MissingNextUpdate {
         /// Sequence number the update would have had.
         seq: u32,
@@ -551,9 +555,24 @@ impl UpdateDraft {
 /// When a scheduled maintenance's work happens: from `scheduled_for` until
 /// `scheduled_until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawWindow")]
 pub struct MaintenanceWindow {
     scheduled_for: DateTime<Utc>,
     scheduled_until: DateTime<Utc>,
+}
+
+/// A window as stored, checked when read back.
+#[derive(Deserialize)]
+struct RawWindow {
+    scheduled_for: DateTime<Utc>,
+    scheduled_until: DateTime<Utc>,
+}
+
+impl TryFrom<RawWindow> for MaintenanceWindow {
+    type Error = ModelError;
+    fn try_from(raw: RawWindow) -> Result<Self, ModelError> {
+        Self::new(raw.scheduled_for, raw.scheduled_until)
+    }
 }
 
 impl MaintenanceWindow {
@@ -772,7 +791,12 @@ impl Incident {
     /// start or the previous update, an update after the resolution (other than
     /// one postmortem), a postmortem before the resolution, a missing or
     /// non-future `next_update_at` while unresolved, an unknown component, an
-    /// empty audience list.
+    /// empty audience list. For a [maintenance](Self::maintenance): an
+    /// incident status (and for an incident a maintenance status), an update
+    /// after the completion, a [reminder](UpdateDraft::reminder) that is not
+    /// scheduled or not before the start; a missing `next_update_at` is the
+    /// window's start while scheduled, its end while under way, if still
+    /// ahead.
     pub fn post(&mut self, draft: UpdateDraft) -> Result<&Update, ModelError> {
         let seq = u32::try_from(self.updates.len())
             .unwrap_or(u32::MAX)

@@ -18,6 +18,10 @@
 //!   was told of it, once, at the lead time its policy asks for
 //!   ([`AudiencePolicy::maintenance_reminder`], one hour by default), before
 //!   the window starts; [`Dispatcher::watch`] does so on its own;
+//! - messages the primary is not sent (updates not for customers) link to the
+//!   dispatcher's canonical URL for maintenances
+//!   ([`canonical_maintenance_url`](crate::dispatch::DispatcherBuilder::canonical_maintenance_url);
+//!   set it to where your status page puts them);
 //! - silences before the window starts are not gaps in the
 //!   [cadence](crate::cadence) or the [review](crate::review): there is
 //!   nothing to tell until the work starts (and the announcement promised the
@@ -86,8 +90,10 @@ impl Dispatcher {
     ///
     /// An audience is due when its policy asks for reminders
     /// ([`AudiencePolicy::maintenance_reminder`]), it was told of the
-    /// maintenance (an earlier update was for it), it has not been reminded
-    /// yet, and `now` is within its lead time before the window starts. The
+    /// maintenance (an earlier update was for it, and the latest of those was
+    /// posted before the lead time began: news that late is its own
+    /// reminder), it has not been reminded yet, and `now` is within its lead
+    /// time before the window starts. The
     /// reminder is an [`Update`] posted on `incident`: status scheduled,
     /// marked [`Update::reminder`] (rendered with the `reminder.*`
     /// templates), repeating the latest announcement's public message, only
@@ -161,19 +167,33 @@ impl Dispatcher {
         start.into_iter().flat_map(move |start| {
             self.policies().filter_map(move |policy| {
                 let before = chrono::Duration::from_std(policy.reminds_before()?).ok()?;
+                let due = start.checked_sub_signed(before).unwrap_or(start);
                 let audience = policy.audience();
-                let told = incident
+                let mut for_them = incident
                     .updates()
                     .iter()
-                    .any(|u| !u.reminder && u.recipients.includes(audience));
-                let reminded = incident
-                    .updates()
-                    .iter()
-                    .any(|u| u.reminder && u.recipients.includes(audience));
-                (told && !reminded && policy.cares_about(incident))
-                    .then(|| (policy, start.checked_sub_signed(before).unwrap_or(start)))
+                    .filter(|u| u.recipients.includes(audience));
+                let reminded = for_them.clone().any(|u| u.reminder);
+                // Told, and not so late that the news is its own reminder.
+                let told_before_due = for_them.rfind(|u| !u.reminder).is_some_and(|u| u.at < due);
+                (told_before_due && !reminded && policy.cares_about(incident))
+                    .then_some((policy, due))
             })
         })
+    }
+
+    /// Whether reminders of `incident` remain to be sent at `now` (due later,
+    /// or posted and not yet delivered): what [`Dispatcher::watch`] waits for.
+    pub(crate) async fn reminders_pending(
+        &self,
+        incident: &Incident,
+        now: DateTime<Utc>,
+    ) -> Result<bool, CadenceError> {
+        if incident.window().is_none_or(|w| now >= w.scheduled_for()) {
+            return Ok(false);
+        }
+        Ok(self.next_maintenance_reminder(incident).is_some()
+            || !self.undelivered_reminders(incident).await?.is_empty())
     }
 
     /// Reminders posted on `incident` with deliveries that failed and may be

@@ -41,6 +41,7 @@ fn setup(retry: RetryPolicy) -> Setup {
     let mail = Arc::new(MemoryChannel::new());
     let all_hands = Arc::new(MemoryChannel::new());
     let dispatcher = Dispatcher::builder(support::CANONICAL)
+        .canonical_maintenance_url(CANONICAL_MAINTENANCE)
         .primary("page", page.clone())
         .channel("chat", chat.clone())
         .channel("mail", mail.clone())
@@ -113,7 +114,11 @@ fn announce(t0: DateTime<Utc>) -> UpdateDraft {
     )
 }
 
+/// The memory primary's permalink.
 const LINK: &str = "https://status.example.com/incidents/mnt-3";
+/// Where messages the primary is not sent link to.
+const CANONICAL_MAINTENANCE: &str = "https://status.example.com/maintenance/{id}";
+const CANONICAL_LINK: &str = "https://status.example.com/maintenance/mnt-3";
 
 #[tokio::test(start_paused = true)]
 async fn the_announcement_fans_out_with_the_link_and_promises_the_start() {
@@ -122,6 +127,7 @@ async fn the_announcement_fans_out_with_the_link_and_promises_the_start() {
     let mut m = maintenance(t0);
     let report = post(&s.dispatcher, &mut m, announce(t0)).await;
     assert_eq!(report.link.as_str(), LINK);
+    assert_eq!(report.link_source, tidings::dispatch::LinkSource::Primary);
     assert_eq!(s.page.len(), 1);
     for ch in [&s.chat, &s.mail, &s.all_hands] {
         let text = &ch.texts()[0];
@@ -184,6 +190,9 @@ async fn watch_reminds_each_audience_once_at_its_lead_time() {
         "{}",
         s.chat.texts()[1]
     );
+    // Not for customers: the page is not sent it, the canonical URL is the
+    // link.
+    assert!(s.chat.texts()[1].ends_with(CANONICAL_LINK));
     // Past the start: no more reminders, and no holding statement while the
     // maintenance has not been said to start.
     tokio::time::sleep(2 * HOUR).await;
@@ -503,6 +512,13 @@ fn the_model_keeps_maintenance_and_incident_statuses_apart() {
         MaintenanceWindow::new(t0, t0),
         Err(ModelError::EmptyWindow { .. })
     ));
+    // A stored window is checked when read back.
+    assert!(
+        serde_json::from_str::<MaintenanceWindow>(
+            r#"{"scheduled_for":"2026-11-25T15:00:00Z","scheduled_until":"2026-11-25T14:00:00Z"}"#
+        )
+        .is_err()
+    );
     // Serde keeps the window and the reminder flag.
     let json = serde_json::to_string(&m).unwrap();
     let back: Incident = serde_json::from_str(&json).unwrap();
@@ -563,4 +579,106 @@ async fn a_failed_primary_links_to_the_maintenance_canonical_url() {
             .build()
             .is_err()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn news_within_the_lead_time_is_its_own_reminder() {
+    let s = setup(RetryPolicy::default());
+    let t0 = tidings::clock::now();
+    let mut m = maintenance(t0);
+    // Announced 30 minutes before the start: inside every lead time.
+    let late = t0 + hours(72) - chrono::Duration::minutes(30);
+    post(&s.dispatcher, &mut m, announce(late)).await;
+    assert_eq!(s.dispatcher.next_maintenance_reminder(&m), None);
+    assert!(
+        s.dispatcher
+            .send_maintenance_reminders(&mut m, late)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // And a watch with nothing to remind (responders' holding statements
+    // aside) keeps only the cadence: nothing is sent before the start.
+    let cadence = s.dispatcher.cadence(&m).await.unwrap();
+    assert_eq!(cadence.due(&Audience::CoreResponders), Some(t0 + hours(72)));
+    assert_eq!(
+        cadence.due(&Audience::Customers),
+        Some(t0 + hours(72)),
+        "not the announcement time plus max_silence"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_audience_not_told_is_due_at_the_start_not_before() {
+    let s = setup(RetryPolicy::default());
+    let t0 = tidings::clock::now();
+    let mut m = maintenance(t0);
+    post(
+        &s.dispatcher,
+        &mut m,
+        announce(t0).only_for([Audience::Customers]),
+    )
+    .await;
+    let cadence = s.dispatcher.cadence(&m).await.unwrap();
+    assert_eq!(cadence.due(&Audience::CoreResponders), Some(t0 + hours(72)));
+    assert!(cadence.overdue(t0 + hours(71)).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn watch_ends_once_every_reminder_is_delivered() {
+    // No holding statements anywhere: the watch only has reminders to send.
+    let chat = Arc::new(MemoryChannel::new());
+    let dispatcher = Dispatcher::builder(support::CANONICAL)
+        .primary(
+            "page",
+            Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())),
+        )
+        .channel("chat", chat.clone())
+        .audience(
+            AudiencePolicy::new(Audience::CoreResponders)
+                .route(Route::new("chat", [target("#ops")])),
+        )
+        .build()
+        .unwrap();
+    let t0 = tidings::clock::now();
+    let mut m = maintenance(t0);
+    post(&dispatcher, &mut m, announce(t0)).await;
+    let shared = Arc::new(tokio::sync::Mutex::new(m));
+    let watcher = tokio::spawn({
+        let d = dispatcher.clone();
+        let shared = shared.clone();
+        async move { d.watch(shared).await }
+    });
+    tokio::time::sleep(71 * HOUR + Duration::from_secs(1)).await;
+    assert_eq!(chat.len(), 2);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(watcher.is_finished(), "nothing left to keep");
+    watcher.await.unwrap().unwrap();
+}
+
+#[test]
+fn the_next_update_line_names_the_start_only_when_it_is_the_promise() {
+    let t0 = support::t0();
+    let templates = tidings::render::Templates::new();
+    let mut m = maintenance(t0);
+    let by_default = m.post(announce(t0)).unwrap().clone();
+    let line = |m: &Incident, u| {
+        templates
+            .render(m, u, &Audience::Customers, Detail::Public)
+            .unwrap()
+            .next_update
+            .unwrap()
+    };
+    assert_eq!(
+        line(&m, &by_default),
+        "Next update when the work starts, at 2026-11-28 14:00 UTC."
+    );
+    let sooner = m
+        .post(
+            UpdateDraft::new(Status::Scheduled, t0 + hours(1), "The date may move.")
+                .next_update_at(t0 + hours(24)),
+        )
+        .unwrap()
+        .clone();
+    assert_eq!(line(&m, &sooner), "Next update by 2026-11-26 14:00 UTC.");
 }

@@ -1239,4 +1239,29 @@ async fn a_maintenance_through_the_dispatcher_is_a_scheduled_maintenance_on_the_
             .unwrap()
             .is_empty()
     );
+
+    // The page itself, sent the announcement again (a retry from another
+    // worker), rolls nothing back.
+    let again = tidings::channel::Delivery::new(
+        "status-page",
+        Arc::new(m.clone()),
+        Arc::new(announcement),
+        Audience::Customers,
+        Detail::Public,
+        target("page"),
+        Arc::new(tidings::render::RenderedMessage {
+            title: String::new(),
+            body: String::new(),
+            next_update: None,
+        }),
+        "text",
+        Arc::new(link.parse().unwrap()),
+    );
+    tidings::channel::Channel::send(&*r.page, &again)
+        .await
+        .unwrap();
+    let all = json(&r.dir, "api/v2/scheduled-maintenances.json");
+    let listed = &all["scheduled_maintenances"][0];
+    assert_eq!(listed["status"], "completed");
+    assert_eq!(listed["incident_updates"].as_array().unwrap().len(), 2);
 }

@@ -1011,14 +1011,24 @@ async fn a_maintenance_is_a_scheduled_incident_and_its_reminder_changes_nothing(
         "API",
         ComponentStatus::UnderMaintenance,
     );
-    // The duplicate check reads the scheduled incidents, not the unresolved.
-    Mock::given(method("GET"))
-        .and(path(format!("{}/scheduled", incidents())))
-        .and(auth())
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .expect(1)
-        .mount(&server)
-        .await;
+    // The duplicate check reads the scheduled incidents and the active
+    // maintenances, not the unresolved.
+    for list in ["scheduled", "active_maintenance"] {
+        Mock::given(method("GET"))
+            .and(path(format!("{}/{list}", incidents())))
+            .and(auth())
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!([incident_json(
+                    "other",
+                    "scheduled",
+                    "mnt-1",
+                    json!([])
+                ),])),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
     // Scheduled: components listed but not yet under maintenance.
     Mock::given(method("POST"))
         .and(path(incidents()))
@@ -1035,9 +1045,11 @@ async fn a_maintenance_is_a_scheduled_incident_and_its_reminder_changes_nothing(
             "scheduled_until": "2026-11-28T16:00:00Z",
             "scheduled_remind_prior": true,
             "scheduled_auto_in_progress": true,
-            "scheduled_auto_completed": true,
+            "scheduled_auto_completed": false,
             "auto_transition_to_maintenance_state": true,
-            "auto_transition_to_operational_state": true
+            "auto_transition_to_operational_state": false,
+            "auto_transition_deliver_notifications_at_start": true,
+            "auto_transition_deliver_notifications_at_end": true
         }})))
         .respond_with(ResponseTemplate::new(201).set_body_json(incident_json(
             SP_ID,
@@ -1075,6 +1087,27 @@ async fn a_maintenance_is_a_scheduled_incident_and_its_reminder_changes_nothing(
         .respond_with(ResponseTemplate::new(200).set_body_json(incident_json(
             SP_ID,
             "in_progress",
+            "mnt-2",
+            json!([]),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    // Completed: the components are given back.
+    Mock::given(method("PATCH"))
+        .and(path(incident_path(SP_ID)))
+        .and(auth())
+        .and(body_json(json!({"incident": {
+            "status": "completed",
+            "body": "Done.",
+            "impact_override": "maintenance",
+            "components": {CMP_API: "operational"},
+            "deliver_notifications": true
+        }})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(incident_json(
+            SP_ID,
+            "completed",
             "mnt-2",
             json!([]),
         )))
@@ -1120,6 +1153,57 @@ async fn a_maintenance_is_a_scheduled_incident_and_its_reminder_changes_nothing(
         .unwrap()
         .clone();
     assert!(d.publish(&m, &started).await.unwrap().all_sent());
+    let done = m
+        .post(UpdateDraft::new(Status::Completed, t0 + hours(73), "Done."))
+        .unwrap()
+        .clone();
+    assert!(d.publish(&m, &done).await.unwrap().all_sent());
     let methods: Vec<String> = bodies(&server).await.into_iter().map(|b| b.0).collect();
-    assert_eq!(methods, ["GET", "POST", "GET", "PATCH"]);
+    assert_eq!(methods, ["GET", "GET", "POST", "GET", "PATCH", "PATCH"]);
+}
+
+#[tokio::test]
+async fn a_retried_maintenance_announcement_finds_the_one_already_under_way() {
+    let server = MockServer::start().await;
+    let t0 = t0();
+    let hours = chrono::Duration::hours;
+    let mut m = Incident::maintenance(
+        IncidentId::new("mnt-2").unwrap(),
+        "Database upgrade",
+        MaintenanceWindow::new(t0 - hours(1), t0 + hours(1)).unwrap(),
+        t0,
+    )
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path(format!("{}/scheduled", incidents())))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{}/active_maintenance", incidents())))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([incident_json(
+                SP_ID,
+                "in_progress",
+                "mnt-2",
+                json!([{"status": "in_progress", "body": "Under way."}]),
+            )])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let update = m
+        .post(UpdateDraft::new(Status::InProgress, t0, "Under way."))
+        .unwrap()
+        .clone();
+    let page = builder(&server).build().unwrap();
+    let receipt = page.send(&delivery(&m, &update, None)).await.unwrap();
+    assert_eq!(receipt.message_ref, Some(MessageRef::new(SP_ID)));
+    assert_eq!(receipt.permalink.unwrap().as_str(), SHORTLINK);
 }

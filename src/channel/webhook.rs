@@ -28,7 +28,7 @@
 //! `maintenance.announcement`, `maintenance.reminder`, `maintenance.update` or
 //! `maintenance.completion` (its `incident` then also has `scheduled_for` and
 //! `scheduled_until`); `internal_notes` is present only at internal detail;
-//! `next_update_at` is absent once resolved. Headers: `webhook-id` (the delivery's
+//! `next_update_at` is absent once closed (resolved, or completed). Headers: `webhook-id` (the delivery's
 //! idempotency key, stable across retries: dedupe on it), `webhook-timestamp`
 //! (unix seconds of the attempt) and `webhook-signature` (`v1,<base64 HMAC-SHA256
 //! of "id.timestamp.body">`).

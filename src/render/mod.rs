@@ -26,6 +26,7 @@ pub struct RenderedMessage {
     pub title: String,
     /// The message itself.
     pub body: String,
-    /// `Next update by 2026-11-25 14:30 UTC.`; `None` once resolved.
+    /// `Next update by 2026-11-25 14:30 UTC.`; `None` once closed (resolved, or
+    /// a maintenance completed).
     pub next_update: Option<String>,
 }

@@ -51,7 +51,7 @@ impl MessageKind {
             Act::Reminder => MessageKind::Reminder,
             _ if update.holding => MessageKind::Holding,
             Act::FirstContact => MessageKind::FirstContact,
-            Act::Announcement if update.seq == 1 => MessageKind::FirstContact,
+            Act::Announcement | Act::Maintenance if update.seq == 1 => MessageKind::FirstContact,
             Act::Update | Act::Announcement | Act::Maintenance => MessageKind::Update,
         }
     }

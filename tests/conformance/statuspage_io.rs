@@ -35,7 +35,7 @@ async fn harness() -> Statuspage {
         .unwrap();
     // No unresolved incident or scheduled maintenance of ours: every first
     // contact creates one.
-    for list in ["unresolved", "scheduled"] {
+    for list in ["unresolved", "scheduled", "active_maintenance"] {
         Mock::given(method("GET"))
             .and(path(format!("{}/{list}", incidents())))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))

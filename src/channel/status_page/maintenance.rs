@@ -327,6 +327,27 @@ impl Maintenance {
         })
     }
 
+    /// Takes in `snapshot`, a newer or older record of the same maintenance
+    /// (from [`from_incident`](Self::from_incident)): updates are merged by
+    /// sequence number; title, components and window come from the snapshot
+    /// only if it is at least as new as what is recorded, so publishing an
+    /// old update again rolls nothing back.
+    pub(crate) fn merge(&mut self, snapshot: Maintenance) {
+        let newest = |m: &Maintenance| m.updates.last().map_or(0, |u| u.seq);
+        if newest(&snapshot) >= newest(self) {
+            self.title = snapshot.title;
+            self.components = snapshot.components;
+            self.scheduled_for = snapshot.scheduled_for;
+            self.scheduled_until = snapshot.scheduled_until;
+        }
+        for update in snapshot.updates {
+            match self.updates.binary_search_by_key(&update.seq, |u| u.seq) {
+                Ok(i) => self.updates[i] = update,
+                Err(i) => self.updates.insert(i, update),
+            }
+        }
+    }
+
     /// When it was announced (its first update), else its start.
     pub(crate) fn created_at(&self) -> DateTime<Utc> {
         self.updates.first().map_or(self.scheduled_for, |u| u.at)

@@ -133,24 +133,16 @@ impl StaticStatusPage {
         &self,
         maintenance: &Maintenance,
     ) -> Result<Url, ChannelError> {
-        self.record_maintenance(maintenance.clone()).await?;
-        Ok(self.config.maintenance_permalink(maintenance.id()))
-    }
-
-    /// Adds or replaces a maintenance and writes its pages.
-    async fn record_maintenance(
-        &self,
-        maintenance: Maintenance,
-    ) -> Result<DateTime<Utc>, ChannelError> {
-        let id = maintenance.id().clone();
+        let id = maintenance.id();
         self.publish(
-            |state| match state.maintenances.iter_mut().find(|m| m.id() == &id) {
-                Some(existing) => *existing = maintenance,
-                None => state.maintenances.push(maintenance),
+            |state| match state.maintenances.iter_mut().find(|m| m.id() == id) {
+                Some(existing) => *existing = maintenance.clone(),
+                None => state.maintenances.push(maintenance.clone()),
             },
-            Scope::Maintenance(&id),
+            Scope::Maintenance(id),
         )
-        .await
+        .await?;
+        Ok(self.config.maintenance_permalink(id))
     }
 
     /// Writes every page again from the current state, at the current time.
@@ -359,8 +351,9 @@ impl Channel for StaticStatusPage {
     /// A [scheduled maintenance](crate::incident::Incident::maintenance) is
     /// recorded as a [`Maintenance`] (as by
     /// [`publish_maintenance`](Self::publish_maintenance)), with its updates
-    /// for customers up to this one; reminders are not shown as updates. The
-    /// permalink is then the maintenance's page.
+    /// for customers up to this one (merged with what was recorded, so
+    /// publishing an old update again rolls nothing back); reminders are not
+    /// shown as updates. The permalink is then the maintenance's page.
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let incident = &delivery.incident;
         if !delivery.update.recipients.includes(&Audience::Customers) {
@@ -376,8 +369,17 @@ impl Channel for StaticStatusPage {
                 status: None,
             });
         }
-        if let Some(maintenance) = Maintenance::from_incident(incident, delivery.update.seq) {
-            let at = self.record_maintenance(maintenance).await?;
+        if let Some(snapshot) = Maintenance::from_incident(incident, delivery.update.seq) {
+            let id = incident.id();
+            let at = self
+                .publish(
+                    |state| match state.maintenances.iter_mut().find(|m| m.id() == id) {
+                        Some(existing) => existing.merge(snapshot),
+                        None => state.maintenances.push(snapshot),
+                    },
+                    Scope::Maintenance(id),
+                )
+                .await?;
             return Ok(Receipt::new(at)
                 .with_message_ref(MessageRef::new(incident.id().as_str()))
                 .with_permalink(self.config.maintenance_permalink(incident.id())));

@@ -83,28 +83,32 @@
 //!
 //! **Scheduled maintenance.** A [maintenance](crate::incident::Incident::maintenance)
 //! is a Statuspage scheduled incident: its statuses are `scheduled`,
-//! `in_progress`, `verifying` and `completed`, `impact_override` is
-//! `maintenance`, and the create also sends `scheduled_for`,
-//! `scheduled_until`, `scheduled_auto_in_progress` and
-//! `scheduled_auto_completed` (`true`: the page follows the window, as the
-//! static page does), `auto_transition_to_maintenance_state` and
-//! `auto_transition_to_operational_state` (`true`), and
-//! `scheduled_remind_prior` (the same as `deliver_notifications`: Statuspage
-//! reminds its own subscribers). While it is scheduled, its components are
-//! sent only as `component_ids` (no status: they are not under maintenance
-//! until the window starts). The duplicate check of a first contact reads
-//! `GET /v1/pages/{page_id}/incidents/scheduled` instead of `/unresolved`. A
+//! `in_progress`, `verifying` and `completed`, and `impact_override` is
+//! `maintenance`. The create also sends `scheduled_for` and
+//! `scheduled_until`; `scheduled_remind_prior` (the same as
+//! `deliver_notifications`: Statuspage reminds its own subscribers); and the
+//! automatic transitions
+//! ([`maintenance_auto_transitions`](StatuspageIoChannelBuilder::maintenance_auto_transitions):
+//! by default to in progress at the start, with the components under
+//! maintenance, and never to completed by the clock, so an overrun is not
+//! shown as done), with their notifications as `deliver_notifications` says.
+//! While it is scheduled, its components are sent only as `component_ids` (no
+//! status: they are not under maintenance before the window). The update that
+//! completes it sets its components `operational`, unless the update itself
+//! sets them otherwise. The duplicate check of a first contact reads
+//! `GET /v1/pages/{page_id}/incidents/scheduled` and then
+//! `.../incidents/active_maintenance` instead of `/unresolved`. A
 //! [reminder](crate::incident::Update::reminder) changes nothing on
 //! Statuspage: the channel reads the incident
-//! (`GET /v1/pages/{page_id}/incidents/{incident_id}`) to return its
-//! permalink; a reminder for a maintenance that is not on Statuspage is
-//! rejected.
+//! (`GET /v1/pages/{page_id}/incidents/{incident_id}`, or the look-up above
+//! when the journal has no thread) to return its permalink; a reminder for a
+//! maintenance that is not on Statuspage is rejected.
 //!
 //! **Rate.** "Each API token is limited to 1 request / second as measured on
 //! a 60 second rolling window": the default rate is one send per second for the
 //! whole channel. A first contact makes two requests (the look-up and the
-//! create) and a skipped postmortem one read; the 60-second window absorbs
-//! these.
+//! create; a maintenance's three), and a skipped postmortem or a reminder one
+//! read; the 60-second window absorbs these.
 //!
 //! **Errors.** 420 and 429 are rate limits (with `Retry-After`); 401 (and
 //! 403) mean the API key is wrong or may not manage the page (configuration
@@ -170,8 +174,17 @@ pub struct StatuspageIoChannel {
     page_url: Option<Url>,
     deliver_notifications: bool,
     postmortem: Postmortem,
+    maintenance: AutoTransitions,
     timeout: Duration,
     limits: ChannelLimits,
+}
+
+/// Whether Statuspage moves a scheduled maintenance along by the clock. See
+/// [`StatuspageIoChannelBuilder::maintenance_auto_transitions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AutoTransitions {
+    start: bool,
+    end: bool,
 }
 
 impl fmt::Debug for StatuspageIoChannel {
@@ -184,6 +197,7 @@ impl fmt::Debug for StatuspageIoChannel {
             .field("page_url", &self.page_url.as_ref().map(Url::as_str))
             .field("deliver_notifications", &self.deliver_notifications)
             .field("postmortem", &self.postmortem)
+            .field("maintenance_auto_transitions", &self.maintenance)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -200,6 +214,7 @@ pub struct StatuspageIoChannelBuilder {
     components: Vec<(String, String)>,
     deliver_notifications: bool,
     postmortem: Postmortem,
+    maintenance: AutoTransitions,
     client: Option<reqwest::Client>,
     timeout: Duration,
     rate: RateLimit,
@@ -230,6 +245,10 @@ impl StatuspageIoChannel {
             components: Vec::new(),
             deliver_notifications: true,
             postmortem: Postmortem::Skip,
+            maintenance: AutoTransitions {
+                start: true,
+                end: false,
+            },
             client: None,
             timeout: http::DEFAULT_TIMEOUT,
             rate: RateLimit::per_second(NonZeroU32::MIN),
@@ -270,6 +289,23 @@ impl StatuspageIoChannelBuilder {
     /// What to do with the postmortem act (default [`Postmortem::Skip`]).
     pub fn postmortem(mut self, postmortem: Postmortem) -> Self {
         self.postmortem = postmortem;
+        self
+    }
+
+    /// Whether Statuspage moves a scheduled maintenance along by the clock:
+    /// to in progress at the window's start (`start`, default `true`, as the
+    /// static page does while nobody has posted) and to completed at its end
+    /// (`end`, default `false`: a maintenance that overruns is not shown as
+    /// completed; post [`Status::Completed`] when it is). Sent at creation as
+    /// `scheduled_auto_in_progress` and `scheduled_auto_completed`, with the
+    /// components moved under maintenance and back
+    /// (`auto_transition_to_maintenance_state`,
+    /// `auto_transition_to_operational_state`) and subscribers notified of
+    /// the transitions as [`deliver_notifications`](Self::deliver_notifications)
+    /// says. With `start`, an explicit in-progress update adds a second
+    /// update on Statuspage.
+    pub fn maintenance_auto_transitions(mut self, start: bool, end: bool) -> Self {
+        self.maintenance = AutoTransitions { start, end };
         self
     }
 
@@ -364,6 +400,7 @@ impl StatuspageIoChannelBuilder {
             page_url,
             deliver_notifications: self.deliver_notifications,
             postmortem: self.postmortem,
+            maintenance: self.maintenance,
             timeout: self.timeout,
             limits,
         })
@@ -475,6 +512,8 @@ struct Schedule {
     scheduled_auto_completed: bool,
     auto_transition_to_maintenance_state: bool,
     auto_transition_to_operational_state: bool,
+    auto_transition_deliver_notifications_at_start: bool,
+    auto_transition_deliver_notifications_at_end: bool,
 }
 
 #[derive(Serialize)]
@@ -674,9 +713,24 @@ impl StatuspageIoChannel {
         // Statuspage moves them under maintenance (and back) on the window's
         // edges.
         let scheduled = delivery.update.status == Status::Scheduled;
+        // A completed maintenance gives its components back, unless the
+        // update itself says otherwise.
+        let completed = delivery.update.status == Status::Completed;
+        let set_here = |id: &ComponentId| {
+            delivery
+                .update
+                .component_changes
+                .iter()
+                .any(|(changed, _)| changed == id)
+        };
         let mut components = BTreeMap::new();
         let mut component_ids = Vec::new();
         for (id, status) in statuses_as_of(incident, delivery.update.seq) {
+            let status = if completed && !set_here(id) {
+                Some(ComponentStatus::Operational)
+            } else {
+                status
+            };
             match (self.components.get(id), status) {
                 (Some(theirs), _) if scheduled => component_ids.push(theirs.as_str()),
                 (Some(theirs), Some(status)) => {
@@ -719,10 +773,12 @@ impl StatuspageIoChannel {
                 scheduled_for: w.scheduled_for(),
                 scheduled_until: w.scheduled_until(),
                 scheduled_remind_prior: self.deliver_notifications,
-                scheduled_auto_in_progress: true,
-                scheduled_auto_completed: true,
-                auto_transition_to_maintenance_state: true,
-                auto_transition_to_operational_state: true,
+                scheduled_auto_in_progress: self.maintenance.start,
+                scheduled_auto_completed: self.maintenance.end,
+                auto_transition_to_maintenance_state: self.maintenance.start,
+                auto_transition_to_operational_state: self.maintenance.end,
+                auto_transition_deliver_notifications_at_start: self.deliver_notifications,
+                auto_transition_deliver_notifications_at_end: self.deliver_notifications,
             }),
         }
     }
@@ -750,30 +806,39 @@ impl StatuspageIoChannel {
         receipt
     }
 
-    /// The unresolved incident an earlier attempt created for this incident,
-    /// if any.
+    /// The unresolved incident (or scheduled or active maintenance) an
+    /// earlier attempt created for this incident, if any.
     async fn find_existing(
         &self,
         delivery: &Delivery,
     ) -> Result<Option<IncidentAnswer>, ChannelError> {
-        // Maintenances are listed apart from realtime incidents.
-        let list = if delivery.incident.is_maintenance() {
-            "scheduled"
+        // Maintenances are listed apart from realtime incidents: the
+        // scheduled ones and those under way (UNCONFIRMED whether the first
+        // list holds both, so both are read).
+        let lists: &[&str] = if delivery.incident.is_maintenance() {
+            &["scheduled", "active_maintenance"]
         } else {
-            "unresolved"
-        };
-        let url = self.url(&[list])?;
-        let (_, text) = self.call(Method::GET, url, None).await?;
-        let Ok(list) = serde_json::from_str::<Vec<IncidentAnswer>>(&text) else {
-            tracing::warn!(
-                "could not read Statuspage's unresolved incidents; creating without the duplicate check"
-            );
-            return Ok(None);
+            &["unresolved"]
         };
         let ours = delivery.incident.id().as_str();
-        Ok(list
-            .into_iter()
-            .find(|i| i.is_ours(ours) && i.id.as_deref().is_some_and(|id| !id.is_empty())))
+        for list in lists {
+            let url = self.url(&[list])?;
+            let (_, text) = self.call(Method::GET, url, None).await?;
+            let Ok(found) = serde_json::from_str::<Vec<IncidentAnswer>>(&text) else {
+                tracing::warn!(
+                    list,
+                    "could not read Statuspage's incident list; creating without the duplicate check"
+                );
+                return Ok(None);
+            };
+            if let Some(existing) = found
+                .into_iter()
+                .find(|i| i.is_ours(ours) && i.id.as_deref().is_some_and(|id| !id.is_empty()))
+            {
+                return Ok(Some(existing));
+            }
+        }
+        Ok(None)
     }
 
     async fn first_contact(
