@@ -288,7 +288,7 @@ impl Cadence {
 
 /// How often [`Dispatcher::watch`] looks again when a holding statement could
 /// not be delivered (or nothing has been posted yet).
-const WATCH_RETRY: Duration = Duration::from_secs(60);
+pub(crate) const WATCH_RETRY: Duration = Duration::from_secs(60);
 
 impl Dispatcher {
     /// The cadence of `incident`, from the journal and this dispatcher's
@@ -383,9 +383,11 @@ impl Dispatcher {
     /// in between. Returns once there is nothing left to keep: at once if no
     /// audience asks for holding statements and the incident is not a
     /// maintenance or no audience asks for reminders; without holding
-    /// statements, once every reminder is delivered or the window has
-    /// started; and once the incident is closed (noticed at the next due
-    /// time; abort the task to stop sooner).
+    /// statements, once the maintenance has started (by the clock or an
+    /// update); and once the incident is closed (noticed at the next due
+    /// time; abort the task to stop sooner). While an audience that asks for
+    /// reminders has not been told of the maintenance, it looks every minute
+    /// (it may be told, and then be due).
     ///
     /// The lock is held while statements are posted and published; post your
     /// own updates through the same mutex. Errors end the watch.
@@ -425,11 +427,11 @@ impl Dispatcher {
                 }
                 let now = clock::now();
                 if reminders {
-                    if !holding && !self.reminders_pending(&incident, now).await? {
-                        return Ok(());
+                    match self.reminder_wake(&incident, now).await? {
+                        None if !holding => return Ok(()),
+                        None => {}
+                        Some(wake) => next = next.into_iter().chain(Some(wake)).min(),
                     }
-                    let reminder = self.next_maintenance_reminder(&incident);
-                    next = next.into_iter().chain(reminder).min();
                 }
                 match next {
                     Some(due) if due > now => (due - now).to_std().unwrap_or(WATCH_RETRY),

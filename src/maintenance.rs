@@ -115,7 +115,7 @@ impl Dispatcher {
         if incident.window().is_none_or(|w| now >= w.scheduled_for()) {
             return Ok(reports);
         }
-        for seq in self.undelivered_reminders(incident).await? {
+        for seq in self.undelivered_reminders(incident, now).await? {
             if let Some(update) = incident.update(seq).cloned() {
                 tracing::info!(incident = %incident.id(), seq, "publishing an undelivered maintenance reminder again");
                 reports.push(self.publish(incident, &update).await?);
@@ -182,26 +182,53 @@ impl Dispatcher {
         })
     }
 
-    /// Whether reminders of `incident` remain to be sent at `now` (due later,
-    /// or posted and not yet delivered): what [`Dispatcher::watch`] waits for.
-    pub(crate) async fn reminders_pending(
+    /// When [`Dispatcher::watch`] should look at the reminders of `incident`
+    /// again: the next reminder or the start, or within
+    /// [`WATCH_RETRY`](crate::cadence::WATCH_RETRY) while an audience that
+    /// asks for reminders has not been told yet (it may be, and then be
+    /// due) or a reminder waits to be delivered again. `None` once no
+    /// reminder can come due: not a maintenance, started, or closed.
+    pub(crate) async fn reminder_wake(
         &self,
         incident: &Incident,
         now: DateTime<Utc>,
-    ) -> Result<bool, CadenceError> {
-        if incident.window().is_none_or(|w| now >= w.scheduled_for()) {
-            return Ok(false);
+    ) -> Result<Option<DateTime<Utc>>, CadenceError> {
+        let Some(start) = incident
+            .window()
+            .map(|w| w.scheduled_for())
+            .filter(|start| now < *start && incident.status() == Status::Scheduled)
+        else {
+            return Ok(None);
+        };
+        let mut wake = self
+            .next_maintenance_reminder(incident)
+            .map_or(start, |due| due.min(start));
+        let untold = self.policies().any(|p| {
+            p.reminds_before().is_some()
+                && p.cares_about(incident)
+                && !incident
+                    .updates()
+                    .iter()
+                    .any(|u| u.recipients.includes(p.audience()))
+        });
+        if untold || !self.undelivered_reminders(incident, now).await?.is_empty() {
+            let soon = chrono::Duration::from_std(crate::cadence::WATCH_RETRY)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(start);
+            wake = wake.min(soon);
         }
-        Ok(self.next_maintenance_reminder(incident).is_some()
-            || !self.undelivered_reminders(incident).await?.is_empty())
+        Ok(Some(wake))
     }
 
     /// Reminders posted on `incident` with deliveries that failed and may be
-    /// retried, or with no delivery journaled at all (the process stopped
-    /// between posting and publishing).
+    /// retried, claimed by a worker whose lease has ended (it stopped), or
+    /// with no delivery journaled at all (the process stopped between posting
+    /// and publishing).
     async fn undelivered_reminders(
         &self,
         incident: &Incident,
+        now: DateTime<Utc>,
     ) -> Result<BTreeSet<u32>, CadenceError> {
         let reminders: Vec<&Update> = incident.updates().iter().filter(|u| u.reminder).collect();
         if reminders.is_empty() || incident.status().is_closed() {
@@ -213,14 +240,10 @@ impl Dispatcher {
             .filter(|u| {
                 let mut mine = records.iter().filter(|r| r.entry.seq == u.seq).peekable();
                 mine.peek().is_none()
-                    || mine.any(|r| {
-                        matches!(
-                            r.state,
-                            DeliveryState::Failed {
-                                retryable: true,
-                                ..
-                            }
-                        )
+                    || mine.any(|r| match r.state {
+                        DeliveryState::Failed { retryable, .. } => retryable,
+                        DeliveryState::InFlight { lease_until } => lease_until <= now,
+                        DeliveryState::Sent(_) => false,
                     })
             })
             .map(|u| u.seq)

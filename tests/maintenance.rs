@@ -625,7 +625,7 @@ async fn an_audience_not_told_is_due_at_the_start_not_before() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn watch_ends_once_every_reminder_is_delivered() {
+async fn watch_ends_when_the_work_starts() {
     // No holding statements anywhere: the watch only has reminders to send.
     let chat = Arc::new(MemoryChannel::new());
     let dispatcher = Dispatcher::builder(support::CANONICAL)
@@ -651,8 +651,9 @@ async fn watch_ends_once_every_reminder_is_delivered() {
     });
     tokio::time::sleep(71 * HOUR + Duration::from_secs(1)).await;
     assert_eq!(chat.len(), 2);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(watcher.is_finished(), "nothing left to keep");
+    assert!(!watcher.is_finished(), "an audience may still be told");
+    tokio::time::sleep(HOUR).await;
+    assert!(watcher.is_finished(), "started: nothing left to keep");
     watcher.await.unwrap().unwrap();
 }
 
@@ -681,4 +682,71 @@ fn the_next_update_line_names_the_start_only_when_it_is_the_promise() {
         .unwrap()
         .clone();
     assert_eq!(line(&m, &sooner), "Next update by 2026-11-26 14:00 UTC.");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_started_early_reminds_audiences_told_later() {
+    // No holding statements: the watch is only about reminders.
+    let chat = Arc::new(MemoryChannel::new());
+    let mail = Arc::new(MemoryChannel::new());
+    let dispatcher = Dispatcher::builder(support::CANONICAL)
+        .primary(
+            "page",
+            Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())),
+        )
+        .channel("chat", chat.clone())
+        .channel("mail", mail.clone())
+        .audience(
+            AudiencePolicy::new(Audience::CoreResponders)
+                .route(Route::new("chat", [target("#ops")])),
+        )
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("mail", [target("subscribers@example.com")]))
+                .maintenance_reminder(Some(24 * HOUR)),
+        )
+        .build()
+        .unwrap();
+    let t0 = tidings::clock::now();
+    // Watched before anything is announced.
+    let shared = Arc::new(tokio::sync::Mutex::new(maintenance(t0)));
+    let watcher = tokio::spawn({
+        let d = dispatcher.clone();
+        let shared = shared.clone();
+        async move { d.watch(shared).await }
+    });
+    tokio::time::sleep(HOUR).await;
+    assert!(!watcher.is_finished());
+    // Customers are told first, responders a day later.
+    {
+        let mut m = shared.lock().await;
+        let now = tidings::clock::now();
+        post(
+            &dispatcher,
+            &mut m,
+            announce(now).only_for([Audience::Customers]),
+        )
+        .await;
+    }
+    tokio::time::sleep(24 * HOUR).await;
+    {
+        let mut m = shared.lock().await;
+        let now = tidings::clock::now();
+        post(
+            &dispatcher,
+            &mut m,
+            announce(now).only_for([Audience::CoreResponders]),
+        )
+        .await;
+    }
+    // Customers at 48 h, responders at 71 h, each once.
+    tokio::time::sleep(47 * HOUR).await;
+    assert_eq!((mail.len(), chat.len()), (2, 2));
+    assert!(mail.texts()[1].contains("Reminder: this maintenance starts in 1 d"));
+    assert!(chat.texts()[1].contains("Reminder: this maintenance starts in 1 h"));
+    // The work starts: nothing left to remind of, the watch ends.
+    tokio::time::sleep(2 * HOUR).await;
+    assert!(watcher.is_finished());
+    watcher.await.unwrap().unwrap();
+    assert_eq!((mail.len(), chat.len()), (2, 2));
 }

@@ -1207,3 +1207,59 @@ async fn a_retried_maintenance_announcement_finds_the_one_already_under_way() {
     assert_eq!(receipt.message_ref, Some(MessageRef::new(SP_ID)));
     assert_eq!(receipt.permalink.unwrap().as_str(), SHORTLINK);
 }
+
+#[tokio::test]
+async fn a_maintenance_put_off_after_its_start_gives_its_components_back() {
+    let server = MockServer::start().await;
+    let t0 = t0();
+    let hours = chrono::Duration::hours;
+    let mut m = Incident::maintenance(
+        IncidentId::new("mnt-2").unwrap(),
+        "Database upgrade",
+        MaintenanceWindow::new(t0, t0 + hours(2)).unwrap(),
+        t0 - hours(24),
+    )
+    .unwrap()
+    .with_component(
+        ComponentId::new("api").unwrap(),
+        "API",
+        ComponentStatus::UnderMaintenance,
+    );
+    m.post(UpdateDraft::new(
+        Status::Scheduled,
+        t0 - hours(24),
+        "Planned.",
+    ))
+    .unwrap();
+    // After the start (Statuspage may have moved it in progress by itself),
+    // the team puts it off.
+    let delayed = m
+        .post(
+            UpdateDraft::new(Status::Scheduled, t0 + hours(1), "Delayed to tomorrow.")
+                .next_update_at(t0 + hours(3)),
+        )
+        .unwrap()
+        .clone();
+    Mock::given(method("PATCH"))
+        .and(path(incident_path(SP_ID)))
+        .and(body_json(json!({"incident": {
+            "status": "scheduled",
+            "body": "Delayed to tomorrow.",
+            "impact_override": "maintenance",
+            "components": {CMP_API: "operational"},
+            "deliver_notifications": true
+        }})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(incident_json(
+            SP_ID,
+            "scheduled",
+            "mnt-2",
+            json!([]),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let page = builder(&server).build().unwrap();
+    page.send(&delivery(&m, &delayed, Some(SP_ID)))
+        .await
+        .unwrap();
+}

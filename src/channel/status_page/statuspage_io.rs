@@ -94,10 +94,15 @@
 //! shown as done), with their notifications as `deliver_notifications` says.
 //! While it is scheduled, its components are sent only as `component_ids` (no
 //! status: they are not under maintenance before the window). The update that
-//! completes it sets its components `operational`, unless the update itself
-//! sets them otherwise. The duplicate check of a first contact reads
+//! completes it, or that puts it off once its window has started, sets its
+//! components `operational`, unless the update itself sets them otherwise.
+//! Whether Statuspage takes `scheduled_auto_completed` without
+//! `scheduled_auto_in_progress` is UNCONFIRMED; the flags are sent as set.
+//! The duplicate check of a first contact reads
 //! `GET /v1/pages/{page_id}/incidents/scheduled` and then
-//! `.../incidents/active_maintenance` instead of `/unresolved`. A
+//! `.../incidents/active_maintenance` instead of `/unresolved` (a maintenance
+//! created already completed is in neither, so a lost answer to such a create
+//! can still duplicate it). A
 //! [reminder](crate::incident::Update::reminder) changes nothing on
 //! Statuspage: the channel reads the incident
 //! (`GET /v1/pages/{page_id}/incidents/{incident_id}`, or the look-up above
@@ -712,10 +717,17 @@ impl StatuspageIoChannel {
         // A maintenance not yet started leaves its components as they are;
         // Statuspage moves them under maintenance (and back) on the window's
         // edges.
-        let scheduled = delivery.update.status == Status::Scheduled;
-        // A completed maintenance gives its components back, unless the
-        // update itself says otherwise.
-        let completed = delivery.update.status == Status::Completed;
+        // A maintenance scheduled to start later leaves its components as
+        // they are (Statuspage moves them on the window's edges)...
+        let started = incident
+            .window()
+            .is_some_and(|w| delivery.update.at >= w.scheduled_for());
+        let scheduled = delivery.update.status == Status::Scheduled && !started;
+        // ...and one completed, or put off after its start (Statuspage may
+        // have moved it to in progress), gives them back, unless the update
+        // itself says otherwise.
+        let completed = delivery.update.status == Status::Completed
+            || (delivery.update.status == Status::Scheduled && started);
         let set_here = |id: &ComponentId| {
             delivery
                 .update
@@ -827,9 +839,9 @@ impl StatuspageIoChannel {
             let Ok(found) = serde_json::from_str::<Vec<IncidentAnswer>>(&text) else {
                 tracing::warn!(
                     list,
-                    "could not read Statuspage's incident list; creating without the duplicate check"
+                    "could not read Statuspage's incident list; not checked for a duplicate"
                 );
-                return Ok(None);
+                continue;
             };
             if let Some(existing) = found
                 .into_iter()
