@@ -76,18 +76,7 @@ fn setup(retry: RetryPolicy) -> Setup {
 
 /// A maintenance announced at `t0`, from `t0 + 72 h` to `t0 + 74 h`.
 fn maintenance(t0: DateTime<Utc>) -> Incident {
-    Incident::maintenance(
-        IncidentId::new("mnt-3").unwrap(),
-        "Database upgrade",
-        MaintenanceWindow::new(t0 + hours(72), t0 + hours(74)).unwrap(),
-        t0,
-    )
-    .unwrap()
-    .with_component(
-        ComponentId::new("api").unwrap(),
-        "API",
-        ComponentStatus::UnderMaintenance,
-    )
+    support::maintenance("mnt-3", t0, t0 + hours(72), 2)
 }
 
 /// Moves tokio's (paused) clock forward to `t`, which the journal's times

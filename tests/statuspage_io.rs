@@ -999,18 +999,7 @@ async fn a_maintenance_is_a_scheduled_incident_and_its_reminder_changes_nothing(
     let server = MockServer::start().await;
     let t0 = t0();
     let hours = chrono::Duration::hours;
-    let mut m = Incident::maintenance(
-        IncidentId::new("mnt-2").unwrap(),
-        "Database upgrade",
-        MaintenanceWindow::new(t0 + hours(72), t0 + hours(74)).unwrap(),
-        t0,
-    )
-    .unwrap()
-    .with_component(
-        ComponentId::new("api").unwrap(),
-        "API",
-        ComponentStatus::UnderMaintenance,
-    );
+    let mut m = maintenance("mnt-2", t0, t0 + hours(72), 2);
     // The duplicate check reads the scheduled incidents and the active
     // maintenances, not the unresolved.
     for list in ["scheduled", "active_maintenance"] {
@@ -1167,13 +1156,7 @@ async fn a_retried_maintenance_announcement_finds_the_one_already_under_way() {
     let server = MockServer::start().await;
     let t0 = t0();
     let hours = chrono::Duration::hours;
-    let mut m = Incident::maintenance(
-        IncidentId::new("mnt-2").unwrap(),
-        "Database upgrade",
-        MaintenanceWindow::new(t0 - hours(1), t0 + hours(1)).unwrap(),
-        t0,
-    )
-    .unwrap();
+    let mut m = maintenance("mnt-2", t0, t0 - hours(1), 2);
     Mock::given(method("GET"))
         .and(path(format!("{}/scheduled", incidents())))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -1213,18 +1196,7 @@ async fn a_maintenance_put_off_after_its_start_gives_its_components_back() {
     let server = MockServer::start().await;
     let t0 = t0();
     let hours = chrono::Duration::hours;
-    let mut m = Incident::maintenance(
-        IncidentId::new("mnt-2").unwrap(),
-        "Database upgrade",
-        MaintenanceWindow::new(t0, t0 + hours(2)).unwrap(),
-        t0 - hours(24),
-    )
-    .unwrap()
-    .with_component(
-        ComponentId::new("api").unwrap(),
-        "API",
-        ComponentStatus::UnderMaintenance,
-    );
+    let mut m = maintenance("mnt-2", t0 - hours(24), t0, 2);
     m.post(UpdateDraft::new(
         Status::Scheduled,
         t0 - hours(24),

@@ -420,13 +420,7 @@ async fn maintenance_events_carry_their_type_and_window() {
         .await;
     let t0 = t0();
     let hours = chrono::Duration::hours;
-    let mut m = Incident::maintenance(
-        IncidentId::new("mnt-1").unwrap(),
-        "Database upgrade",
-        MaintenanceWindow::new(t0 + hours(72), t0 + hours(74)).unwrap(),
-        t0,
-    )
-    .unwrap();
+    let mut m = maintenance("mnt-1", t0, t0 + hours(72), 2);
     let d = dispatcher(&server, customers());
     let announcement = m
         .post(UpdateDraft::new(

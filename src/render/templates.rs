@@ -29,13 +29,16 @@ pub enum TemplateError {
     },
 }
 
+/// The default templates, from `src/templates/<name>.j2`, and their names.
 macro_rules! defaults {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../templates/", $name, ".j2")))),*]
+        const DEFAULTS: &[(&str, &str)] =
+            &[$(($name, include_str!(concat!("../templates/", $name, ".j2")))),*];
+        const DEFAULT_NAMES: &[&str] = &[$($name),*];
     };
 }
 
-const DEFAULTS: &[(&str, &str)] = defaults!(
+defaults!(
     "title",
     "next_update",
     "_components",
@@ -110,32 +113,7 @@ impl Default for Templates {
 impl Templates {
     /// Names of every template that can be overridden. Names starting with `_`
     /// are partials the defaults include.
-    pub const NAMES: &'static [&'static str] = &[
-        "title",
-        "next_update",
-        "_components",
-        "_internal",
-        "first_contact.public",
-        "first_contact.internal",
-        "update.public",
-        "update.internal",
-        "holding.public",
-        "holding.internal",
-        "resolution.public",
-        "resolution.internal",
-        "postmortem.public",
-        "postmortem.internal",
-        "_notes",
-        "_window",
-        "announcement.public",
-        "announcement.internal",
-        "reminder.public",
-        "reminder.internal",
-        "maintenance.public",
-        "maintenance.internal",
-        "completion.public",
-        "completion.internal",
-    ];
+    pub const NAMES: &'static [&'static str] = DEFAULT_NAMES;
 
     /// The default templates.
     pub fn new() -> Self {

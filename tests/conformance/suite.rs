@@ -121,19 +121,7 @@ pub fn delivery_for(
 /// to the channel (shortened).
 fn maintenance_announcement(h: &dyn Harness) -> Delivery {
     let t0 = support::t0();
-    let start = t0 + chrono::Duration::days(3);
-    let mut m = Incident::maintenance(
-        IncidentId::new("mnt-7").unwrap(),
-        "Database upgrade",
-        MaintenanceWindow::new(start, start + chrono::Duration::hours(2)).unwrap(),
-        t0,
-    )
-    .unwrap()
-    .with_component(
-        ComponentId::new("api").unwrap(),
-        "API",
-        ComponentStatus::UnderMaintenance,
-    );
+    let mut m = support::maintenance("mnt-7", t0, t0 + chrono::Duration::days(3), 2);
     let update = m
         .post(UpdateDraft::new(
             Status::Scheduled,

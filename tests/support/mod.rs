@@ -65,6 +65,28 @@ pub fn incident() -> (Incident, Update) {
     (inc, first)
 }
 
+/// A scheduled maintenance `id` ("Database upgrade" of the API), announced
+/// at `announced`, from `start` for `hours` hours; no update yet.
+pub fn maintenance(
+    id: &str,
+    announced: DateTime<Utc>,
+    start: DateTime<Utc>,
+    hours: i64,
+) -> Incident {
+    Incident::maintenance(
+        IncidentId::new(id).unwrap(),
+        "Database upgrade",
+        MaintenanceWindow::new(start, start + chrono::Duration::hours(hours)).unwrap(),
+        announced,
+    )
+    .unwrap()
+    .with_component(
+        ComponentId::new("api").unwrap(),
+        "API",
+        ComponentStatus::UnderMaintenance,
+    )
+}
+
 /// Posts a follow-up update.
 pub fn post(inc: &mut Incident, status: Status, at_min: i64, msg: &str) -> Update {
     let mut d = UpdateDraft::new(status, t0() + minutes(at_min), msg);
