@@ -88,6 +88,23 @@ async fn advance_to(t: DateTime<Utc>) -> DateTime<Utc> {
     tidings::clock::now()
 }
 
+/// Shares the maintenance and spawns [`Dispatcher::watch`] on it.
+fn watch(
+    d: &Dispatcher,
+    m: Incident,
+) -> (
+    Arc<tokio::sync::Mutex<Incident>>,
+    tokio::task::JoinHandle<Result<(), tidings::cadence::CadenceError>>,
+) {
+    let shared = Arc::new(tokio::sync::Mutex::new(m));
+    let watcher = tokio::spawn({
+        let d = d.clone();
+        let shared = shared.clone();
+        async move { d.watch(shared).await }
+    });
+    (shared, watcher)
+}
+
 async fn post(d: &Dispatcher, m: &mut Incident, draft: UpdateDraft) -> DispatchReport {
     let update = m.post(draft).unwrap().clone();
     let report = d.publish(m, &update).await.unwrap();
@@ -144,12 +161,7 @@ async fn watch_reminds_each_audience_once_at_its_lead_time() {
         Some(t0 + hours(48)),
         "customers first, 24 h before the start"
     );
-    let shared = Arc::new(tokio::sync::Mutex::new(m));
-    let watcher = tokio::spawn({
-        let d = s.dispatcher.clone();
-        let shared = shared.clone();
-        async move { d.watch(shared).await }
-    });
+    let (shared, watcher) = watch(&s.dispatcher, m);
 
     // Just before the customers' lead time: nothing yet.
     tokio::time::sleep(48 * HOUR - Duration::from_secs(1)).await;
@@ -632,12 +644,7 @@ async fn watch_ends_when_the_work_starts() {
     let t0 = tidings::clock::now();
     let mut m = maintenance(t0);
     post(&dispatcher, &mut m, announce(t0)).await;
-    let shared = Arc::new(tokio::sync::Mutex::new(m));
-    let watcher = tokio::spawn({
-        let d = dispatcher.clone();
-        let shared = shared.clone();
-        async move { d.watch(shared).await }
-    });
+    let (shared, watcher) = watch(&dispatcher, m);
     tokio::time::sleep(71 * HOUR + Duration::from_secs(1)).await;
     assert_eq!(chat.len(), 2);
     assert!(!watcher.is_finished(), "an audience may still be told");
@@ -698,12 +705,7 @@ async fn a_watch_started_early_reminds_audiences_told_later() {
         .unwrap();
     let t0 = tidings::clock::now();
     // Watched before anything is announced.
-    let shared = Arc::new(tokio::sync::Mutex::new(maintenance(t0)));
-    let watcher = tokio::spawn({
-        let d = dispatcher.clone();
-        let shared = shared.clone();
-        async move { d.watch(shared).await }
-    });
+    let (shared, watcher) = watch(&dispatcher, maintenance(t0));
     tokio::time::sleep(HOUR).await;
     assert!(!watcher.is_finished());
     // Customers are told first, responders a day later.
