@@ -644,7 +644,7 @@ async fn watch_ends_when_the_work_starts() {
     let t0 = tidings::clock::now();
     let mut m = maintenance(t0);
     post(&dispatcher, &mut m, announce(t0)).await;
-    let (shared, watcher) = watch(&dispatcher, m);
+    let (_shared, watcher) = watch(&dispatcher, m);
     tokio::time::sleep(71 * HOUR + Duration::from_secs(1)).await;
     assert_eq!(chat.len(), 2);
     assert!(!watcher.is_finished(), "an audience may still be told");
