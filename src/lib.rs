@@ -7,7 +7,8 @@
 //!
 //! - [`incident`]: the [`Incident`](incident::Incident) and its validated
 //!   [`Update`](incident::Update)s (first contact, updates that always say when
-//!   the next one comes, resolution, postmortem).
+//!   the next one comes, resolution, postmortem), and scheduled maintenance
+//!   ([`Incident::maintenance`](incident::Incident::maintenance)).
 //! - [`audience`]: the ripples around an incident (core responders, front-line
 //!   support, leadership, employees, customers, or your own), each with its
 //!   routes, detail level, longest silence and component scope.
@@ -19,6 +20,8 @@
 //!   primary first, then fans out, rate-limited, retried and journaled.
 //! - [`cadence`]: from the journal, when each audience last heard and when it
 //!   is next due; who is overdue; automatic holding statements.
+//! - [`maintenance`]: reminders before a scheduled maintenance starts, to
+//!   every audience that was told of it.
 //! - [`review`]: the post-incident gap analysis, as Markdown and as an SVG
 //!   timeline.
 //! - [`clock`]: the time the dispatcher stamps deliveries with (tokio's clock).
