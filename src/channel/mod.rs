@@ -45,6 +45,8 @@ pub mod webhook;
 
 #[cfg(feature = "__http")]
 pub(crate) mod http;
+#[cfg(any(feature = "webhook", feature = "__chat"))]
+pub(crate) mod named;
 
 mod delivery;
 mod error;

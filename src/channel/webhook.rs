@@ -52,7 +52,6 @@
 //!
 //! [Standard Webhooks]: https://www.standardwebhooks.com/
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +68,7 @@ use sha2::Sha256;
 use url::Url;
 
 use super::http;
+use super::named::Named;
 use super::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit, Receipt,
 };
@@ -240,17 +240,15 @@ struct Endpoint {
 /// name; endpoint URLs and secrets never appear in `Debug`, logs or errors.
 pub struct WebhookChannel {
     client: reqwest::Client,
-    endpoints: HashMap<String, Endpoint>,
+    endpoints: Named<Endpoint>,
     timeout: Duration,
     limits: ChannelLimits,
 }
 
 impl fmt::Debug for WebhookChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.endpoints.keys().collect();
-        names.sort();
         f.debug_struct("WebhookChannel")
-            .field("endpoints", &names)
+            .field("endpoints", &self.endpoints)
             .field("timeout", &self.timeout)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
@@ -260,7 +258,6 @@ impl fmt::Debug for WebhookChannel {
 /// Builds a [`WebhookChannel`]; errors are kept and returned by [`build`](Self::build).
 #[must_use]
 pub struct WebhookChannelBuilder {
-    endpoints: HashMap<String, Endpoint>,
     client: Option<reqwest::Client>,
     timeout: Duration,
     limits: ChannelLimits,
@@ -284,7 +281,6 @@ impl WebhookChannel {
     /// asks for payloads under 20 KB).
     pub fn builder() -> WebhookChannelBuilder {
         WebhookChannelBuilder {
-            endpoints: HashMap::new(),
             client: None,
             timeout: http::DEFAULT_TIMEOUT,
             limits: ChannelLimits::new().with_text(TextLimit::bytes(16 * 1024)),
@@ -343,44 +339,24 @@ impl WebhookChannelBuilder {
                 reason: "webhook timeout must be greater than zero".into(),
             });
         }
-        for (name, url, secret) in std::mem::take(&mut self.pending) {
-            if name.trim().is_empty() {
-                return Err(ChannelError::Config {
-                    reason: "webhook endpoint name is empty".into(),
-                });
-            }
-            let url =
-                http::check_url(&url, self.allow_http).map_err(|reason| ChannelError::Config {
-                    reason: format!("webhook endpoint {name:?}: {reason}"),
-                })?;
-            let secret = secret
-                .parse::<WebhookSecret>()
-                .map_err(|e| ChannelError::Config {
-                    reason: format!("webhook endpoint {name:?}: {e}"),
-                })?;
-            let endpoint = Endpoint {
-                url,
-                secret,
+        let allow_http = self.allow_http;
+        let pending = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(name, url, secret)| (name, (url, secret)));
+        let endpoints = Named::build("webhook endpoint", pending.collect(), |(url, secret)| {
+            Ok(Endpoint {
+                url: http::check_url(&url, allow_http)?,
+                secret: secret.parse::<WebhookSecret>().map_err(|e| e.to_string())?,
                 gone: AtomicBool::new(false),
-            };
-            if self.endpoints.insert(name.clone(), endpoint).is_some() {
-                return Err(ChannelError::Config {
-                    reason: format!("webhook endpoint {name:?} is defined twice"),
-                });
-            }
-        }
-        if self.endpoints.is_empty() {
-            return Err(ChannelError::Config {
-                reason: "webhook channel has no endpoint".into(),
-            });
-        }
+            })
+        })?;
         let client = match self.client {
             Some(c) => c,
             None => http::client(self.timeout)?,
         };
         Ok(WebhookChannel {
             client,
-            endpoints: self.endpoints,
+            endpoints,
             timeout: self.timeout,
             limits: self.limits,
         })
@@ -499,13 +475,7 @@ impl Channel for WebhookChannel {
     }
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
-        let endpoint = self
-            .endpoints
-            .get(delivery.target.as_str())
-            .ok_or_else(|| ChannelError::InvalidTarget {
-                target: delivery.target.to_string(),
-                reason: "no webhook endpoint has this name".into(),
-            })?;
+        let endpoint = self.endpoints.get(&delivery.target)?;
         if endpoint.gone.load(Ordering::Relaxed) {
             return Err(ChannelError::Rejected {
                 reason: "endpoint answered 410 Gone earlier and is disabled".into(),

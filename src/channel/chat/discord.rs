@@ -44,7 +44,6 @@
 //! webhook again, so the webhook is disabled for the life of the channel;
 //! other 4xx are permanent rejections.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -56,6 +55,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::channel::http;
+use crate::channel::named::Named;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
@@ -165,7 +165,7 @@ struct Hook {
 
 /// Posts to Discord webhooks. See the [module docs](self).
 pub struct DiscordChannel {
-    hooks: HashMap<String, Hook>,
+    hooks: Named<Hook>,
     client: reqwest::Client,
     timeout: Duration,
     limits: ChannelLimits,
@@ -173,16 +173,15 @@ pub struct DiscordChannel {
 
 impl fmt::Debug for DiscordChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<(&String, bool)> =
-            self.hooks.iter().map(|(n, h)| (n, h.thread)).collect();
-        names.sort();
-        let names: Vec<String> = names
+        let names: Vec<String> = self
+            .hooks
+            .sorted()
             .into_iter()
-            .map(|(n, thread)| {
-                if thread {
+            .map(|(n, hook)| {
+                if hook.thread {
                     format!("{n} (thread)")
                 } else {
-                    n.clone()
+                    n.to_owned()
                 }
             })
             .collect();
@@ -258,20 +257,7 @@ impl DiscordChannelBuilder {
         if self.timeout.is_zero() {
             return Err(config("Discord timeout must be greater than zero".into()));
         }
-        let mut hooks = HashMap::new();
-        for (name, hook) in self.webhooks {
-            if name.trim().is_empty() || hooks.contains_key(&name) {
-                return Err(config(format!(
-                    "Discord webhook name {name:?} is empty or repeated"
-                )));
-            }
-            let hook = check_webhook(hook)
-                .map_err(|r| config(format!("Discord webhook {name:?}: {r}")))?;
-            hooks.insert(name, hook);
-        }
-        if hooks.is_empty() {
-            return Err(config("no Discord webhook configured".into()));
-        }
+        let hooks = Named::build("Discord webhook", self.webhooks, check_webhook)?;
         let rate = match self.per_webhook_rate {
             Some(rate) => rate,
             None => RateLimit::new(5, Duration::from_secs(2))
@@ -543,13 +529,7 @@ impl Channel for DiscordChannel {
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
-        let hook = self
-            .hooks
-            .get(name)
-            .ok_or_else(|| ChannelError::InvalidTarget {
-                target: name.to_owned(),
-                reason: "no Discord webhook has this name".into(),
-            })?;
+        let hook = self.hooks.get(&delivery.target)?;
         if hook.disabled.load(Ordering::Relaxed) {
             return Err(ChannelError::InvalidTarget {
                 target: name.to_owned(),
@@ -817,7 +797,10 @@ mod tests {
             ch.limits().per_target_rate,
             Some(RateLimit::new(5, Duration::from_secs(2)).unwrap())
         );
-        let hook = &ch.hooks["a"];
+        let hook = ch
+            .hooks
+            .get(&crate::audience::Target::new("a").unwrap())
+            .unwrap();
         assert_eq!(
             hook.url.query(),
             Some("wait=true&thread_id=1180000000000000000")

@@ -38,7 +38,6 @@
 //! space is gone; other 4xx (`INVALID_ARGUMENT`) refuse the message for good.
 //! See [`map_error`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
@@ -50,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::channel::http;
+use crate::channel::named::Named;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
@@ -90,7 +90,7 @@ fn chat_len(text: &str) -> usize {
 /// Posts to Google Chat spaces through incoming webhooks. See the
 /// [module docs](self).
 pub struct GoogleChatChannel {
-    hooks: HashMap<String, Url>,
+    hooks: Named<Url>,
     client: reqwest::Client,
     timeout: Duration,
     thread_key_prefix: String,
@@ -99,10 +99,8 @@ pub struct GoogleChatChannel {
 
 impl fmt::Debug for GoogleChatChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.hooks.keys().collect();
-        names.sort();
         f.debug_struct("GoogleChatChannel")
-            .field("webhooks", &names)
+            .field("webhooks", &self.hooks)
             .field("thread_key_prefix", &self.thread_key_prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -196,19 +194,9 @@ impl GoogleChatChannelBuilder {
                 "the Google Chat thread key prefix must be at most {MAX_PREFIX} characters, without control characters"
             )));
         }
-        let mut hooks = HashMap::new();
-        for (name, url) in self.webhooks {
-            let url = http::check_url(&url, false)
-                .map_err(|r| config(format!("Google Chat webhook {name:?}: {r}")))?;
-            if name.trim().is_empty() || hooks.insert(name.clone(), threaded(url)).is_some() {
-                return Err(config(format!(
-                    "Google Chat webhook name {name:?} is empty or repeated"
-                )));
-            }
-        }
-        if hooks.is_empty() {
-            return Err(config("no Google Chat webhook configured".into()));
-        }
+        let hooks = Named::build("Google Chat webhook", self.webhooks, |url| {
+            http::check_url(&url, false).map(threaded)
+        })?;
         let limits = ChannelLimits::new()
             .with_text(TextLimit {
                 max: MAX_TEXT,
@@ -381,13 +369,7 @@ impl Channel for GoogleChatChannel {
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
-        let url = self
-            .hooks
-            .get(name)
-            .ok_or_else(|| ChannelError::InvalidTarget {
-                target: name.to_owned(),
-                reason: "no Google Chat webhook has this name".into(),
-            })?;
+        let url = self.hooks.get(&delivery.target)?;
         let text = text(delivery);
         let key = self.thread_key(delivery);
         let body = CreateMessage {

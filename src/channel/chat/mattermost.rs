@@ -45,7 +45,6 @@
 //! channel override on a locked webhook and missing permissions are
 //! configuration errors; other 4xx are permanent rejections.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
@@ -57,6 +56,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::channel::http;
+use crate::channel::named::Named;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
 };
@@ -172,7 +172,7 @@ struct Hook {
 
 /// Posts to Mattermost incoming webhooks. See the [module docs](self).
 pub struct MattermostChannel {
-    hooks: HashMap<String, Hook>,
+    hooks: Named<Hook>,
     client: reqwest::Client,
     timeout: Duration,
     limits: ChannelLimits,
@@ -180,10 +180,8 @@ pub struct MattermostChannel {
 
 impl fmt::Debug for MattermostChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.hooks.keys().collect();
-        names.sort();
         f.debug_struct("MattermostChannel")
-            .field("webhooks", &names)
+            .field("webhooks", &self.hooks)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -275,20 +273,7 @@ impl MattermostChannelBuilder {
         if self.max_text < 100 {
             return Err(config("Mattermost max_text must be at least 100".into()));
         }
-        let mut hooks = HashMap::new();
-        for (name, hook) in self.webhooks {
-            if name.trim().is_empty() || hooks.contains_key(&name) {
-                return Err(config(format!(
-                    "Mattermost webhook name {name:?} is empty or repeated"
-                )));
-            }
-            let hook = check_webhook(hook)
-                .map_err(|r| config(format!("Mattermost webhook {name:?}: {r}")))?;
-            hooks.insert(name, hook);
-        }
-        if hooks.is_empty() {
-            return Err(config("no Mattermost webhook configured".into()));
-        }
+        let hooks = Named::build("Mattermost webhook", self.webhooks, check_webhook)?;
         let limits = ChannelLimits::new()
             .with_text(TextLimit {
                 max: self.max_text,
@@ -465,13 +450,7 @@ impl Channel for MattermostChannel {
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
-        let hook = self
-            .hooks
-            .get(name)
-            .ok_or_else(|| ChannelError::InvalidTarget {
-                target: name.to_owned(),
-                reason: "no Mattermost webhook has this name".into(),
-            })?;
+        let hook = self.hooks.get(&delivery.target)?;
         let text = text(delivery);
         let body = WebhookPost {
             text: &text,

@@ -31,7 +31,6 @@
 //! `not_authed`, `token_revoked`, `account_inactive`, `missing_scope`) are
 //! configuration errors; everything else Slack refuses is permanent.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -43,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::channel::http;
+use crate::channel::named::Named;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
@@ -76,7 +76,7 @@ fn mrkdwn_len(text: &str) -> usize {
 
 enum Mode {
     WebApi { base: Url, token: String },
-    Webhooks { hooks: HashMap<String, Url> },
+    Webhooks { hooks: Named<Url> },
 }
 
 /// Posts to Slack. See the [module docs](self).
@@ -97,12 +97,9 @@ impl fmt::Debug for SlackChannel {
                 .field("mode", &"web_api")
                 .field("base", &base.as_str())
                 .field("token", &"<redacted>"),
-            Mode::Webhooks { hooks } => {
-                let mut names: Vec<&String> = hooks.keys().collect();
-                names.sort();
-                d.field("mode", &"incoming_webhooks")
-                    .field("webhooks", &names)
-            }
+            Mode::Webhooks { hooks } => d
+                .field("mode", &"incoming_webhooks")
+                .field("webhooks", hooks),
         };
         d.field("reply_broadcast", &self.reply_broadcast)
             .field("keep_first_message_current", &self.keep_first_current)
@@ -243,19 +240,9 @@ impl SlackChannelBuilder {
                 Mode::WebApi { base, token }
             }
             None => {
-                let mut hooks = HashMap::new();
-                for (name, url) in self.webhooks {
-                    let url = http::check_url(&url, false)
-                        .map_err(|r| config(format!("Slack webhook {name:?}: {r}")))?;
-                    if name.trim().is_empty() || hooks.insert(name.clone(), url).is_some() {
-                        return Err(config(format!(
-                            "Slack webhook name {name:?} is empty or repeated"
-                        )));
-                    }
-                }
-                if hooks.is_empty() {
-                    return Err(config("no Slack webhook configured".into()));
-                }
+                let hooks = Named::build("Slack webhook", self.webhooks, |url: String| {
+                    http::check_url(&url, false)
+                })?;
                 Mode::Webhooks { hooks }
             }
         };
@@ -491,14 +478,11 @@ impl SlackChannel {
 
     async fn send_webhook(
         &self,
-        hooks: &HashMap<String, Url>,
+        hooks: &Named<Url>,
         delivery: &Delivery,
     ) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
-        let url = hooks.get(name).ok_or_else(|| ChannelError::InvalidTarget {
-            target: name.to_owned(),
-            reason: "no Slack webhook has this name".into(),
-        })?;
+        let url = hooks.get(&delivery.target)?;
         let text = mrkdwn(delivery);
         let request = self
             .client

@@ -51,7 +51,6 @@
 //! A flow answers 202 Accepted before it runs: a success means the flow
 //! started, not that the card was posted (its run history says).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
@@ -64,6 +63,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use url::Url;
 
 use crate::channel::http;
+use crate::channel::named::Named;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
 };
@@ -119,7 +119,7 @@ fn card_bytes(text: &str) -> usize {
 /// Posts Adaptive Cards to Microsoft Teams through Workflows webhooks. See the
 /// [module docs](self).
 pub struct TeamsChannel {
-    hooks: HashMap<String, Url>,
+    hooks: Named<Url>,
     client: reqwest::Client,
     timeout: Duration,
     max_payload: usize,
@@ -128,10 +128,8 @@ pub struct TeamsChannel {
 
 impl fmt::Debug for TeamsChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.hooks.keys().collect();
-        names.sort();
         f.debug_struct("TeamsChannel")
-            .field("webhooks", &names)
+            .field("webhooks", &self.hooks)
             .field("timeout", &self.timeout)
             .field("max_payload", &self.max_payload)
             .finish_non_exhaustive()
@@ -219,19 +217,9 @@ impl TeamsChannelBuilder {
                 "Teams payload ceiling must be between {MIN_PAYLOAD} and {MICROSOFT_MAX_PAYLOAD} bytes"
             )));
         }
-        let mut hooks = HashMap::new();
-        for (name, url) in self.webhooks {
-            let url = http::check_url(&url, false)
-                .map_err(|r| config(format!("Teams webhook {name:?}: {r}")))?;
-            if name.trim().is_empty() || hooks.insert(name.clone(), url).is_some() {
-                return Err(config(format!(
-                    "Teams webhook name {name:?} is empty or repeated"
-                )));
-            }
-        }
-        if hooks.is_empty() {
-            return Err(config("no Teams webhook configured".into()));
-        }
+        let hooks = Named::build("Teams webhook", self.webhooks, |url: String| {
+            http::check_url(&url, false)
+        })?;
         let limits = ChannelLimits::new()
             .with_text(TextLimit {
                 max: self.max_payload - ENVELOPE - TITLE_BUDGET,
@@ -515,14 +503,7 @@ impl Channel for TeamsChannel {
     }
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
-        let name = delivery.target.as_str();
-        let url = self
-            .hooks
-            .get(name)
-            .ok_or_else(|| ChannelError::InvalidTarget {
-                target: name.to_owned(),
-                reason: "no Teams webhook has this name".into(),
-            })?;
+        let url = self.hooks.get(&delivery.target)?;
         let body = payload(delivery)?;
         if body.len() > self.max_payload {
             return Err(ChannelError::Rejected {
