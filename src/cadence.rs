@@ -464,7 +464,7 @@ fn holding_message(status: Status) -> &'static str {
 }
 
 /// `t + d`, saturating.
-fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+pub(crate) fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(d)
         .ok()
         .and_then(|d| t.checked_add_signed(d))

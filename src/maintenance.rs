@@ -212,11 +212,7 @@ impl Dispatcher {
                     .any(|u| u.recipients.includes(p.audience()))
         });
         if untold || !self.undelivered_reminders(incident, now).await?.is_empty() {
-            let soon = chrono::Duration::from_std(crate::cadence::WATCH_RETRY)
-                .ok()
-                .and_then(|d| now.checked_add_signed(d))
-                .unwrap_or(start);
-            wake = wake.min(soon);
+            wake = wake.min(crate::cadence::add(now, crate::cadence::WATCH_RETRY));
         }
         Ok(Some(wake))
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use support::{PERMALINK_BASE, target};
+use support::{PERMALINK_BASE, advance_to, target};
 use tidings::channel::ChannelError;
 use tidings::channel::memory::MemoryChannel;
 use tidings::dispatch::DispatchReport;
@@ -77,15 +77,6 @@ fn setup(retry: RetryPolicy) -> Setup {
 /// A maintenance announced at `t0`, from `t0 + 72 h` to `t0 + 74 h`.
 fn maintenance(t0: DateTime<Utc>) -> Incident {
     support::maintenance("mnt-3", t0, t0 + hours(72), 2)
-}
-
-/// Moves tokio's (paused) clock forward to `t`, which the journal's times
-/// follow.
-async fn advance_to(t: DateTime<Utc>) -> DateTime<Utc> {
-    let now = tidings::clock::now();
-    assert!(t >= now, "the script goes forward");
-    tokio::time::advance((t - now).to_std().unwrap()).await;
-    tidings::clock::now()
 }
 
 /// Shares the maintenance and spawns [`Dispatcher::watch`] on it.

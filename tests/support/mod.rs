@@ -87,6 +87,17 @@ pub fn maintenance(
     )
 }
 
+/// Moves tokio's (paused) clock forward to `t`, which the journal's times
+/// follow, and returns the new time.
+pub async fn advance_to(t: DateTime<Utc>) -> DateTime<Utc> {
+    let now = tidings::clock::now();
+    assert!(t >= now, "the script goes forward");
+    tokio::time::advance((t - now).to_std().unwrap()).await;
+    let now = tidings::clock::now();
+    assert_eq!(now, t);
+    now
+}
+
 /// Posts a follow-up update.
 pub fn post(inc: &mut Incident, status: Status, at_min: i64, msg: &str) -> Update {
     let mut d = UpdateDraft::new(status, t0() + minutes(at_min), msg);
