@@ -341,10 +341,7 @@ impl Maintenance {
             self.scheduled_until = snapshot.scheduled_until;
         }
         for update in snapshot.updates {
-            match self.updates.binary_search_by_key(&update.seq, |u| u.seq) {
-                Ok(i) => self.updates[i] = update,
-                Err(i) => self.updates.insert(i, update),
-            }
+            super::state::upsert_by_seq(&mut self.updates, update, |u| u.seq);
         }
     }
 

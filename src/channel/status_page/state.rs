@@ -151,17 +151,23 @@ impl PageState {
             .iter()
             .filter(|u| u.seq < update.seq && u.recipients.includes(&Audience::Customers));
         for u in earlier.chain(std::iter::once(update)) {
-            let page_update = PageUpdate::from_update(u);
-            match entry.updates.binary_search_by_key(&u.seq, |p| p.seq) {
-                Ok(i) => entry.updates[i] = page_update,
-                Err(i) => entry.updates.insert(i, page_update),
-            }
+            upsert_by_seq(&mut entry.updates, PageUpdate::from_update(u), |p| p.seq);
         }
     }
 
     /// The incident with this id.
     pub(crate) fn incident(&self, id: &IncidentId) -> Option<&PageIncident> {
         self.incidents.iter().find(|i| &i.id == id)
+    }
+}
+
+/// Puts `item` in `list` (kept in sequence order), replacing the item with
+/// the same sequence number: how the page records updates published again or
+/// out of order.
+pub(crate) fn upsert_by_seq<T>(list: &mut Vec<T>, item: T, seq: impl Fn(&T) -> u32) {
+    match list.binary_search_by_key(&seq(&item), &seq) {
+        Ok(i) => list[i] = item,
+        Err(i) => list.insert(i, item),
     }
 }
 
