@@ -20,8 +20,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use futures::StreamExt;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::webhook::WebhookChannel;
-use tidings::dispatch::MemoryJournal;
 use tidings::incident::Update;
+use tidings::journal::MemoryJournal;
 use tidings::prelude::*;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -243,6 +243,7 @@ pub struct Route {
     pub(crate) channel: String,
     pub(crate) targets: Vec<Target>,
     pub(crate) overflow: Overflow,
+    pub(crate) resend_in_doubt: Option<bool>,
 }
 
 impl Route {
@@ -252,7 +253,21 @@ impl Route {
             channel: channel.into(),
             targets: targets.into_iter().collect(),
             overflow: Overflow::default(),
+            resend_in_doubt: None,
         }
+    }
+
+    /// Whether a message whose outcome is unknown (a timeout after the
+    /// request left, a crash mid-send) is sent again with the same
+    /// idempotency key. By default, only where the channel's provider
+    /// deduplicates by that key ([`ChannelLimits::deduplicates`]); `true`
+    /// accepts a possible duplicate over a possible loss, `false` reports it
+    /// in doubt even where the provider would deduplicate.
+    ///
+    /// [`ChannelLimits::deduplicates`]: crate::channel::ChannelLimits::deduplicates
+    pub fn resend_in_doubt(mut self, resend: bool) -> Self {
+        self.resend_in_doubt = Some(resend);
+        self
     }
 
     /// What to do when a message is longer than the channel allows (default:

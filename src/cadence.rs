@@ -69,10 +69,11 @@ use chrono::{DateTime, Utc};
 
 use crate::audience::{Audience, AudiencePolicy, Target};
 use crate::clock;
-use crate::dispatch::{
-    DeliveryState, DispatchError, DispatchReport, Dispatcher, JournalError, JournalRecord,
-};
-use crate::incident::{Incident, IncidentId, ModelError, Status, Update, UpdateDraft};
+use crate::dispatch::{DispatchError, DispatchReport, Dispatcher};
+#[cfg(doc)]
+use crate::incident::Update;
+use crate::incident::{Incident, IncidentId, ModelError, Status, UpdateDraft};
+use crate::journal::{DeliveryState, JournalError, JournalRecord};
 
 /// Why the cadence could not be read, or a holding statement or maintenance
 /// reminder not sent.
@@ -471,12 +472,10 @@ pub(crate) fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Which audiences a journal record's message reached.
+/// The audience policies that apply to an incident.
 pub(crate) struct Routing<'a> {
     /// Policies whose component scope includes the incident, in order.
     pub(crate) policies: Vec<&'a AudiencePolicy>,
-    /// (channel, target) → indexes into `policies` routing it.
-    by_route: HashMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 impl<'a> Routing<'a> {
@@ -488,45 +487,16 @@ impl<'a> Routing<'a> {
             .into_iter()
             .filter(|p| p.cares_about(incident))
             .collect();
-        let mut by_route: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-        for (i, policy) in policies.iter().enumerate() {
-            for route in policy.routes() {
-                for target in route.targets() {
-                    let slot = by_route
-                        .entry((route.channel(), target.as_str()))
-                        .or_default();
-                    if !slot.contains(&i) {
-                        slot.push(i);
-                    }
-                }
-            }
-        }
-        Self { policies, by_route }
+        Self { policies }
     }
 
-    /// The record's own audience, and every other audience that routes the
-    /// same (channel, target) and that the update was for: a target shared by
-    /// audiences is sent one message, journaled under the first of them.
+    /// Every audience a journal record's message reached: a target shared by
+    /// audiences is sent one message, journaled with all of them.
     pub(crate) fn reached<'r>(
         &'r self,
         record: &'r JournalRecord,
-        incident: &'r Incident,
+        _incident: &'r Incident,
     ) -> impl Iterator<Item = &'r Audience> + 'r {
-        let e = &record.entry;
-        let update: Option<&Update> = incident.update(e.seq);
-        let shared = if e.primary {
-            None
-        } else {
-            self.by_route.get(&(&*e.channel, e.target.as_str()))
-        };
-        std::iter::once(&e.audience).chain(
-            shared
-                .into_iter()
-                .flatten()
-                .map(|i| self.policies[*i].audience())
-                .filter(move |a| {
-                    *a != &e.audience && update.is_some_and(|u| u.recipients.includes(a))
-                }),
-        )
+        record.entry.audiences.iter()
     }
 }

@@ -17,7 +17,11 @@
 //! - [`render`]: templates per act and detail level, and fitting to each
 //!   channel's length rules without ever cutting the link.
 //! - [`dispatch`]: the [`Dispatcher`](dispatch::Dispatcher) that publishes to the
-//!   primary first, then fans out, rate-limited, retried and journaled.
+//!   primary first, then fans out, rate-limited, retried and journaled, and the
+//!   [`Outbox`](dispatch::Outbox) that finishes what a failure or a crash left.
+//! - [`journal`]: where every delivery, incident and publication is recorded,
+//!   so nothing is sent twice or lost: in memory, SQLite (`journal-sqlite`) or
+//!   PostgreSQL shared by replicas (`journal-postgres`).
 //! - [`cadence`]: from the journal, when each audience last heard and when it
 //!   is next due; who is overdue; automatic holding statements.
 //! - [`maintenance`]: reminders before a scheduled maintenance starts, to
@@ -105,6 +109,7 @@ pub mod channel;
 pub mod clock;
 pub mod dispatch;
 pub mod incident;
+pub mod journal;
 pub mod maintenance;
 pub mod render;
 pub mod review;

@@ -80,8 +80,9 @@ use chrono::{DateTime, Utc};
 
 use crate::audience::{Audience, AudiencePolicy};
 use crate::cadence::CadenceError;
-use crate::dispatch::{DeliveryState, DispatchReport, Dispatcher};
+use crate::dispatch::{DispatchReport, Dispatcher};
 use crate::incident::{Incident, Status, Update, UpdateDraft};
+use crate::journal::DeliveryState;
 
 impl Dispatcher {
     /// Reminds every audience that is due a reminder of the scheduled
@@ -236,10 +237,10 @@ impl Dispatcher {
             .filter(|u| {
                 let mut mine = records.iter().filter(|r| r.entry.seq == u.seq).peekable();
                 mine.peek().is_none()
-                    || mine.any(|r| match r.state {
-                        DeliveryState::Failed { retryable, .. } => retryable,
-                        DeliveryState::InFlight { lease_until } => lease_until <= now,
-                        DeliveryState::Sent(_) => false,
+                    || mine.any(|r| match &r.state {
+                        DeliveryState::Failed { failure, .. } => failure.is_retryable(),
+                        DeliveryState::Claimed { lease_until, .. } => *lease_until <= now,
+                        _ => false,
                     })
             })
             .map(|u| u.seq)

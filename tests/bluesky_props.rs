@@ -116,8 +116,8 @@ proptest! {
         }
         // Shortened: what is kept of the body is a grapheme-aligned prefix of it.
         let trimmed = body.trim();
-        if parts.len() == 1 && !trimmed.contains('…') {
-            if let Some(cut) = parts[0].find('…') {
+        if parts.len() == 1 && !trimmed.contains('…')
+            && let Some(cut) = parts[0].find('…') {
                 let kept = parts[0][..cut].rsplit("\n\n").next().unwrap_or("");
                 if !kept.is_empty() && trimmed.starts_with(kept) {
                     prop_assert!(
@@ -126,7 +126,6 @@ proptest! {
                     );
                 }
             }
-        }
     }
 }
 

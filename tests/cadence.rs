@@ -13,8 +13,8 @@ use support::{PERMALINK_BASE, target};
 use tidings::cadence::Cadence;
 use tidings::channel::ChannelError;
 use tidings::channel::memory::MemoryChannel;
-use tidings::dispatch::DeliveryState;
 use tidings::incident::{Recipients, Update};
+use tidings::journal::DeliveryState;
 use tidings::prelude::*;
 use tidings::review::MessageKind;
 

@@ -13,7 +13,7 @@ use support::*;
 use tidings::channel::ChannelError;
 use tidings::channel::chat::discord::{DiscordChannel, DiscordWebhook, MAX_CONTENT};
 use tidings::channel::memory::MemoryChannel;
-use tidings::dispatch::Failure;
+use tidings::journal::Failure;
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -77,10 +77,10 @@ async fn failure(discord: DiscordChannel) -> ChannelError {
         .publish(&inc, &first)
         .await
         .unwrap();
-    let (_, failure) = report.failures().next().expect("the delivery fails");
-    let Failure::Channel(err) = failure else {
-        panic!("{failure:?}")
-    };
+    let err = report
+        .all()
+        .find_map(|d| d.outcome.channel_error())
+        .expect("the delivery fails");
     err.clone()
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use support::*;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{ChannelError, ChannelLimits, RateLimit};
-use tidings::dispatch::{ConfigError, DispatchError, Failure, LinkSource, MemoryJournal};
+use tidings::dispatch::{ConfigError, DispatchError};
+use tidings::journal::{DeliveryState, DoubtReason, Failure, LinkSource, MemoryJournal};
 use tidings::prelude::*;
 use tidings::render::TextLimit;
 use tokio::time::Instant;
@@ -617,7 +618,7 @@ async fn a_target_shared_by_audiences_gets_one_message() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_hung_channel_times_out_and_is_retried_within_bounds() {
+async fn a_hung_channel_that_cannot_deduplicate_is_in_doubt_not_resent() {
     let hung = Arc::new(MemoryChannel::new().with_latency(Duration::from_secs(3600)));
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
@@ -631,12 +632,63 @@ async fn a_hung_channel_times_out_and_is_retried_within_bounds() {
     let start = Instant::now();
     let report = d.publish(&inc, &first).await.unwrap();
     let r = &report.deliveries[0];
+    assert_eq!(
+        r.attempts, 1,
+        "a timeout may have delivered it: not repeated"
+    );
+    assert!(
+        matches!(
+            &r.outcome,
+            Outcome::InDoubt(DoubtReason::NoAnswer {
+                error: ChannelError::Timeout { .. }
+            })
+        ),
+        "{:?}",
+        r.outcome
+    );
+    assert!(
+        !report.pending,
+        "a doubt that will not be resent is settled"
+    );
+    assert!(start.elapsed() < Duration::from_secs(6));
+    // Publishing again reports it, and still does not resend.
+    let again = d.publish(&inc, &first).await.unwrap();
+    assert!(matches!(again.deliveries[0].outcome, Outcome::InDoubt(_)));
+    assert_eq!(hung.attempts(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_channel_that_deduplicates_is_retried_with_the_same_key() {
+    let hung = Arc::new(
+        MemoryChannel::new()
+            .with_deduplication()
+            .with_latency(Duration::from_secs(3600)),
+    );
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page())
+        .channel("hung", hung.clone())
+        .audience(core("hung", &["#x"]))
+        .send_timeout(Duration::from_secs(5))
+        .retry(fast_retry().max_attempts(2))
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    let start = Instant::now();
+    let report = d.publish(&inc, &first).await.unwrap();
+    let r = &report.deliveries[0];
     assert_eq!(r.attempts, 2);
-    assert!(matches!(
-        r.outcome,
-        Outcome::Failed(Failure::Channel(ChannelError::Timeout { .. }))
-    ));
+    assert!(r.resend);
+    assert!(matches!(r.outcome, Outcome::InDoubt(_)), "{:?}", r.outcome);
+    assert!(report.pending, "the outbox will resend it");
     assert!(start.elapsed() < Duration::from_secs(12));
+    let history = d.journal().history(inc.id()).await.unwrap();
+    let labels: Vec<&str> = history.iter().map(|t| t.state.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "claimed", "sent", "claimed", "in_doubt", "claimed", "in_doubt"
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -661,7 +713,7 @@ async fn the_journal_records_before_and_after_and_can_be_shared() {
     assert!(records.iter().all(|r| r.entry.has_link));
     let failed = records
         .iter()
-        .filter(|r| matches!(r.state, tidings::dispatch::DeliveryState::Failed { .. }))
+        .filter(|r| matches!(r.state, tidings::journal::DeliveryState::Failed { .. }))
         .count();
     assert_eq!(failed, 1);
     // A second dispatcher (a restarted process) sharing the journal sends only what failed.
@@ -790,29 +842,86 @@ async fn concurrent_publishes_of_one_update_keep_the_primary_first_and_send_once
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_cancelled_publish_leaves_nothing_stuck() {
-    let chat = Arc::new(MemoryChannel::new().with_latency(Duration::from_secs(60)));
+async fn a_publish_cancelled_mid_send_leaves_the_delivery_in_doubt_not_stuck() {
+    for dedup in [false, true] {
+        let mut chat = MemoryChannel::new().with_latency(Duration::from_secs(60));
+        if dedup {
+            chat = chat.with_deduplication();
+        }
+        let chat = Arc::new(chat);
+        let d = Dispatcher::builder(CANONICAL)
+            .primary("page", page())
+            .channel("chat", chat.clone())
+            .audience(core("chat", &["#a"]))
+            .send_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        let (inc, first) = incident();
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10), d.publish(&inc, &first))
+                .await
+                .is_err()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await; // let the claim be recorded
+        let key = &d.journal().records(inc.id()).await.unwrap()[1]
+            .entry
+            .key
+            .clone();
+        assert!(
+            matches!(
+                d.journal().state(key).await.unwrap(),
+                Some(DeliveryState::InDoubt {
+                    reason: DoubtReason::Cancelled,
+                    ..
+                })
+            ),
+            "dedup={dedup}"
+        );
+        let report = d.publish(&inc, &first).await.unwrap();
+        if dedup {
+            // The provider keeps a key once: sent again with the same key.
+            assert!(matches!(report.deliveries[0].outcome, Outcome::Sent(_)));
+            assert!(report.deliveries[0].resend);
+            assert_eq!(chat.len(), 1);
+        } else {
+            // Maybe sent, maybe not: reported, never guessed.
+            assert!(matches!(report.deliveries[0].outcome, Outcome::InDoubt(_)));
+            assert!(chat.is_empty());
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_publish_cancelled_before_the_send_is_retried_as_if_never_sent() {
+    // The per-target limit makes the second delivery wait; the publish is
+    // dropped while it waits, before its claim: nothing is in doubt.
+    let chat = Arc::new(
+        MemoryChannel::new().with_limits(
+            ChannelLimits::new()
+                .with_per_target_rate(RateLimit::new(1, Duration::from_secs(60)).unwrap()),
+        ),
+    );
     let d = Dispatcher::builder(CANONICAL)
         .primary("page", page())
         .channel("chat", chat.clone())
         .audience(core("chat", &["#a"]))
-        .send_timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let (inc, first) = incident();
+    let (mut inc, first) = incident();
+    d.publish(&inc, &first).await.unwrap();
+    let second = post(&mut inc, Status::Identified, 20, "Cause found.");
     assert!(
-        tokio::time::timeout(Duration::from_secs(10), d.publish(&inc, &first))
+        tokio::time::timeout(Duration::from_secs(10), d.publish(&inc, &second))
             .await
             .is_err()
     );
-    tokio::time::sleep(Duration::from_millis(1)).await; // let the claim be released
-    assert!(chat.is_empty());
-    let report = d.publish(&inc, &first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let report = d.publish(&inc, &second).await.unwrap();
     assert!(
         matches!(report.deliveries[0].outcome, Outcome::Sent(_)),
         "{report:?}"
     );
-    assert_eq!(chat.len(), 1);
+    assert_eq!(chat.len(), 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,7 +14,7 @@ use support::*;
 use tidings::channel::email::{EmailChannel, unsubscribe_token};
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, IdempotencyKey};
-use tidings::dispatch::Failure;
+use tidings::journal::Failure;
 use tidings::prelude::*;
 
 const PERMALINK: &str = "https://status.example.com/incidents/inc-7";

@@ -124,7 +124,7 @@ async fn the_announcement_fans_out_with_the_link_and_promises_the_start() {
     let mut m = maintenance(t0);
     let report = post(&s.dispatcher, &mut m, announce(t0)).await;
     assert_eq!(report.link.as_str(), LINK);
-    assert_eq!(report.link_source, tidings::dispatch::LinkSource::Primary);
+    assert_eq!(report.link_source, tidings::journal::LinkSource::Primary);
     assert_eq!(s.page.len(), 1);
     for ch in [&s.chat, &s.mail, &s.all_hands] {
         let text = &ch.texts()[0];
@@ -552,7 +552,7 @@ async fn a_failed_primary_links_to_the_maintenance_canonical_url() {
     assert_eq!(report.link.as_str(), link);
     assert!(matches!(
         report.link_source,
-        tidings::dispatch::LinkSource::Canonical { .. }
+        tidings::journal::LinkSource::Canonical { .. }
     ));
     assert!(mail.texts()[0].ends_with(link));
     // An incident keeps the incidents' canonical URL.

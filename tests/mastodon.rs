@@ -13,7 +13,6 @@ use support::*;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::social::mastodon::{MastodonChannel, Visibility, status_length};
 use tidings::channel::{ChannelError, IdempotencyKey};
-use tidings::dispatch::Failure;
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -67,10 +66,10 @@ fn dispatcher(mastodon: MastodonChannel) -> Dispatcher {
 async fn failure(mastodon: MastodonChannel) -> ChannelError {
     let (inc, first) = incident();
     let report = dispatcher(mastodon).publish(&inc, &first).await.unwrap();
-    let (_, failure) = report.failures().next().expect("the delivery fails");
-    let Failure::Channel(err) = failure else {
-        panic!("{failure:?}")
-    };
+    let err = report
+        .all()
+        .find_map(|d| d.outcome.channel_error())
+        .expect("the delivery fails");
     assert!(!err.to_string().contains(TOKEN), "{err}");
     assert!(!format!("{err:?}").contains(TOKEN), "{err:?}");
     err.clone()

@@ -14,7 +14,6 @@ use support::*;
 use tidings::channel::ChannelError;
 use tidings::channel::chat::mattermost::{MAX_TEXT, MattermostChannel, MattermostWebhook};
 use tidings::channel::memory::MemoryChannel;
-use tidings::dispatch::Failure;
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -77,10 +76,10 @@ fn channel(server: &MockServer) -> MattermostChannel {
 async fn failure(mattermost: MattermostChannel) -> ChannelError {
     let (inc, first) = incident();
     let report = dispatcher(mattermost).publish(&inc, &first).await.unwrap();
-    let (_, failure) = report.failures().next().expect("the delivery fails");
-    let Failure::Channel(err) = failure else {
-        panic!("{failure:?}")
-    };
+    let err = report
+        .all()
+        .find_map(|d| d.outcome.channel_error())
+        .expect("the delivery fails");
     err.clone()
 }
 

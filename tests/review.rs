@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use support::{PERMALINK_BASE, target};
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{ChannelError, IdempotencyKey, Thread};
-use tidings::dispatch::{
-    Claim, DeliveryState, Journal, JournalEntry, JournalError, JournalRecord, MemoryJournal,
+use tidings::journal::{
+    Claim, ClaimOptions, ClaimToken, DeliveryState, Finish, Journal, JournalEntry, JournalError,
+    JournalRecord, LinkChoice, MemoryJournal, Owner, Pruned, Publication, Transition,
 };
 use tidings::prelude::*;
 use tidings::review::{Gap, MessageKind, Review};
@@ -42,25 +43,94 @@ struct Linkless {
 
 #[async_trait]
 impl Journal for Linkless {
+    async fn record_update(
+        &self,
+        incident: &Incident,
+        seq: u32,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<Publication, JournalError> {
+        self.inner
+            .record_update(incident, seq, now, deadline, not_before)
+            .await
+    }
+    async fn save_incident(&self, incident: &Incident) -> Result<(), JournalError> {
+        self.inner.save_incident(incident).await
+    }
+    async fn incident(&self, id: &IncidentId) -> Result<Option<Incident>, JournalError> {
+        self.inner.incident(id).await
+    }
+    async fn open_incidents(&self) -> Result<Vec<Incident>, JournalError> {
+        self.inner.open_incidents().await
+    }
+    async fn publication(
+        &self,
+        incident: &IncidentId,
+        seq: u32,
+    ) -> Result<Option<Publication>, JournalError> {
+        self.inner.publication(incident, seq).await
+    }
+    async fn choose_link(
+        &self,
+        incident: &IncidentId,
+        seq: u32,
+        link: &LinkChoice,
+    ) -> Result<LinkChoice, JournalError> {
+        self.inner.choose_link(incident, seq, link).await
+    }
+    async fn end_pass(
+        &self,
+        incident: &IncidentId,
+        seq: u32,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), JournalError> {
+        self.inner.end_pass(incident, seq, next).await
+    }
+    async fn due_publications(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Publication>, JournalError> {
+        self.inner.due_publications(now, limit).await
+    }
     async fn claim(
         &self,
         entry: &JournalEntry,
+        owner: &Owner,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        options: ClaimOptions,
     ) -> Result<Claim, JournalError> {
         let mut entry = entry.clone();
         if &*entry.channel == "mail" && entry.seq == 2 {
             entry.has_link = false;
         }
-        self.inner.claim(&entry, now, lease_until).await
+        self.inner
+            .claim(&entry, owner, now, lease_until, options)
+            .await
+    }
+    async fn renew(&self, token: &ClaimToken, until: DateTime<Utc>) -> Result<(), JournalError> {
+        self.inner.renew(token, until).await
     }
     async fn finish(
         &self,
-        key: &IdempotencyKey,
-        state: DeliveryState,
+        token: &ClaimToken,
+        finish: Finish,
         at: DateTime<Utc>,
     ) -> Result<(), JournalError> {
-        self.inner.finish(key, state, at).await
+        self.inner.finish(token, finish, at).await
+    }
+    async fn release(
+        &self,
+        key: &IdempotencyKey,
+        owner: &Owner,
+        at: DateTime<Utc>,
+    ) -> Result<bool, JournalError> {
+        self.inner.release(key, owner, at).await
+    }
+    async fn state(&self, key: &IdempotencyKey) -> Result<Option<DeliveryState>, JournalError> {
+        self.inner.state(key).await
     }
     async fn thread(
         &self,
@@ -72,6 +142,12 @@ impl Journal for Linkless {
     }
     async fn records(&self, incident: &IncidentId) -> Result<Vec<JournalRecord>, JournalError> {
         self.inner.records(incident).await
+    }
+    async fn history(&self, incident: &IncidentId) -> Result<Vec<Transition>, JournalError> {
+        self.inner.history(incident).await
+    }
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, JournalError> {
+        self.inner.prune(before).await
     }
 }
 

@@ -13,7 +13,7 @@ use support::*;
 use tidings::channel::ChannelError;
 use tidings::channel::chat::slack::SlackChannel;
 use tidings::channel::memory::MemoryChannel;
-use tidings::dispatch::Failure;
+use tidings::journal::Failure;
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -248,14 +248,13 @@ proptest! {
         prop_assert_eq!(next, out.contains("Next update by"));
         // What was kept of the body is a grapheme-aligned prefix of it.
         let body = m.body.trim();
-        if !body.contains('…') {
-            if let Some(cut) = out.rfind('…') {
+        if !body.contains('…')
+            && let Some(cut) = out.rfind('…') {
                 let kept = out[..cut].rsplit("\n\n").next().unwrap_or("");
                 if !kept.is_empty() && body.starts_with(kept) {
                     prop_assert!(is_grapheme_prefix(body, kept), "{:?}", kept);
                 }
             }
-        }
     }
 
     #[test]

@@ -20,8 +20,8 @@ use tidings::channel::status_page::{
     Maintenance, MaintenanceStatus, PageComponent, StaticStatusPage, api,
 };
 use tidings::channel::{ChannelError, ErrorKind};
-use tidings::dispatch::{Failure, LinkSource};
 use tidings::incident::Update;
+use tidings::journal::{Failure, LinkSource};
 use tidings::prelude::*;
 
 const BASE: &str = "https://status.example.com/";
@@ -891,11 +891,20 @@ async fn an_unwritable_directory_fails_as_config_and_the_fan_out_uses_the_canoni
     // The canonical URL is configured to the same page.
     assert!(mail.texts()[0].ends_with(PAGE_URL));
 
-    // Once the directory is fixed, publishing again writes the page.
+    // Once the directory is fixed, publishing again writes the page; the
+    // update's messages keep the link they went out with.
     std::fs::remove_file(&dir).unwrap();
     let report = d.publish(&inc, &u).await.unwrap();
-    assert_eq!(report.link_source, LinkSource::Primary);
+    assert!(matches!(
+        report.primary.as_ref().unwrap().outcome,
+        Outcome::Sent(_)
+    ));
+    assert!(matches!(report.link_source, LinkSource::Canonical { .. }));
     check_site(&dir);
+    // The next update links to the page.
+    let u2 = inc.post(draft(Status::Identified, 2, "y")).unwrap().clone();
+    let report = d.publish(&inc, &u2).await.unwrap();
+    assert_eq!(report.link_source, LinkSource::Primary);
 }
 
 #[tokio::test]

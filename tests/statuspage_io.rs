@@ -17,8 +17,8 @@ use tidings::channel::status_page::statuspage_io::{
     MAX_BODY, MAX_NAME, Postmortem, StatuspageIoChannel, StatuspageIoChannelBuilder,
 };
 use tidings::channel::{ChannelError, MessageRef, RateLimit, Thread};
-use tidings::dispatch::{Failure, LinkSource};
 use tidings::incident::Update;
+use tidings::journal::{Failure, LinkSource};
 use tidings::prelude::*;
 use tidings::render::Templates;
 use wiremock::matchers::{body_json, header, method, path};

@@ -14,7 +14,7 @@ use support::*;
 use tidings::channel::chat::teams::{DEFAULT_MAX_PAYLOAD, THROTTLED, TeamsChannel};
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, RateLimit};
-use tidings::dispatch::Failure;
+use tidings::journal::Failure;
 use tidings::prelude::*;
 use tidings::render::RenderedMessage;
 use wiremock::matchers::{body_json, header, method, path, query_param};

@@ -15,7 +15,7 @@ use support::*;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::sms::twilio::{TwilioChannel, TwilioChannelBuilder};
 use tidings::channel::{ChannelError, RateLimit};
-use tidings::dispatch::Failure;
+use tidings::journal::Failure;
 use tidings::prelude::*;
 use tidings::render::RenderedMessage;
 use tidings::render::sms::{Encoding, segments};

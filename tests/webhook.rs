@@ -13,7 +13,7 @@ use support::*;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::webhook::{self, WebhookChannel, WebhookSecret};
 use tidings::channel::{Channel, ChannelError, IdempotencyKey};
-use tidings::dispatch::Failure;
+use tidings::journal::Failure;
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};

@@ -13,7 +13,6 @@ use support::*;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::social::x::{MAX_WEIGHTED_LENGTH, XChannel, weighted_length};
 use tidings::channel::{Channel, ChannelError, Delivery};
-use tidings::dispatch::Failure;
 use tidings::prelude::*;
 use tidings::render::Templates;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
@@ -79,10 +78,10 @@ async fn failure_for(response: ResponseTemplate) -> ChannelError {
         .publish(&inc, &first)
         .await
         .unwrap();
-    let (_, failure) = report.failures().next().expect("the delivery fails");
-    let Failure::Channel(err) = failure else {
-        panic!("{failure:?}")
-    };
+    let err = report
+        .all()
+        .find_map(|d| d.outcome.channel_error())
+        .expect("the delivery fails");
     assert!(!err.to_string().contains(TOKEN), "{err}");
     assert!(!format!("{err:?}").contains(TOKEN), "{err:?}");
     err.clone()

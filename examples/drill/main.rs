@@ -33,8 +33,9 @@ use tidings::channel::social::mastodon::MastodonChannel;
 use tidings::channel::social::x::XChannel;
 use tidings::channel::status_page::StaticStatusPage;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
-use tidings::dispatch::{DispatchReport, LinkSource, Outcome};
+use tidings::dispatch::{DispatchReport, Outcome};
 use tidings::incident::{Act, Update};
+use tidings::journal::LinkSource;
 use tidings::prelude::*;
 use tidings::render::TextLimit;
 

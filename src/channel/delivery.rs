@@ -50,6 +50,15 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key as stored (by a journal), without checking its form.
+    #[cfg_attr(
+        not(any(test, feature = "journal-sqlite", feature = "journal-postgres")),
+        allow(dead_code)
+    )]
+    pub(crate) fn from_raw(key: impl Into<Arc<str>>) -> Self {
+        Self(key.into())
+    }
 }
 
 impl fmt::Display for IdempotencyKey {
@@ -137,6 +146,10 @@ pub struct Delivery {
     pub thread: Option<Thread>,
     /// Which part of a split message this is.
     pub part: Part,
+    /// Whether an earlier send of this delivery (same key) may have reached
+    /// the provider without an answer: a channel that can check before
+    /// sending again (look the message up) should.
+    pub resend: bool,
 }
 
 impl Delivery {
@@ -170,6 +183,7 @@ impl Delivery {
             link,
             thread: None,
             part: Part::WHOLE,
+            resend: false,
         }
     }
 

@@ -517,18 +517,18 @@ impl EmailChannel {
                 .in_reply_to(root.to_owned())
                 .references(root.to_owned());
         }
-        if self.subscribers.contains(&delivery.audience) {
-            if let Some((value, one_click)) = self.list_unsubscribe(recipient) {
+        if self.subscribers.contains(&delivery.audience)
+            && let Some((value, one_click)) = self.list_unsubscribe(recipient)
+        {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                value,
+            ));
+            if one_click {
                 builder = builder.raw_header(HeaderValue::new(
-                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                    value,
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
                 ));
-                if one_click {
-                    builder = builder.raw_header(HeaderValue::new(
-                        HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                        "List-Unsubscribe=One-Click".to_owned(),
-                    ));
-                }
             }
         }
         let link = delivery.link.as_str();

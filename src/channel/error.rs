@@ -2,15 +2,24 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Why a send failed, and what to do next.
 ///
 /// `is_retryable()` drives the dispatcher: rate limits, transient failures and
 /// timeouts are retried (after `retry_after()` when the provider said so);
 /// rejections, invalid targets and configuration errors are not.
 ///
+/// Two errors, [`ChannelError::Timeout`] and [`ChannelError::ConnectionLost`],
+/// leave the outcome unknown ([`ChannelError::is_outcome_unknown`]): the
+/// request may have reached the provider. The dispatcher repeats those only
+/// where the provider deduplicates by the idempotency key, and otherwise
+/// records the delivery in doubt.
+///
 /// Messages never contain secrets: channels strip tokens and webhook URLs before
 /// building one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ChannelError {
     /// The provider is rate limiting us. Retry after `retry_after` when given.
@@ -19,7 +28,9 @@ pub enum ChannelError {
         /// How long the provider asked us to wait (`Retry-After` or its own header).
         retry_after: Option<Duration>,
     },
-    /// A failure that may pass: a 5xx, a dropped connection, a provider hiccup.
+    /// A failure that may pass, and that the provider did not act on: a 5xx,
+    /// a connection refused or reset before the request was sent, a provider
+    /// hiccup.
     #[error("transient failure{}: {reason}", fmt_status(.status))]
     Transient {
         /// What happened, without secrets.
@@ -29,13 +40,22 @@ pub enum ChannelError {
         /// When the provider said to come back, if it did.
         retry_after: Option<Duration>,
     },
-    /// The provider did not answer in time. Retryable; the message may or may not
-    /// have been delivered, so channels with an idempotency mechanism send the
-    /// same key again.
+    /// The provider did not answer in time. The message may or may not have
+    /// been delivered: repeated (with the same key) only where the provider
+    /// deduplicates.
     #[error("no answer within {after:?}")]
     Timeout {
         /// The timeout that expired.
         after: Duration,
+    },
+    /// The connection broke after the request was (perhaps) sent: reset
+    /// mid-body, closed before the answer. The message may or may not have
+    /// been delivered: repeated (with the same key) only where the provider
+    /// deduplicates.
+    #[error("connection lost before the answer: {reason}")]
+    ConnectionLost {
+        /// What happened, without secrets.
+        reason: String,
     },
     /// The provider refused the message for good (bad token, message too long,
     /// endpoint gone). Fix the input or the configuration; do not retry.
@@ -81,6 +101,8 @@ pub enum ErrorKind {
     Transient,
     /// [`ChannelError::Timeout`].
     Timeout,
+    /// [`ChannelError::ConnectionLost`].
+    ConnectionLost,
     /// [`ChannelError::Rejected`].
     Rejected,
     /// [`ChannelError::InvalidTarget`].
@@ -96,6 +118,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Transient => "transient",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::ConnectionLost => "connection_lost",
             ErrorKind::Rejected => "rejected",
             ErrorKind::InvalidTarget => "invalid_target",
             ErrorKind::Config => "config",
@@ -111,6 +134,17 @@ impl ChannelError {
             ChannelError::RateLimited { .. }
                 | ChannelError::Transient { .. }
                 | ChannelError::Timeout { .. }
+                | ChannelError::ConnectionLost { .. }
+        )
+    }
+
+    /// Whether the request may have reached the provider although no answer
+    /// came (a timeout, a connection lost after sending): resending could
+    /// deliver it twice unless the provider deduplicates.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            ChannelError::Timeout { .. } | ChannelError::ConnectionLost { .. }
         )
     }
 
@@ -140,6 +174,7 @@ impl ChannelError {
             ChannelError::RateLimited { .. } => ErrorKind::RateLimited,
             ChannelError::Transient { .. } => ErrorKind::Transient,
             ChannelError::Timeout { .. } => ErrorKind::Timeout,
+            ChannelError::ConnectionLost { .. } => ErrorKind::ConnectionLost,
             ChannelError::Rejected { .. } => ErrorKind::Rejected,
             ChannelError::InvalidTarget { .. } => ErrorKind::InvalidTarget,
             ChannelError::Config { .. } => ErrorKind::Config,

@@ -110,6 +110,13 @@ pub struct ChannelLimits {
     /// Whether the channel can be the primary source of truth (its receipts carry
     /// a permalink).
     pub primary: bool,
+    /// Whether the provider deduplicates by the delivery's idempotency key
+    /// (a Standard Webhooks receiver by `webhook-id`, Mastodon by
+    /// `Idempotency-Key`, a page that upserts by update): a send whose outcome
+    /// is unknown may then be repeated with the same key, which the provider
+    /// keeps once. Elsewhere such a send is reported in doubt, not repeated
+    /// (unless the route says so).
+    pub deduplicates: bool,
 }
 
 impl ChannelLimits {
@@ -140,6 +147,11 @@ impl ChannelLimits {
     /// Marks the channel as able to be the primary.
     pub fn as_primary(mut self) -> Self {
         self.primary = true;
+        self
+    }
+    /// Marks the provider as deduplicating by the idempotency key.
+    pub fn deduplicating(mut self) -> Self {
+        self.deduplicates = true;
         self
     }
 }

@@ -35,7 +35,7 @@
 //! # }
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -44,7 +44,10 @@ use async_trait::async_trait;
 
 use url::Url;
 
-use super::{Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt};
+use super::{
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, IdempotencyKey, MessageRef,
+    Receipt,
+};
 
 /// Records every delivery; optionally acts as the primary.
 pub struct MemoryChannel {
@@ -59,6 +62,9 @@ struct State {
     sent: Vec<Delivery>,
     failures: VecDeque<ChannelError>,
     attempts: u64,
+    /// With deduplication: the receipt of every key recorded.
+    seen: Option<HashMap<IdempotencyKey, Receipt>>,
+    duplicates: u64,
 }
 
 impl fmt::Debug for MemoryChannel {
@@ -99,13 +105,32 @@ impl MemoryChannel {
     }
 
     /// Replaces the limits (text limit, rates) the channel reports. Whether it
-    /// is a primary stays as constructed.
+    /// is a primary, and whether it deduplicates, stay as constructed.
     #[must_use]
     pub fn with_limits(mut self, limits: ChannelLimits) -> Self {
-        let primary = self.limits.primary;
+        let (primary, deduplicates) = (self.limits.primary, self.limits.deduplicates);
         self.limits = limits;
         self.limits.primary = primary;
+        self.limits.deduplicates = deduplicates;
         self
+    }
+
+    /// Makes the channel deduplicate by idempotency key, as a Standard
+    /// Webhooks receiver or Mastodon does: a key sent again is not recorded
+    /// again (it is counted in [`MemoryChannel::duplicates`]) and gets the
+    /// first receipt. Its limits say so
+    /// ([`ChannelLimits::deduplicates`]), so the dispatcher resends a
+    /// delivery whose outcome is unknown.
+    #[must_use]
+    pub fn with_deduplication(mut self) -> Self {
+        self.limits.deduplicates = true;
+        self.lock().seen = Some(HashMap::new());
+        self
+    }
+
+    /// How many sends repeated a key already recorded (with deduplication).
+    pub fn duplicates(&self) -> u64 {
+        self.lock().duplicates
     }
 
     /// Makes every send take `latency` (on tokio's clock, so paused-clock tests
@@ -176,18 +201,21 @@ impl Channel for MemoryChannel {
     }
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
+        self.lock().attempts += 1;
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        let n = {
-            let mut s = self.lock();
-            s.attempts += 1;
-            if let Some(err) = s.failures.pop_front() {
-                return Err(err);
-            }
-            s.sent.push(delivery.clone());
-            s.sent.len()
-        };
+        let mut s = self.lock();
+        if let Some(err) = s.failures.pop_front() {
+            return Err(err);
+        }
+        if let Some(receipt) = s.seen.as_ref().and_then(|seen| seen.get(&delivery.key)) {
+            let receipt = receipt.clone();
+            s.duplicates += 1;
+            return Ok(receipt);
+        }
+        s.sent.push(delivery.clone());
+        let n = s.sent.len();
         let mut receipt =
             Receipt::new(crate::clock::now()).with_message_ref(MessageRef::new(format!("mem-{n}")));
         if let Some(base) = &self.permalink_base {
@@ -197,6 +225,9 @@ impl Channel for MemoryChannel {
                     reason: format!("cannot build the permalink: {e}"),
                 })?;
             receipt = receipt.with_permalink(permalink);
+        }
+        if let Some(seen) = s.seen.as_mut() {
+            seen.insert(delivery.key.clone(), receipt.clone());
         }
         Ok(receipt)
     }

@@ -283,7 +283,9 @@ impl WebhookChannel {
         WebhookChannelBuilder {
             client: None,
             timeout: http::DEFAULT_TIMEOUT,
-            limits: ChannelLimits::new().with_text(TextLimit::bytes(16 * 1024)),
+            limits: ChannelLimits::new()
+                .with_text(TextLimit::bytes(16 * 1024))
+                .deduplicating(),
             allow_http: false,
             pending: Vec::new(),
         }

@@ -8,12 +8,13 @@ use std::time::Duration;
 use url::Url;
 
 use super::breaker::{Breaker, CircuitBreaker};
-use super::dispatcher::{Dispatcher, Inner, Lane, PolicyPlan};
-use super::journal::{Journal, MemoryJournal};
+use super::dispatcher::{Dispatcher, Inner, PolicyPlan};
+use super::lane::Lane;
 use super::limiter::Limiters;
 use super::retry::RetryPolicy;
 use crate::audience::{AudiencePolicy, Detail, PolicyError, Target};
 use crate::channel::{Channel, RateLimit};
+use crate::journal::{Journal, MemoryJournal, Owner};
 use crate::render::Templates;
 
 /// Why a dispatcher could not be built. Each variant names the bad input.
@@ -71,6 +72,13 @@ pub enum ConfigError {
     Zero(&'static str),
 }
 
+/// The default [`DispatcherBuilder::claim_lease`].
+pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
+/// The default [`DispatcherBuilder::primary_deadline`].
+pub const DEFAULT_PRIMARY_DEADLINE: Duration = Duration::from_secs(10);
+/// The default [`DispatcherBuilder::delivery_deadline`].
+pub const DEFAULT_DELIVERY_DEADLINE: Duration = Duration::from_secs(6 * 60 * 60);
+
 /// Builds a [`Dispatcher`]; start with [`Dispatcher::builder`].
 #[must_use]
 pub struct DispatcherBuilder {
@@ -80,11 +88,15 @@ pub struct DispatcherBuilder {
     channels: Vec<(String, Arc<dyn Channel>)>,
     audiences: Vec<AudiencePolicy>,
     journal: Option<Arc<dyn Journal>>,
+    owner: Option<Owner>,
     templates: Templates,
     retry: RetryPolicy,
     send_timeout: Duration,
     concurrency: usize,
     claim_lease: Duration,
+    primary_deadline: Duration,
+    delivery_deadline: Duration,
+    outbox_backoff: (Duration, Duration),
     breaker: CircuitBreaker,
     rates: HashMap<String, (Option<RateLimit>, Option<RateLimit>)>,
 }
@@ -113,11 +125,15 @@ impl DispatcherBuilder {
             channels: Vec::new(),
             audiences: Vec::new(),
             journal: None,
+            owner: None,
             templates: Templates::new(),
             retry: RetryPolicy::default(),
             send_timeout: Duration::from_secs(30),
             concurrency: 16,
-            claim_lease: Duration::from_secs(15 * 60),
+            claim_lease: DEFAULT_CLAIM_LEASE,
+            primary_deadline: DEFAULT_PRIMARY_DEADLINE,
+            delivery_deadline: DEFAULT_DELIVERY_DEADLINE,
+            outbox_backoff: (Duration::from_secs(5), Duration::from_secs(300)),
             breaker: CircuitBreaker::default(),
             rates: HashMap::new(),
         }
@@ -152,9 +168,20 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Where deliveries are journaled (default: a new [`MemoryJournal`]).
+    /// Where deliveries, incidents and publications are journaled (default:
+    /// a new [`MemoryJournal`], forgotten at exit; a service that must
+    /// survive a restart uses the SQLite journal, replicas a shared
+    /// PostgreSQL one).
     pub fn journal(mut self, journal: Arc<dyn Journal>) -> Self {
         self.journal = Some(journal);
+        self
+    }
+
+    /// Who this dispatcher's claims belong to (default: a fresh
+    /// [`Owner::unique`] per dispatcher). Two live dispatchers must never
+    /// share an owner.
+    pub fn owner(mut self, owner: Owner) -> Self {
+        self.owner = Some(owner);
         self
     }
 
@@ -184,12 +211,40 @@ impl DispatcherBuilder {
         self
     }
 
-    /// How long a claim on a delivery holds before it is considered abandoned
-    /// (its worker crashed) and another publish may send it (default 15
-    /// minutes). Longer than any send with its retries and rate-limit waits
-    /// takes, or a slow send could be repeated.
+    /// How long a claim on a delivery holds unless renewed (default 60 s).
+    /// A live sender renews it every third of the lease while its request
+    /// runs, so the lease only bounds how long a crashed worker's claim
+    /// blocks the delivery before the outbox (here or on another replica)
+    /// takes it over, in doubt.
     pub fn claim_lease(mut self, lease: Duration) -> Self {
         self.claim_lease = lease;
+        self
+    }
+
+    /// How long the fan-out waits for the primary before it goes out with the
+    /// canonical URL (default 10 s). The primary keeps trying beside the
+    /// fan-out, and the outbox after it; the report says which link every
+    /// message carries.
+    pub fn primary_deadline(mut self, deadline: Duration) -> Self {
+        self.primary_deadline = deadline;
+        self
+    }
+
+    /// How long after an update is first published its deliveries may still
+    /// be sent (default 6 hours); past it, what is not sent fails for good
+    /// ([`Failure::DeadlinePassed`](crate::journal::Failure::DeadlinePassed)),
+    /// since the news would be stale.
+    pub fn delivery_deadline(mut self, deadline: Duration) -> Self {
+        self.delivery_deadline = deadline;
+        self
+    }
+
+    /// How long the outbox waits before its next pass over an update that
+    /// still has work: `base` after the first pass, doubling up to `max`
+    /// (default 5 s to 5 minutes). A claim held elsewhere is looked at again
+    /// when its lease ends.
+    pub fn outbox_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.outbox_backoff = (base, max.max(base));
         self
     }
 
@@ -226,6 +281,15 @@ impl DispatcherBuilder {
         if self.claim_lease.is_zero() {
             return Err(ConfigError::Zero("claim_lease"));
         }
+        if self.primary_deadline.is_zero() {
+            return Err(ConfigError::Zero("primary_deadline"));
+        }
+        if self.delivery_deadline.is_zero() {
+            return Err(ConfigError::Zero("delivery_deadline"));
+        }
+        if self.outbox_backoff.0.is_zero() {
+            return Err(ConfigError::Zero("outbox_backoff"));
+        }
         let (primary_name, primary) = self.primary.ok_or(ConfigError::NoPrimary)?;
         if !primary.limits().primary {
             return Err(ConfigError::NotAPrimary(primary_name));
@@ -251,6 +315,7 @@ impl DispatcherBuilder {
                 ),
                 breaker: Breaker::new(self.breaker),
                 counters: Default::default(),
+                deduplicates: limits.deduplicates,
             }
         };
         let primary = lane(&primary_name, &primary);
@@ -312,11 +377,15 @@ impl DispatcherBuilder {
                 journal: self
                     .journal
                     .unwrap_or_else(|| Arc::new(MemoryJournal::new())),
+                owner: self.owner.unwrap_or_else(Owner::unique),
                 templates: self.templates,
                 retry: self.retry,
                 send_timeout: self.send_timeout,
                 concurrency: self.concurrency,
                 claim_lease: self.claim_lease,
+                primary_deadline: self.primary_deadline,
+                delivery_deadline: self.delivery_deadline,
+                outbox_backoff: self.outbox_backoff,
             }),
         })
     }

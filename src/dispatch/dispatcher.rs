@@ -1,29 +1,32 @@
-//! Publishing an update: primary first, then every audience's channels.
+//! Publishing an update: primary first (within its deadline), then every
+//! audience's channels, every send journaled.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use futures::stream;
-use tokio::time::Instant;
+use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
 use url::Url;
 
-use super::breaker::Breaker;
 use super::builder::{DispatcherBuilder, canonical_url};
-use super::journal::{Claim, DeliveryState, Journal, JournalEntry};
-use super::limiter::Limiters;
-use super::metrics::{ChannelMetrics, Counters};
-use super::report::{DeliveryReport, DispatchReport, Failure, LinkSource, Outcome};
+use super::lane::{Job, Lane, unsettled};
+use super::metrics::ChannelMetrics;
+use super::plan::{Prepared, RoutePlan, View, fitted};
+use super::report::{DeliveryReport, DispatchReport, Outcome};
 use super::retry::RetryPolicy;
 use crate::audience::{Audience, AudiencePolicy, Detail, Route, Target};
-use crate::channel::{Channel, ChannelError, Delivery, ErrorKind, IdempotencyKey, Part, Receipt};
 use crate::clock;
 use crate::incident::{Incident, IncidentId, Update};
-use crate::render::{FitError, Overflow, RenderedMessage, TemplateError, Templates, fit};
+use crate::journal::{
+    ClaimOptions, Journal, JournalError, LinkChoice, LinkSource, Owner, Publication,
+};
+use crate::render::{Overflow, TemplateError, Templates};
 
 /// Why a publish could not start. Per-delivery failures are not errors: they
 /// are in the [`DispatchReport`].
@@ -50,6 +53,10 @@ pub enum DispatchError {
         /// What is wrong.
         reason: String,
     },
+    /// The journal could not record the update, so nothing was sent. Retry
+    /// when [`JournalError::is_retryable`] says so.
+    #[error("the journal could not record the update: {0}")]
+    Journal(#[from] JournalError),
 }
 
 /// Publishes incident updates: to the primary first, then to every audience's
@@ -69,23 +76,19 @@ pub(crate) struct Inner {
     pub(crate) primary: Lane,
     pub(crate) lanes: Vec<Lane>,
     pub(crate) audiences: Vec<PolicyPlan>,
-    /// (lane, target) pairs routed from more than one audience: sent once.
+    /// (lane, target) pairs routed from more than one audience: sent once,
+    /// for all of them.
     pub(crate) shared: HashSet<(usize, Target)>,
     pub(crate) journal: Arc<dyn Journal>,
+    pub(crate) owner: Owner,
     pub(crate) templates: Templates,
     pub(crate) retry: RetryPolicy,
     pub(crate) send_timeout: Duration,
     pub(crate) concurrency: usize,
     pub(crate) claim_lease: Duration,
-}
-
-/// A registered channel with its limiters and circuit breaker.
-pub(crate) struct Lane {
-    pub(crate) name: Arc<str>,
-    pub(crate) channel: Arc<dyn Channel>,
-    pub(crate) limiters: Limiters,
-    pub(crate) breaker: Breaker,
-    pub(crate) counters: Counters,
+    pub(crate) primary_deadline: Duration,
+    pub(crate) delivery_deadline: Duration,
+    pub(crate) outbox_backoff: (Duration, Duration),
 }
 
 /// An audience policy with its routes resolved to lanes.
@@ -111,36 +114,15 @@ impl fmt::Debug for Dispatcher {
                     .collect::<Vec<_>>(),
             )
             .field("journal", &i.journal)
+            .field("owner", &i.owner)
             .field("retry", &i.retry)
             .field("send_timeout", &i.send_timeout)
             .field("concurrency_per_channel", &i.concurrency)
             .field("claim_lease", &i.claim_lease)
+            .field("primary_deadline", &i.primary_deadline)
+            .field("delivery_deadline", &i.delivery_deadline)
             .finish()
     }
-}
-
-/// The incident and update as one detail level may see them.
-struct View {
-    incident: Arc<Incident>,
-    update: Arc<Update>,
-}
-
-/// One audience's message, rendered and fitted to one channel: what all the
-/// route's targets share.
-struct Prepared<'a> {
-    audience: &'a Audience,
-    detail: Detail,
-    view: &'a View,
-    message: Arc<RenderedMessage>,
-    parts: Result<Vec<(Arc<str>, bool)>, FitError>,
-    planned_at: DateTime<Utc>,
-}
-
-/// A prepared message and the targets of one route.
-struct RoutePlan<'a> {
-    lane: usize,
-    prepared: Prepared<'a>,
-    targets: &'a [Target],
 }
 
 /// The primary's target in reports and the journal.
@@ -148,6 +130,16 @@ const PRIMARY_TARGET: &str = "page";
 
 /// How often a publish that finds the primary in flight elsewhere looks again.
 const PRIMARY_POLL: Duration = Duration::from_millis(250);
+
+/// Whether a pass is an explicit publish or the outbox finishing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// [`Dispatcher::publish`]: failures of any kind are tried again (the
+    /// caller may have fixed the configuration).
+    Publish,
+    /// The outbox: only what may succeed is tried again.
+    Outbox,
+}
 
 impl Dispatcher {
     /// Starts a builder. `canonical_url` is the incident page's URL with `{id}`
@@ -171,6 +163,11 @@ impl Dispatcher {
         &self.inner.journal
     }
 
+    /// Who this dispatcher's claims belong to.
+    pub fn owner(&self) -> &Owner {
+        &self.inner.owner
+    }
+
     /// Every audience policy, in the order they were added.
     pub fn policies(&self) -> impl ExactSizeIterator<Item = &AudiencePolicy> + '_ {
         self.inner.audiences.iter().map(|plan| &plan.policy)
@@ -189,38 +186,66 @@ impl Dispatcher {
     /// Publishes `update` of `incident`: to the primary first (when the update
     /// is for customers), then to every audience it is for, each message
     /// carrying the primary's permalink, or the canonical URL when the primary
-    /// gave none, which the report says.
+    /// gave none or did not answer within its deadline, which the report
+    /// says.
     ///
-    /// Every message is rendered before anything is sent, so a template error
-    /// sends nothing. Deliveries already sent for this update (per the journal)
-    /// are not sent again; failed ones are retried. If another worker is
-    /// publishing the same update, this call waits for its primary rather than
-    /// racing ahead of it. Channels run independently, each with its own
-    /// concurrency, rate limits, retries and circuit breaker.
+    /// The incident and the update's publication are journaled before
+    /// anything is sent, so a restarted process (or another replica) can
+    /// finish the job with its [outbox](Dispatcher::outbox). Every message is
+    /// rendered before anything is sent, so a template error sends nothing.
+    /// Deliveries already sent for this update (per the journal) are not sent
+    /// again; failed ones are tried again. If another worker is publishing the
+    /// same update, this call waits (up to the primary deadline) for its
+    /// primary rather than racing ahead of it. Channels run independently,
+    /// each with its own concurrency, rate limits, retries and circuit
+    /// breaker.
     ///
-    /// Dropping the returned future abandons the deliveries in flight: they are
-    /// journaled as failed (retryable), so publishing again sends them.
+    /// Dropping the returned future abandons the deliveries in flight: one
+    /// whose request had not started is journaled failed (retryable), one
+    /// whose request was on its way is journaled in doubt (resent only where
+    /// the channel deduplicates or the route says so).
     pub async fn publish(
         &self,
         incident: &Incident,
         update: &Update,
     ) -> Result<DispatchReport, DispatchError> {
         let span = tracing::info_span!("publish", incident = %incident.id(), seq = update.seq);
-        self.publish_inner(incident, update).instrument(span).await
+        async {
+            if incident.update(update.seq) != Some(update) {
+                return Err(DispatchError::UnknownUpdate {
+                    incident: incident.id().clone(),
+                    seq: update.seq,
+                });
+            }
+            let inner = &*self.inner;
+            let now = clock::now();
+            let publication = inner
+                .journal
+                .record_update(
+                    incident,
+                    update.seq,
+                    now,
+                    add(now, inner.delivery_deadline),
+                    self.lease_from(now),
+                )
+                .await?;
+            self.pass(incident, update, &publication, Mode::Publish)
+                .await
+        }
+        .instrument(span)
+        .await
     }
 
-    async fn publish_inner(
+    /// One pass over a publication: renders, sends what is not settled,
+    /// records when the outbox should look again.
+    pub(crate) async fn pass(
         &self,
         incident: &Incident,
         update: &Update,
+        publication: &Publication,
+        mode: Mode,
     ) -> Result<DispatchReport, DispatchError> {
         let inner = &*self.inner;
-        if incident.update(update.seq) != Some(update) {
-            return Err(DispatchError::UnknownUpdate {
-                incident: incident.id().clone(),
-                seq: update.seq,
-            });
-        }
         let template = if incident.is_maintenance() {
             &inner.canonical_maintenance
         } else {
@@ -233,15 +258,18 @@ impl Dispatcher {
             }
         })?;
         let canonical = Arc::new(canonical);
-        let internal = View {
+        let internal = Arc::new(View {
             incident: Arc::new(incident.clone()),
             update: Arc::new(update.clone()),
-        };
-        let public = View {
+        });
+        let public = Arc::new(View {
             incident: Arc::new(incident.without_internal_notes()),
             update: Arc::new(update.public()),
-        };
-        let planned_at = clock::now();
+        });
+        let planned_at = publication.created_at;
+        let now = clock::now();
+        let expired =
+            (mode == Mode::Outbox && now >= publication.deadline).then_some(publication.deadline);
 
         // 1. Render every message before sending anything.
         let customers = Audience::Customers;
@@ -274,66 +302,142 @@ impl Dispatcher {
                 inner
                     .templates
                     .render(&view.incident, &view.update, policy.audience(), detail)?;
-            rendered.push((plan, detail, view, Arc::new(message)));
+            rendered.push((plan, detail, view.clone(), Arc::new(message)));
         }
 
-        // 2. The primary, first; its permalink is the link.
-        let (primary, link, link_source) = match page_message {
-            None => (
-                None,
-                canonical.clone(),
-                LinkSource::Canonical {
-                    reason: "the update is not for customers, so the status page was not updated"
-                        .into(),
-                },
-            ),
-            Some(message) => {
-                let prepared = Prepared {
-                    audience: &customers,
-                    detail: Detail::Public,
-                    view: &public,
-                    parts: fitted(&message, &canonical, &inner.primary, Overflow::Shorten),
-                    message,
-                    planned_at,
+        // 2. The primary, first, within its deadline; its permalink is the
+        //    link, fixed once for every pass and every replica.
+        let primary_prepared = page_message.map(|message| Prepared {
+            audience: customers.clone(),
+            detail: Detail::Public,
+            view: public.clone(),
+            parts: fitted(&message, &canonical, &inner.primary, Overflow::Shorten),
+            message,
+            planned_at,
+        });
+        let primary_options = self.options(mode, inner.primary.deduplicates, None);
+        type PrimaryJob<'f> = Pin<Box<dyn Future<Output = Option<DeliveryReport>> + Send + 'f>>;
+        let mut primary_job: Option<PrimaryJob<'_>> = primary_prepared.as_ref().map(|prepared| {
+            Box::pin(self.publish_primary(prepared, &canonical, primary_options, expired))
+                as PrimaryJob<'_>
+        });
+        let mut primary_done: Option<Option<DeliveryReport>> = None;
+        let choice = match (&publication.link, primary_job.as_mut()) {
+            (Some(fixed), _) => fixed.clone(),
+            (None, None) => {
+                let reason = "the update is not for customers, so the status page was not updated";
+                let choice = LinkChoice::new(
+                    (*canonical).clone(),
+                    LinkSource::Canonical {
+                        reason: reason.into(),
+                    },
+                );
+                self.fix_link(incident, update.seq, choice).await
+            }
+            (None, Some(job)) => {
+                let choice = match tokio::time::timeout(inner.primary_deadline, job.as_mut()).await
+                {
+                    Ok(report) => {
+                        let choice = link_from(report.as_ref(), &canonical);
+                        primary_done = Some(report);
+                        choice
+                    }
+                    Err(_) => LinkChoice::new(
+                        (*canonical).clone(),
+                        LinkSource::Canonical {
+                            reason: format!(
+                                "the primary did not answer within {:?}",
+                                inner.primary_deadline
+                            ),
+                        },
+                    ),
                 };
-                let report = self.publish_primary(&prepared, &canonical).await;
-                let (link, source) = link_from(report.as_ref(), &canonical);
-                (report, link, source)
+                self.fix_link(incident, update.seq, choice).await
             }
         };
+        let LinkChoice {
+            url: link,
+            source: link_source,
+            ..
+        } = choice;
         if let LinkSource::Canonical { reason } = &link_source {
             tracing::warn!(%reason, "fanning out with the canonical URL");
         }
+        let link = Arc::new(link);
 
         // 3. Fit each audience's message to each of its routes' channels.
         let mut plans = Vec::new();
         for (plan, detail, view, message) in rendered {
             for (lane, route) in &plan.routes {
+                let channel = &inner.lanes[*lane];
                 plans.push(RoutePlan {
                     lane: *lane,
                     prepared: Prepared {
-                        audience: plan.policy.audience(),
+                        audience: plan.policy.audience().clone(),
                         detail,
-                        view,
-                        parts: fitted(&message, &link, &inner.lanes[*lane], route.overflow),
+                        view: view.clone(),
+                        parts: fitted(&message, &link, channel, route.overflow),
                         message: message.clone(),
                         planned_at,
                     },
                     targets: route.targets(),
+                    options: self.options(mode, channel.deduplicates, route.resend_in_doubt),
                 });
             }
         }
 
-        // 4. Execute: every channel in its own lane, all lanes at once.
+        // 4. Execute: every channel in its own lane, all lanes at once, the
+        //    primary finishing beside them if it missed its deadline.
         let lanes = (0..inner.lanes.len()).filter_map(|i| {
             let routes: Vec<&RoutePlan<'_>> = plans.iter().filter(|p| p.lane == i).collect();
-            (!routes.is_empty()).then(|| self.run_lane(i, routes, &link))
+            (!routes.is_empty()).then(|| self.run_lane(i, routes, &link, mode, expired))
         });
-        let deliveries: Vec<DeliveryReport> = futures::future::join_all(lanes)
+        let fan_out = futures::future::join_all(lanes);
+        let primary = async {
+            match (primary_done, primary_job) {
+                (Some(report), _) => report,
+                (None, Some(job)) => job.await,
+                (None, None) => None,
+            }
+        };
+        let (primary, lanes) = futures::future::join(primary, fan_out).await;
+        let mut pending_since: Option<DateTime<Utc>> = None;
+        let mut pending = false;
+        let mut deliveries = Vec::new();
+        for (reports, resend) in lanes {
+            for report in reports {
+                let resend = resend.get(&report.key).copied().unwrap_or(false);
+                if unsettled(&report.outcome, resend) {
+                    pending = true;
+                    if let Outcome::InFlight { lease_until, .. } = &report.outcome {
+                        pending_since =
+                            Some(pending_since.map_or(*lease_until, |p| p.min(*lease_until)));
+                    }
+                }
+                deliveries.push(report);
+            }
+        }
+        if let Some(report) = &primary
+            && unsettled(&report.outcome, primary_options.resend_in_doubt)
+        {
+            pending = true;
+        }
+
+        // 5. When the outbox should look again.
+        let next = pending.then(|| {
+            let (base, max) = inner.outbox_backoff;
+            let exp = 2u32.saturating_pow(publication.passes.min(16));
+            let backoff = base.saturating_mul(exp).min(max);
+            let at = add(clock::now(), backoff);
+            pending_since.map_or(at, |lease| at.min(lease))
+        });
+        if let Err(e) = inner
+            .journal
+            .end_pass(incident.id(), update.seq, next)
             .await
-            .into_iter()
-            .flatten()
-            .collect();
+        {
+            tracing::error!(error = %e, "could not record the end of a pass; the outbox will look again");
+        }
 
         Ok(DispatchReport {
             incident: incident.id().clone(),
@@ -342,382 +446,184 @@ impl Dispatcher {
             link_source,
             primary,
             deliveries,
+            pending,
         })
     }
 
-    /// Sends to the primary. If another worker holds the primary's claim, waits
-    /// (bounded) for its outcome instead of fanning out ahead of it.
+    /// The claim options of a route.
+    fn options(&self, mode: Mode, deduplicates: bool, resend: Option<bool>) -> ClaimOptions {
+        ClaimOptions::new()
+            .resend_in_doubt(resend.unwrap_or(deduplicates))
+            .retry_permanent(mode == Mode::Publish)
+    }
+
+    /// Fixes the link in the journal (the first choice wins across replicas)
+    /// and returns the one fixed. If the journal cannot record it, `choice`
+    /// is used for this pass.
+    async fn fix_link(&self, incident: &Incident, seq: u32, choice: LinkChoice) -> LinkChoice {
+        match self
+            .inner
+            .journal
+            .choose_link(incident.id(), seq, &choice)
+            .await
+        {
+            Ok(fixed) => fixed,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the link; using it for this pass");
+                choice
+            }
+        }
+    }
+
+    /// Sends to the primary. If another worker holds the primary's claim,
+    /// waits (bounded by the primary deadline) for its outcome instead of
+    /// fanning out ahead of it.
     async fn publish_primary(
         &self,
-        prepared: &Prepared<'_>,
+        prepared: &Prepared,
         canonical: &Arc<Url>,
+        options: ClaimOptions,
+        expired: Option<DateTime<Utc>>,
     ) -> Option<DeliveryReport> {
         let inner = &*self.inner;
-        let patience = inner.send_timeout.saturating_mul(inner.retry.attempts());
-        let deadline = Instant::now() + patience;
-        let target = Target::from_static(PRIMARY_TARGET);
+        let deadline = tokio::time::Instant::now() + inner.primary_deadline;
         loop {
-            let report = self
-                .run_job(&inner.primary, true, prepared, target.clone(), canonical)
-                .await
-                .into_iter()
-                .next()?;
-            if !matches!(report.outcome, Outcome::InFlight { .. }) || Instant::now() >= deadline {
+            let job = Job {
+                lane: &inner.primary,
+                primary: true,
+                prepared,
+                target: Target::from_static(PRIMARY_TARGET),
+                audiences: vec![Audience::Customers],
+                link: canonical,
+                options,
+                expired,
+                peek: false,
+            };
+            let report = self.run_job(job).await.into_iter().next()?;
+            if !matches!(report.outcome, Outcome::InFlight { .. })
+                || tokio::time::Instant::now() >= deadline
+            {
                 return Some(report);
             }
             tokio::time::sleep(PRIMARY_POLL).await;
         }
     }
 
-    /// Every delivery of one channel, `concurrency` at a time.
+    /// Every delivery of one channel, `concurrency` at a time; returns the
+    /// reports and, per key, whether a doubt would be resent.
     async fn run_lane(
         &self,
         lane_index: usize,
         routes: Vec<&RoutePlan<'_>>,
         link: &Arc<Url>,
-    ) -> Vec<DeliveryReport> {
+        mode: Mode,
+        expired: Option<DateTime<Utc>>,
+    ) -> (
+        Vec<DeliveryReport>,
+        HashMap<crate::channel::IdempotencyKey, bool>,
+    ) {
         let inner = &*self.inner;
         let lane = &inner.lanes[lane_index];
-        let mut seen: HashSet<Target> = HashSet::new();
+        // Audiences per shared target: one message reaches them all.
+        let mut shared: HashMap<&Target, Vec<Audience>> = HashMap::new();
+        if !inner.shared.is_empty() {
+            for plan in &routes {
+                for t in plan.targets {
+                    if inner.shared.contains(&(lane_index, t.clone())) {
+                        let list = shared.entry(t).or_default();
+                        if !list.contains(&plan.prepared.audience) {
+                            list.push(plan.prepared.audience.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let mut seen: HashSet<&Target> = HashSet::new();
         let capacity = routes.iter().map(|p| p.targets.len()).sum();
+        let peek = lane.limiters.is_limited() || mode == Mode::Outbox;
         let jobs = routes
             .into_iter()
-            .flat_map(|p| p.targets.iter().map(move |t| (&p.prepared, t)))
-            .filter(move |(_, t)| {
-                // A target routed from several audiences is sent to once.
-                inner.shared.is_empty()
-                    || !inner.shared.contains(&(lane_index, (*t).clone()))
-                    || seen.insert((*t).clone())
+            .flat_map(|p| p.targets.iter().map(move |t| (p, t)))
+            .filter_map(|(p, t)| {
+                let audiences = match shared.get(t) {
+                    // A target routed from several audiences is sent to once.
+                    Some(list) => {
+                        if !seen.insert(t) {
+                            return None;
+                        }
+                        list.clone()
+                    }
+                    None => vec![p.prepared.audience.clone()],
+                };
+                Some(Job {
+                    lane,
+                    primary: false,
+                    prepared: &p.prepared,
+                    target: t.clone(),
+                    audiences,
+                    link,
+                    options: p.options,
+                    expired,
+                    peek,
+                })
             });
         let mut reports = Vec::with_capacity(capacity);
+        let mut resend = HashMap::new();
         // Boxed: the adapters' closures would otherwise be part of the
         // future's type, and rustc cannot prove such futures `Send` (so a
         // publish could not be spawned).
         let mut done = stream::iter(jobs)
-            .map(|(p, t)| self.run_job(lane, false, p, t.clone(), link))
+            .map(|job| {
+                let options = job.options;
+                self.run_job(job).map(move |r| (r, options))
+            })
             .buffer_unordered(inner.concurrency)
             .boxed();
-        while let Some(job_reports) = done.next().await {
+        while let Some((job_reports, options)) = done.next().await {
+            for r in &job_reports {
+                if matches!(r.outcome, Outcome::InDoubt(_)) {
+                    resend.insert(r.key.clone(), options.resend_in_doubt);
+                }
+            }
             reports.extend(job_reports);
         }
         lane.limiters.shrink();
-        reports
+        (reports, resend)
     }
 
-    /// Sends every part of one message to one target, in order.
-    async fn run_job(
-        &self,
-        lane: &Lane,
-        primary: bool,
-        prepared: &Prepared<'_>,
-        target: Target,
-        link: &Arc<Url>,
-    ) -> Vec<DeliveryReport> {
-        let view = prepared.view;
-        let key = |index: u16| {
-            IdempotencyKey::derive(
-                view.incident.id(),
-                view.update.seq,
-                &lane.name,
-                &target,
-                index,
-            )
-        };
-        let report = |key, part, outcome, attempts, latency| DeliveryReport {
-            key,
-            channel: lane.name.clone(),
-            audience: prepared.audience.clone(),
-            target: target.clone(),
-            part,
-            outcome,
-            attempts,
-            latency,
-        };
-        let entry = |key: IdempotencyKey, part: Part, has_link: bool| JournalEntry {
-            key,
-            incident: view.incident.id().clone(),
-            seq: view.update.seq,
-            channel: lane.name.clone(),
-            primary,
-            audience: prepared.audience.clone(),
-            target: target.clone(),
-            part,
-            has_link,
-            planned_at: prepared.planned_at,
-        };
-        let parts = match &prepared.parts {
-            Ok(parts) => parts,
-            Err(e) => {
-                let failure = Failure::Fit(e.clone());
-                let key = key(1);
-                let outcome = self
-                    .record_unsent(entry(key.clone(), Part::WHOLE, false), failure)
-                    .await;
-                count_outcome(lane, &outcome);
-                return vec![report(key, Part::WHOLE, outcome, 0, Duration::ZERO)];
-            }
-        };
-        let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
-        let mut reports = Vec::with_capacity(parts.len());
-        let mut held_back = false;
-        for (index, (text, has_link)) in (1..=count).zip(parts) {
-            let part = Part { index, count };
-            let key = key(index);
-            let entry = entry(key.clone(), part, *has_link);
-            if held_back {
-                let outcome = self.record_unsent(entry, Failure::EarlierPartFailed).await;
-                count_outcome(lane, &outcome);
-                reports.push(report(key, part, outcome, 0, Duration::ZERO));
-                continue;
-            }
-            let delivery = Delivery {
-                key: key.clone(),
-                channel: lane.name.clone(),
-                incident: view.incident.clone(),
-                update: view.update.clone(),
-                audience: prepared.audience.clone(),
-                detail: prepared.detail,
-                target: target.clone(),
-                message: prepared.message.clone(),
-                text: text.clone(),
-                link: link.clone(),
-                thread: None,
-                part,
-            };
-            let started = Instant::now();
-            let (outcome, attempts) = self.deliver(lane, entry, delivery).await;
-            count_outcome(lane, &outcome);
-            held_back = matches!(outcome, Outcome::Failed(_));
-            reports.push(report(key, part, outcome, attempts, started.elapsed()));
-        }
-        reports
-    }
-
-    /// Journals a delivery that will not be attempted, so the journal (and the
-    /// review built on it) sees every planned message.
-    async fn record_unsent(&self, entry: JournalEntry, failure: Failure) -> Outcome {
-        let journal = &self.inner.journal;
-        let now = clock::now();
-        match journal
-            .claim(&entry, now, now + lease(self.inner.claim_lease))
-            .await
-        {
-            Ok(Claim::Claimed) => {
-                let state = DeliveryState::Failed {
-                    reason: failure.to_string(),
-                    retryable: failure.is_retryable(),
-                    attempts: 0,
-                };
-                if let Err(e) = journal.finish(&entry.key, state, now).await {
-                    tracing::error!(key = %entry.key, error = %e, "journal finish failed");
-                }
-                Outcome::Failed(failure)
-            }
-            Ok(Claim::AlreadySent(receipt)) => Outcome::AlreadySent(receipt),
-            Ok(Claim::InFlight { lease_until }) => Outcome::InFlight { lease_until },
-            Err(e) => Outcome::Failed(Failure::Journal(e)),
-        }
-    }
-
-    /// Claims, sends (with retries) and records one delivery.
-    async fn deliver(
-        &self,
-        lane: &Lane,
-        entry: JournalEntry,
-        mut delivery: Delivery,
-    ) -> (Outcome, u32) {
-        let journal = &self.inner.journal;
-        let now = clock::now();
-        match journal
-            .claim(&entry, now, now + lease(self.inner.claim_lease))
-            .await
-        {
-            Ok(Claim::Claimed) => {}
-            Ok(Claim::AlreadySent(receipt)) => return (Outcome::AlreadySent(receipt), 0),
-            Ok(Claim::InFlight { lease_until }) => return (Outcome::InFlight { lease_until }, 0),
-            Err(e) => {
-                tracing::error!(channel = %lane.name, key = %delivery.key, error = %e, "journal claim failed; not sending");
-                return (Outcome::Failed(Failure::Journal(e)), 0);
-            }
-        }
-        let mut guard = ClaimGuard {
-            journal: journal.clone(),
-            key: Some(delivery.key.clone()),
-        };
-        if lane.channel.limits().threads {
-            match journal
-                .thread(delivery.incident.id(), &lane.name, &delivery.target)
-                .await
-            {
-                Ok(thread) => delivery.thread = thread,
-                Err(e) => {
-                    tracing::warn!(channel = %lane.name, key = %delivery.key, error = %e, "thread lookup failed; sending unthreaded");
-                }
-            }
-        }
-        let (result, attempts) = self.attempt(lane, &delivery).await;
-        let state = match &result {
-            Ok(receipt) => DeliveryState::Sent(receipt.clone()),
-            Err(failure) => DeliveryState::Failed {
-                reason: failure.to_string(),
-                retryable: failure.is_retryable(),
-                attempts,
-            },
-        };
-        guard.key = None;
-        let at = match &result {
-            Ok(receipt) => receipt.at,
-            Err(_) => clock::now(),
-        };
-        if let Err(e) = journal.finish(&delivery.key, state, at).await {
-            // The send happened (or failed) regardless; report what happened.
-            // The claim's lease frees the delivery later if the journal missed it.
-            tracing::error!(channel = %lane.name, key = %delivery.key, error = %e, "journal finish failed");
-        }
-        match result {
-            Ok(receipt) => (Outcome::Sent(receipt), attempts),
-            Err(failure) => {
-                tracing::warn!(channel = %lane.name, key = %delivery.key, attempts, "delivery failed: {failure}");
-                (Outcome::Failed(failure), attempts)
-            }
-        }
-    }
-
-    /// Calls the channel until success, a permanent error, an open circuit, or
-    /// the retry policy gives up; each call waits for the rate limiters and has
-    /// a timeout.
-    async fn attempt(&self, lane: &Lane, delivery: &Delivery) -> (Result<Receipt, Failure>, u32) {
-        let inner = &*self.inner;
-        let mut attempts = 0;
-        loop {
-            if !lane.breaker.allows() {
-                let failure = Failure::CircuitOpen {
-                    channel: lane.name.to_string(),
-                };
-                return (Err(failure), attempts);
-            }
-            lane.limiters.until_ready(&delivery.target).await;
-            attempts += 1;
-            Counters::add(&lane.counters.attempts);
-            let span = tracing::debug_span!(
-                "send",
-                channel = %lane.name,
-                kind = %lane.channel.kind(),
-                key = %delivery.key,
-                attempt = attempts,
-            );
-            let result = tokio::time::timeout(inner.send_timeout, lane.channel.send(delivery))
-                .instrument(span)
-                .await
-                .unwrap_or(Err(ChannelError::Timeout {
-                    after: inner.send_timeout,
-                }));
-            let error = match result {
-                Ok(receipt) => {
-                    lane.breaker.success();
-                    return (Ok(receipt), attempts);
-                }
-                Err(e) => e,
-            };
-            match error.kind() {
-                ErrorKind::Transient | ErrorKind::Timeout => lane.breaker.failure(),
-                ErrorKind::RateLimited => Counters::add(&lane.counters.rate_limited),
-                _ => {}
-            }
-            if !error.is_retryable() {
-                return (Err(Failure::Channel(error)), attempts);
-            }
-            match inner.retry.delay(attempts, error.retry_after()) {
-                Some(wait) => {
-                    tracing::debug!(channel = %lane.name, key = %delivery.key, ?wait, "retrying: {error}");
-                    tokio::time::sleep(wait).await;
-                }
-                None => return (Err(Failure::Channel(error)), attempts),
-            }
-        }
+    /// When a claim taken at `now` runs out.
+    pub(crate) fn lease_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        add(now, self.inner.claim_lease)
     }
 }
 
-/// Counts a delivery's outcome on its lane.
-fn count_outcome(lane: &Lane, outcome: &Outcome) {
-    let c = &lane.counters;
-    match outcome {
-        Outcome::Sent(_) => Counters::add(&c.sent),
-        Outcome::AlreadySent(_) => Counters::add(&c.already_sent),
-        Outcome::Failed(failure) => {
-            Counters::add(&c.failed);
-            if matches!(failure, Failure::CircuitOpen { .. }) {
-                Counters::add(&c.circuit_open);
-            }
-        }
-        Outcome::InFlight { .. } => {}
-    }
+/// `t + d`, saturating.
+pub(crate) fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(chrono_duration(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Marks a claimed delivery failed (retryable) if the publish is dropped before
-/// its outcome is recorded, so the next publish sends it instead of waiting for
-/// the claim's lease to end.
-struct ClaimGuard {
-    journal: Arc<dyn Journal>,
-    key: Option<IdempotencyKey>,
-}
-
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let journal = self.journal.clone();
-        runtime.spawn(async move {
-            let state = DeliveryState::Failed {
-                reason: "the publish was cancelled before the outcome was known".into(),
-                retryable: true,
-                attempts: 0,
-            };
-            if let Err(e) = journal.finish(&key, state, clock::now()).await {
-                tracing::error!(%key, error = %e, "could not release an abandoned claim");
-            }
-        });
-    }
-}
-
-fn lease(d: Duration) -> chrono::Duration {
+/// A std duration as chrono's, saturating.
+pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The fan-out link: the primary's permalink, else the canonical URL and why.
-fn link_from(report: Option<&DeliveryReport>, canonical: &Arc<Url>) -> (Arc<Url>, LinkSource) {
-    let canonical_because = |reason: String| (canonical.clone(), LinkSource::Canonical { reason });
+fn link_from(report: Option<&DeliveryReport>, canonical: &Arc<Url>) -> LinkChoice {
+    let canonical_because =
+        |reason: String| LinkChoice::new((**canonical).clone(), LinkSource::Canonical { reason });
     let Some(report) = report else {
         return canonical_because("the primary produced no message".into());
     };
     match &report.outcome {
         Outcome::Sent(r) | Outcome::AlreadySent(r) => match &r.permalink {
-            Some(url) => (Arc::new(url.clone()), LinkSource::Primary),
+            Some(url) => LinkChoice::new(url.clone(), LinkSource::Primary),
             None => canonical_because("the primary returned no permalink".into()),
         },
         Outcome::Failed(f) => canonical_because(format!("the primary failed: {f}")),
+        Outcome::InDoubt(reason) => canonical_because(format!("the primary is in doubt: {reason}")),
         Outcome::InFlight { .. } => {
             canonical_because("the primary is still being published by another worker".into())
         }
     }
-}
-
-/// Fits a message to a lane's channel; each part with whether it has the link.
-fn fitted(
-    message: &RenderedMessage,
-    link: &Url,
-    lane: &Lane,
-    overflow: Overflow,
-) -> Result<Vec<(Arc<str>, bool)>, FitError> {
-    let link = link.as_str();
-    let parts = fit(message, link, lane.channel.limits().text.as_ref(), overflow)?;
-    Ok(parts
-        .into_iter()
-        .map(|p| {
-            let has_link = p.contains(link);
-            (Arc::from(p), has_link)
-        })
-        .collect())
 }

@@ -46,6 +46,11 @@ impl Limiters {
         }
     }
 
+    /// Whether any limit applies (then a delivery waits for a permit).
+    pub(crate) fn is_limited(&self) -> bool {
+        self.channel.is_some() || self.per_target.is_some()
+    }
+
     /// Waits (on tokio's clock) until both the target's and the channel's
     /// limiter allow one more message.
     pub(crate) async fn until_ready(&self, target: &Target) {

@@ -21,6 +21,8 @@ pub mod names {
     pub const RATE_LIMITED: &str = "tidings_send_rate_limited_total";
     /// Deliveries not attempted because the channel's circuit was open, by channel.
     pub const CIRCUIT_OPEN: &str = "tidings_circuit_open_total";
+    /// Deliveries whose outcome is unknown (recorded in doubt), by channel.
+    pub const IN_DOUBT: &str = "tidings_deliveries_in_doubt_total";
 }
 
 /// A snapshot of one channel's counters since the dispatcher was built.
@@ -41,6 +43,8 @@ pub struct ChannelMetrics {
     pub rate_limited: u64,
     /// Deliveries refused by the open circuit.
     pub circuit_open: u64,
+    /// Deliveries recorded in doubt.
+    pub in_doubt: u64,
 }
 
 /// The live counters of one lane.
@@ -52,6 +56,7 @@ pub(crate) struct Counters {
     pub(crate) attempts: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
     pub(crate) circuit_open: AtomicU64,
+    pub(crate) in_doubt: AtomicU64,
 }
 
 impl Counters {
@@ -69,6 +74,7 @@ impl Counters {
             attempts: get(&self.attempts),
             rate_limited: get(&self.rate_limited),
             circuit_open: get(&self.circuit_open),
+            in_doubt: get(&self.in_doubt),
         }
     }
 }

@@ -5,62 +5,10 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::journal::JournalError;
 use crate::audience::{Audience, Target};
 use crate::channel::{ChannelError, IdempotencyKey, Part, Receipt};
 use crate::incident::IncidentId;
-use crate::render::FitError;
-
-/// Where the link every message carries came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LinkSource {
-    /// The primary's permalink.
-    Primary,
-    /// The incident's canonical URL, because the primary gave no permalink
-    /// (it failed, is still busy elsewhere, or the update is not public).
-    Canonical {
-        /// Why the primary's permalink could not be used.
-        reason: String,
-    },
-}
-
-/// Why a delivery was not sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Failure {
-    /// The channel failed (after retries, if the error was retryable).
-    #[error(transparent)]
-    Channel(#[from] ChannelError),
-    /// The message cannot fit the channel's limit with its link.
-    #[error(transparent)]
-    Fit(#[from] FitError),
-    /// The journal could not record the delivery, so it was not sent.
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    /// An earlier part of the same split message failed; later parts were held
-    /// back so the thread does not arrive out of order.
-    #[error("an earlier part of this message failed")]
-    EarlierPartFailed,
-    /// The channel's circuit breaker is open after repeated failures; the
-    /// delivery was not attempted.
-    #[error("channel {channel:?} is failing; circuit open, not attempted")]
-    CircuitOpen {
-        /// The channel's registered name.
-        channel: String,
-    },
-}
-
-impl Failure {
-    /// Whether publishing the same update again may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Failure::Channel(e) => e.is_retryable(),
-            Failure::Journal(_) | Failure::EarlierPartFailed | Failure::CircuitOpen { .. } => true,
-            Failure::Fit(_) => false,
-        }
-    }
-}
+use crate::journal::{DoubtReason, Failure, LinkSource, Owner};
 
 /// What happened to one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +20,18 @@ pub enum Outcome {
     AlreadySent(Receipt),
     /// Being sent by someone else sharing the journal; nothing was sent now.
     InFlight {
+        /// Who holds the claim.
+        owner: Owner,
         /// When their claim's lease ends (after which it may be claimed again).
         lease_until: chrono::DateTime<chrono::Utc>,
     },
     /// Not sent.
     Failed(Failure),
+    /// Nobody knows whether the provider got it (a timeout after the request
+    /// left, a cancelled publish, a worker that died mid-send). Sent again
+    /// with the same key only where the channel deduplicates or the route
+    /// says so; otherwise reported here and not resent.
+    InDoubt(DoubtReason),
 }
 
 impl Outcome {
@@ -84,6 +39,16 @@ impl Outcome {
     pub fn receipt(&self) -> Option<&Receipt> {
         match self {
             Outcome::Sent(r) | Outcome::AlreadySent(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// What the channel said last, if the delivery failed on a channel error
+    /// or fell into doubt for lack of an answer.
+    pub fn channel_error(&self) -> Option<&ChannelError> {
+        match self {
+            Outcome::Failed(Failure::Channel(e))
+            | Outcome::InDoubt(DoubtReason::NoAnswer { error: e }) => Some(e),
             _ => None,
         }
     }
@@ -97,7 +62,8 @@ pub struct DeliveryReport {
     pub key: IdempotencyKey,
     /// The channel's registered name.
     pub channel: Arc<str>,
-    /// The audience.
+    /// The audience it was planned for (the first, when a target is shared
+    /// by several; the journal lists them all).
     pub audience: Audience,
     /// The target.
     pub target: Target,
@@ -105,13 +71,18 @@ pub struct DeliveryReport {
     pub part: Part,
     /// What happened.
     pub outcome: Outcome,
-    /// How many times the channel was called.
+    /// How many times the channel was called by this publish.
     pub attempts: u32,
     /// From the first attempt (rate-limit waits included) to the outcome.
     pub latency: Duration,
+    /// Whether this send repeated one whose outcome was unknown (with the
+    /// same idempotency key, to a provider that deduplicates by it, or a
+    /// route that accepts a duplicate).
+    pub resend: bool,
 }
 
-/// The report of one [`publish`](super::Dispatcher::publish).
+/// The report of one [`publish`](super::Dispatcher::publish) (or one outbox
+/// pass over an update).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DispatchReport {
@@ -128,6 +99,10 @@ pub struct DispatchReport {
     pub primary: Option<DeliveryReport>,
     /// Every other delivery.
     pub deliveries: Vec<DeliveryReport>,
+    /// Whether something is left for the [outbox](super::Outbox) to finish
+    /// (a retryable failure, a delivery in flight elsewhere, one in doubt that
+    /// will be resent). `false`: every delivery is settled.
+    pub pending: bool,
 }
 
 impl DispatchReport {
@@ -146,6 +121,14 @@ impl DispatchReport {
     pub fn failures(&self) -> impl Iterator<Item = (&DeliveryReport, &Failure)> {
         self.all().filter_map(|d| match &d.outcome {
             Outcome::Failed(f) => Some((d, f)),
+            _ => None,
+        })
+    }
+
+    /// Deliveries in doubt.
+    pub fn in_doubt(&self) -> impl Iterator<Item = (&DeliveryReport, &DoubtReason)> {
+        self.all().filter_map(|d| match &d.outcome {
+            Outcome::InDoubt(r) => Some((d, r)),
             _ => None,
         })
     }

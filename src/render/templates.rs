@@ -216,11 +216,11 @@ impl Templates {
 
 fn invalid(name: &str, e: &minijinja::Error) -> TemplateError {
     let mut reason = e.to_string();
-    if let Some(detail) = e.detail() {
-        if !reason.contains(detail) {
-            reason.push_str(": ");
-            reason.push_str(detail);
-        }
+    if let Some(detail) = e.detail()
+        && !reason.contains(detail)
+    {
+        reason.push_str(": ");
+        reason.push_str(detail);
     }
     TemplateError::Invalid {
         name: name.to_owned(),

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use crate::audience::{Audience, AudiencePolicy, Target};
 use crate::cadence::Routing;
 use crate::channel::Part;
-use crate::dispatch::{DeliveryState, Dispatcher, JournalError, JournalRecord};
+use crate::dispatch::Dispatcher;
 use crate::incident::{Act, Incident, IncidentId, Recipients, Status, Update};
+use crate::journal::{DeliveryState, JournalEntry, JournalError, JournalRecord};
 
 /// What kind of message a dot on the timeline is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -327,6 +328,11 @@ impl Dispatcher {
     }
 }
 
+/// The audience a record was planned for first.
+fn first(entry: &JournalEntry) -> Option<&Audience> {
+    entry.audiences.first()
+}
+
 /// Accumulates one timeline's records.
 #[derive(Default)]
 struct Acc {
@@ -368,10 +374,9 @@ impl Review {
             }
         };
         for r in records.iter().filter(|r| r.entry.primary) {
-            add_row(
-                &mut rows,
-                (r.entry.channel.clone(), r.entry.audience.clone(), true),
-            );
+            if let Some(a) = first(&r.entry) {
+                add_row(&mut rows, (r.entry.channel.clone(), a.clone(), true));
+            }
         }
         for policy in &routing.policies {
             for route in policy.routes() {
@@ -382,14 +387,12 @@ impl Review {
             }
         }
         for r in &records {
-            add_row(
-                &mut rows,
-                (
-                    r.entry.channel.clone(),
-                    r.entry.audience.clone(),
-                    r.entry.primary,
-                ),
-            );
+            for a in &r.entry.audiences {
+                add_row(
+                    &mut rows,
+                    (r.entry.channel.clone(), a.clone(), r.entry.primary),
+                );
+            }
         }
         let mut audiences: Vec<Audience> = routing
             .policies
@@ -397,8 +400,10 @@ impl Review {
             .map(|p| p.audience().clone())
             .collect();
         for r in records.iter().filter(|r| !r.entry.primary) {
-            if !audiences.contains(&r.entry.audience) {
-                audiences.push(r.entry.audience.clone());
+            for a in &r.entry.audiences {
+                if !audiences.contains(a) {
+                    audiences.push(a.clone());
+                }
             }
         }
 
@@ -424,7 +429,7 @@ impl Review {
                         }
                     }
                     if !e.has_link
-                        && let Some(&i) = row(&e.audience)
+                        && let Some(&i) = first(e).and_then(row)
                     {
                         by_row[i].missing_link.push(MissingLink {
                             seq: e.seq,
@@ -434,25 +439,34 @@ impl Review {
                         });
                     }
                 }
-                DeliveryState::Failed {
-                    reason,
-                    retryable,
-                    attempts,
-                } => {
-                    if let Some(&i) = row(&e.audience) {
+                DeliveryState::Failed { failure, attempts } => {
+                    if let Some(&i) = first(e).and_then(row) {
                         by_row[i].failures.push(FailedDelivery {
                             seq: e.seq,
                             target: e.target.clone(),
                             part: e.part,
                             at: r.updated_at,
-                            reason: reason.clone(),
-                            retryable: *retryable,
+                            reason: failure.to_string(),
+                            retryable: failure.is_retryable(),
                             attempts: *attempts,
                         });
                     }
                 }
-                DeliveryState::InFlight { .. } => {
-                    if let Some(&i) = row(&e.audience) {
+                DeliveryState::InDoubt { reason, attempts } => {
+                    if let Some(&i) = first(e).and_then(row) {
+                        by_row[i].failures.push(FailedDelivery {
+                            seq: e.seq,
+                            target: e.target.clone(),
+                            part: e.part,
+                            at: r.updated_at,
+                            reason: format!("outcome unknown (in doubt): {reason}"),
+                            retryable: false,
+                            attempts: *attempts,
+                        });
+                    }
+                }
+                DeliveryState::Claimed { .. } => {
+                    if let Some(&i) = first(e).and_then(row) {
                         by_row[i].unfinished += 1;
                     }
                 }

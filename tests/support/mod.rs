@@ -7,6 +7,8 @@
     clippy::expect_used
 )]
 
+#[cfg(feature = "journal-postgres")]
+pub mod postgres;
 #[cfg(feature = "email")]
 pub mod smtp;
 

@@ -21,7 +21,10 @@ impl SmtpServer {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/server.py");
-        let mut child = Command::new("python3")
+        // ./scripts/test installs aiosmtpd in a virtual environment and names
+        // its interpreter here; otherwise the python3 on PATH must have it.
+        let python = std::env::var("TIDINGS_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
             .arg(script)
             .arg(port.to_string())
             .arg(dir.path())

@@ -300,10 +300,10 @@ fn check_webhook(hook: DiscordWebhook) -> Result<Hook, String> {
             "this is a Slack- or GitHub-compatible endpoint; use the plain webhook URL".into(),
         );
     }
-    if let Some(id) = &hook.thread_id {
-        if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("thread id {id:?} is not a Discord id (digits)"));
-        }
+    if let Some(id) = &hook.thread_id
+        && (id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!("thread id {id:?} is not a Discord id (digits)"));
     }
     if let Some(name) = &hook.username {
         let n = name.chars().count();

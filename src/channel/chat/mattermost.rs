@@ -302,18 +302,19 @@ fn check_webhook(hook: MattermostWebhook) -> Result<Hook, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err("the URL must have no query or fragment".into());
     }
-    if let Some(channel) = &hook.channel {
-        if channel.is_empty() || channel.len() > 65 || channel.chars().any(char::is_whitespace) {
-            return Err(format!(
-                "channel override {channel:?} must be a channel name without spaces"
-            ));
-        }
+    if let Some(channel) = &hook.channel
+        && (channel.is_empty() || channel.len() > 65 || channel.chars().any(char::is_whitespace))
+    {
+        return Err(format!(
+            "channel override {channel:?} must be a channel name without spaces"
+        ));
     }
-    if let Some(name) = &hook.username {
-        if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control)
-        {
-            return Err("username must be 1 to 64 characters, not blank".into());
-        }
+    if let Some(name) = &hook.username
+        && (name.trim().is_empty()
+            || name.chars().count() > 64
+            || name.chars().any(char::is_control))
+    {
+        return Err("username must be 1 to 64 characters, not blank".into());
     }
     Ok(Hook {
         url,

@@ -168,10 +168,10 @@ impl PostRef {
 /// assert_eq!(&text.as_bytes()[range], b"https://s.example/i/1");
 /// ```
 pub fn place_link<'a>(text: &'a str, link: &str) -> (Cow<'a, str>, Range<usize>) {
-    if !link.is_empty() {
-        if let Some(start) = text.rfind(link) {
-            return (Cow::Borrowed(text), start..start + link.len());
-        }
+    if !link.is_empty()
+        && let Some(start) = text.rfind(link)
+    {
+        return (Cow::Borrowed(text), start..start + link.len());
     }
     let mut out = text.trim_end().to_owned();
     if !out.is_empty() {
@@ -437,7 +437,8 @@ impl BlueskyChannelBuilder {
         let limits = ChannelLimits::new()
             .with_text(TextLimit::graphemes(MAX_GRAPHEMES))
             .with_rate(rate)
-            .threaded();
+            .threaded()
+            .deduplicating();
         let client = match self.client {
             Some(c) => c,
             None => http::client(self.timeout)?,
@@ -852,10 +853,10 @@ impl BlueskyChannel {
     /// in again.
     async fn renew(&self, stale: &Arc<Session>) -> Result<Arc<Session>, ChannelError> {
         let mut cached = self.session.lock().await;
-        if let Some(current) = cached.as_ref() {
-            if !Arc::ptr_eq(current, stale) {
-                return Ok(current.clone());
-            }
+        if let Some(current) = cached.as_ref()
+            && !Arc::ptr_eq(current, stale)
+        {
+            return Ok(current.clone());
         }
         // refreshSession takes no input: a body, even `{}`, is refused.
         let url = &self.endpoints.refresh_session;
@@ -1045,22 +1046,22 @@ impl Channel for BlueskyChannel {
         };
         let mut session = self.session().await?;
         let mut answer = self.create_record(&session, &post).await;
-        if let Err(Failure::Refused(refusal)) = &answer {
-            if refusal.session_expired() {
-                session = self.renew(&session).await?;
-                answer = self.create_record(&session, &post).await;
-            }
+        if let Err(Failure::Refused(refusal)) = &answer
+            && refusal.session_expired()
+        {
+            session = self.renew(&session).await?;
+            answer = self.create_record(&session, &post).await;
         }
         let posted = match answer {
             Ok(body) => serde_json::from_str::<PostRef>(&body).ok(),
             Err(Failure::Refused(refusal)) => {
-                if let (Some(rkey), true) = (rkey.as_deref(), refusal.may_mean_exists()) {
-                    if let Some(existing) = self.existing_post(&session.did, rkey, &text).await? {
-                        tracing::info!(key = %delivery.key, "the Bluesky post already exists (an earlier attempt); not posting twice");
-                        return Ok(Receipt::new(crate::clock::now())
-                            .with_message_ref(existing.to_message_ref())
-                            .with_status(200));
-                    }
+                if let (Some(rkey), true) = (rkey.as_deref(), refusal.may_mean_exists())
+                    && let Some(existing) = self.existing_post(&session.did, rkey, &text).await?
+                {
+                    tracing::info!(key = %delivery.key, "the Bluesky post already exists (an earlier attempt); not posting twice");
+                    return Ok(Receipt::new(crate::clock::now())
+                        .with_message_ref(existing.to_message_ref())
+                        .with_status(200));
                 }
                 let error = map_error(
                     Call::CreateRecord,

@@ -150,19 +150,17 @@ fn scan(
         }
     };
     while let Some(c) = text[i..].chars().next() {
-        if !prev.is_some_and(blocks_link) {
-            if let Some(scheme) = scheme_len(&text[i..], rules) {
-                let body = i + scheme;
-                let to = run_end(bytes, body);
-                if to > body {
-                    let core = core_end(bytes, body, to);
-                    total += plain(&text[plain_from..i])
-                        + URL_LENGTH
-                        + tail(core, to)
-                        + composed(body, to);
-                    (i, plain_from, prev) = (to, to, Some(char::from(bytes[to - 1])));
-                    continue;
-                }
+        if !prev.is_some_and(blocks_link)
+            && let Some(scheme) = scheme_len(&text[i..], rules)
+        {
+            let body = i + scheme;
+            let to = run_end(bytes, body);
+            if to > body {
+                let core = core_end(bytes, body, to);
+                total +=
+                    plain(&text[plain_from..i]) + URL_LENGTH + tail(core, to) + composed(body, to);
+                (i, plain_from, prev) = (to, to, Some(char::from(bytes[to - 1])));
+                continue;
             }
         }
         let word_start = !prev.is_some_and(|p| p.is_ascii() && is_link_byte(p as u8));

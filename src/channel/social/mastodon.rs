@@ -325,7 +325,8 @@ impl MastodonChannelBuilder {
         let limits = ChannelLimits::new()
             .with_text(text_limit(self.max_characters))
             .with_rate(rate)
-            .threaded();
+            .threaded()
+            .deduplicating();
         let client = match self.client {
             Some(c) => c,
             None => http::client(self.timeout)?,

@@ -298,7 +298,7 @@ impl StaticStatusPageBuilder {
                 components: self.components,
                 history_limit: self.history_limit,
             }),
-            limits: ChannelLimits::new().as_primary(),
+            limits: ChannelLimits::new().as_primary().deduplicating(),
             site: Arc::new(site),
             inner: tokio::sync::Mutex::new(Inner {
                 state,

@@ -69,8 +69,12 @@
 //! update with the same status and body, only returns its receipt. That is
 //! one extra request per incident. An incident created already resolved is
 //! not among the unresolved, so a lost answer to such a create can still
-//! duplicate it. A retried `PATCH` may post the same incident update twice
-//! (a repeated update, not a second incident).
+//! duplicate it. A later update that is sent again after a lost answer
+//! ([`Delivery::resend`]) reads the incident first
+//! (`GET /v1/pages/{page_id}/incidents/{incident_id}`) and is not posted again
+//! if the incident already has it. So the channel declares that it
+//! deduplicates ([`ChannelLimits::deduplicates`]), and the dispatcher resends
+//! what is in doubt.
 //!
 //! **Postmortem.** Statuspage keeps postmortems apart from incident updates
 //! (a separate postmortem API with its own publish step), and `postmortem` is
@@ -394,7 +398,8 @@ impl StatuspageIoChannelBuilder {
             .with_text(TextLimit::chars(MAX_BODY))
             .with_rate(self.rate)
             .threaded()
-            .as_primary();
+            .as_primary()
+            .deduplicating();
         Ok(StatuspageIoChannel {
             client,
             base,
@@ -896,6 +901,17 @@ impl StatuspageIoChannel {
         status: &'static str,
         body: &str,
     ) -> Result<Receipt, ChannelError> {
+        if delivery.resend {
+            // An earlier attempt's answer was lost: it may have posted this
+            // update already. Look before posting it again.
+            let (code, text) = self.call(Method::GET, self.url(&[id])?, None).await?;
+            if let Ok(current) = serde_json::from_str::<IncidentAnswer>(&text)
+                && current.has_update(status, body.trim())
+            {
+                tracing::info!(statuspage_incident = %id, "the Statuspage incident already has this update; not sending it again");
+                return Ok(self.receipt(id, current.shortlink.as_deref(), code));
+            }
+        }
         let envelope = Envelope {
             incident: self.fields(delivery, status, body, false),
         };
