@@ -57,6 +57,7 @@ fn page(dir: &Path) -> StaticStatusPage {
 
 struct Rig {
     _tmp: tempfile::TempDir,
+    /// The served directory, `<page dir>/current`.
     dir: PathBuf,
     page: Arc<StaticStatusPage>,
     chat: Arc<MemoryChannel>,
@@ -66,8 +67,8 @@ struct Rig {
 
 fn rig() -> Rig {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("site");
-    let page = Arc::new(page(&dir));
+    let page = Arc::new(page(&tmp.path().join("site")));
+    let dir = page.served_dir();
     let chat = Arc::new(MemoryChannel::new());
     let mail = Arc::new(MemoryChannel::new());
     let dispatcher = Dispatcher::builder(CANONICAL_HTML)
@@ -555,7 +556,7 @@ async fn a_minor_incident_on_degraded_components_reads_degraded() {
         .build()
         .unwrap();
     d.publish(&other, &u).await.unwrap();
-    let status = json(dir.path(), "api/v2/status.json");
+    let status = json(&dir.path().join("current"), "api/v2/status.json");
     assert_eq!(status["status"]["indicator"], "minor");
     assert_eq!(status["status"]["description"], "Minor Service Outage");
 }
@@ -818,6 +819,8 @@ async fn a_restart_keeps_the_history() {
         .unwrap()
         .clone();
     d.publish(&next, &u).await.unwrap();
+    let root = dir;
+    let dir = page.served_dir();
     check_site(&dir);
 
     let all = json(&dir, "api/v2/incidents.json");
@@ -845,13 +848,13 @@ async fn a_restart_keeps_the_history() {
     assert_eq!(feed(&dir).entries.len(), 3);
 
     // `fresh()` starts over; a corrupt state is a configuration error.
-    let fresh = StaticStatusPage::builder(&dir, BASE)
+    let fresh = StaticStatusPage::builder(&root, BASE)
         .fresh()
         .build()
         .unwrap();
     drop(fresh);
     std::fs::write(dir.join("state.json"), "{ not json").unwrap();
-    let err = StaticStatusPage::builder(&dir, BASE).build().unwrap_err();
+    let err = StaticStatusPage::builder(&root, BASE).build().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
 }
 
@@ -895,7 +898,7 @@ async fn an_unwritable_directory_fails_as_config_and_the_fan_out_uses_the_canoni
     std::fs::remove_file(&dir).unwrap();
     let report = d.publish(&inc, &u).await.unwrap();
     assert_eq!(report.link_source, LinkSource::Primary);
-    check_site(&dir);
+    check_site(&page.served_dir());
 }
 
 #[tokio::test]

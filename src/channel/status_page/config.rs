@@ -1,6 +1,7 @@
 //! What a page is: its name, address, components and directory.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use url::Url;
 
@@ -46,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) page_id: String,
     pub(crate) components: Vec<PageComponent>,
     pub(crate) history_limit: usize,
+    /// How long a writer waits for another to release the directory.
+    pub(crate) lock_timeout: Duration,
 }
 
 impl Config {

@@ -159,6 +159,19 @@ impl PageState {
     pub(crate) fn incident(&self, id: &IncidentId) -> Option<&PageIncident> {
         self.incidents.iter().find(|i| &i.id == id)
     }
+
+    /// Reads a state this version wrote (`state.json`).
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let state: PageState =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a status page state: {e}"))?;
+        if state.version != STATE_VERSION {
+            return Err(format!(
+                "version {} of the status page state; this version reads {STATE_VERSION}",
+                state.version
+            ));
+        }
+        Ok(state)
+    }
 }
 
 /// Puts `item` in `list` (kept in sequence order), replacing the item with
@@ -212,5 +225,24 @@ mod tests {
         s.apply(&inc, &u1);
         assert_eq!(s, before, "republishing changes nothing");
         assert!(s.incidents[0].is_open());
+    }
+
+    #[test]
+    fn the_state_reads_back_and_other_versions_are_refused() {
+        let mut s = PageState::new();
+        let mut inc =
+            Incident::new(IncidentId::new("i").unwrap(), "T", Impact::Minor, t(0)).unwrap();
+        let u = inc
+            .post(UpdateDraft::new(Status::Resolved, t(1), "done"))
+            .unwrap()
+            .clone();
+        s.apply(&inc, &u);
+        let json = serde_json::to_vec(&s).unwrap();
+        assert_eq!(PageState::from_json(&json).unwrap(), s);
+        assert!(PageState::from_json(b"{").is_err());
+        let mut other = s.clone();
+        other.version = 99;
+        let err = PageState::from_json(&serde_json::to_vec(&other).unwrap()).unwrap_err();
+        assert!(err.contains("99"), "{err}");
     }
 }
