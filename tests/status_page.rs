@@ -46,6 +46,8 @@ fn db() -> ComponentId {
 
 fn page(dir: &Path) -> StaticStatusPage {
     StaticStatusPage::builder(dir, BASE)
+        // The tests' incidents have fixed dates; they must not age out.
+        .history_days(36_500)
         .name("Example <Status> & Co")
         .page_id("pg1")
         .component(api(), "API")

@@ -74,6 +74,8 @@ async fn harness() -> Page {
     let dir = tmp.path().join("site");
     let page = StaticStatusPage::builder(&dir, "https://status.example.com/")
         .name("Example")
+        // The suite's incidents have fixed dates; they must not age out.
+        .history_days(36_500)
         .build()
         .unwrap();
     Page {

@@ -2,7 +2,8 @@
 //!
 //! A [`Job`] runs on tokio's blocking pool while its publish holds the
 //! directory's lock: it reads the state of the served generation (the source
-//! of truth: another process may have written since), applies its change, renders, writes a new generation
+//! of truth: another process may have written since), forgets history older
+//! than the page keeps, applies its change, renders, writes a new generation
 //! and switches to it, then retires old generations. Nothing is kept in
 //! memory: the next write reads the state again. Once started, a job runs to
 //! its end even if the publish that started it is dropped (the dispatcher's
@@ -84,6 +85,8 @@ pub(crate) struct Job {
 pub(crate) struct Written {
     /// The generation now served.
     pub(crate) generation: u64,
+    /// How many incidents and maintenances left the history.
+    pub(crate) forgotten: usize,
 }
 
 /// Why a write failed. The served site is the previous one, whole.
@@ -124,6 +127,10 @@ impl Job {
         } else {
             read_state(root, previous)?
         };
+        let forgotten = self
+            .config
+            .history_cutoff(self.now)
+            .map_or(0, |cutoff| state.forget_before(cutoff, self.now));
         self.change.apply(&mut state);
         state.created_at.get_or_insert(self.now);
         let scope = if self.render_all || previous.is_none() {
@@ -157,7 +164,10 @@ impl Job {
             // The new site is served; what is left is retired next time.
             tracing::warn!(dir = %root.display(), error = %e, "cannot remove old status page generations");
         }
-        Ok(Written { generation: n })
+        Ok(Written {
+            generation: n,
+            forgotten,
+        })
     }
 }
 

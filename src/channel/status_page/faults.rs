@@ -78,6 +78,8 @@ fn t(min: i64) -> DateTime<Utc> {
 
 fn builder(dir: &Path) -> super::StaticStatusPageBuilder {
     StaticStatusPage::builder(dir, "https://status.example.com/")
+        // The fixed dates above must not age out of the history.
+        .history_days(36_500)
 }
 
 fn page(dir: &Path, sink: Arc<dyn Sink>) -> StaticStatusPage {

@@ -50,6 +50,11 @@
 //!   write runs on tokio's blocking pool: a publish dropped mid-write (the
 //!   dispatcher's send timeout) lets the write finish or fail whole, and the
 //!   lock is held until then.
+//! - **Bounded**: a resolved incident (or completed maintenance) whose last
+//!   update is older than [`history_days`](StaticStatusPageBuilder::history_days)
+//!   (90 by default) leaves the page at the next write: the index, the JSON,
+//!   the feed, `state.json`, and its own page, whose permalink then stops
+//!   resolving. Open incidents stay however old.
 //!
 //! # Escaped, accessible, public only
 //!
@@ -201,5 +206,6 @@ pub use config::PageComponent;
 pub use maintenance::{Maintenance, MaintenanceError, MaintenanceStatus, MaintenanceUpdate, Phase};
 #[cfg(feature = "status-page")]
 pub use page::{
-    DEFAULT_HISTORY_LIMIT, DEFAULT_LOCK_TIMEOUT, StaticStatusPage, StaticStatusPageBuilder,
+    DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_LIMIT, DEFAULT_LOCK_TIMEOUT, StaticStatusPage,
+    StaticStatusPageBuilder,
 };

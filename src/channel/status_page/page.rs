@@ -28,6 +28,10 @@ use crate::incident::{ComponentId, IncidentId};
 /// How many resolved incidents the index lists by default.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20;
 
+/// How many days a resolved incident (or completed maintenance) stays on the
+/// page after its last update, by default.
+pub const DEFAULT_HISTORY_DAYS: u32 = 90;
+
 /// How long a publish waits by default for another writer of the same
 /// directory (another process, or another [`StaticStatusPage`]) to finish.
 /// Keep it below the dispatcher's send timeout, so that a busy directory is
@@ -83,6 +87,7 @@ pub struct StaticStatusPageBuilder {
     page_id: Option<String>,
     components: Vec<PageComponent>,
     history_limit: usize,
+    history_days: u32,
     lock_timeout: Duration,
     load_state: bool,
 }
@@ -106,6 +111,7 @@ impl StaticStatusPage {
             page_id: None,
             components: Vec::new(),
             history_limit: DEFAULT_HISTORY_LIMIT,
+            history_days: DEFAULT_HISTORY_DAYS,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             load_state: true,
         }
@@ -173,7 +179,8 @@ impl StaticStatusPage {
     /// Writes every page again from the state on disk, at the current time.
     /// The site is static: a maintenance that starts or ends by the clock
     /// shows it once the page is rendered again, so call this at its window's
-    /// edges (or every few minutes).
+    /// edges (or every few minutes). It also forgets what is older than the
+    /// history keeps.
     pub async fn refresh(&self) -> Result<(), ChannelError> {
         self.publish(Change::Nothing, Scope::Everything)
             .await
@@ -220,7 +227,11 @@ impl StaticStatusPage {
         .map_err(|e| ChannelError::transient(format!("the status page writer stopped: {e}")))
         .map_err(not_written)?
         .map_err(|e: commit::CommitError| not_written(e.into_channel_error(dir)))?;
-        tracing::debug!(generation = written.generation, "status page written");
+        tracing::debug!(
+            generation = written.generation,
+            forgotten = written.forgotten,
+            "status page written"
+        );
         Ok(now)
     }
 
@@ -261,9 +272,23 @@ impl StaticStatusPageBuilder {
     }
 
     /// How many resolved incidents the index lists (default
-    /// [`DEFAULT_HISTORY_LIMIT`]); every incident keeps its own page.
+    /// [`DEFAULT_HISTORY_LIMIT`]); every incident the page still keeps (see
+    /// [`history_days`](Self::history_days)) keeps its own page.
     pub fn history_limit(mut self, limit: usize) -> Self {
         self.history_limit = limit;
+        self
+    }
+
+    /// How long the page remembers what is over (default
+    /// [`DEFAULT_HISTORY_DAYS`], at least 1): a resolved incident whose last
+    /// update (resolution, postmortem) is older than this many days, and a
+    /// completed maintenance whose window ended and whose last update is
+    /// older, leave the page at its next write: its page
+    /// (`incidents/<id>.html`, so its permalink stops resolving), the index,
+    /// the JSON, the feed and `state.json`. Open incidents stay however old.
+    /// This bounds the state, each write and the disk.
+    pub fn history_days(mut self, days: u32) -> Self {
+        self.history_days = days;
         self
     }
 
@@ -290,7 +315,8 @@ impl StaticStatusPageBuilder {
     /// one. Nothing is written until the first publish.
     ///
     /// Errors ([`ChannelError::Config`]): a base URL that is not `http(s)`, a
-    /// blank name, a component listed twice, a `<dir>/current` that is not
+    /// blank name, a component listed twice, a zero
+    /// [`history_days`](Self::history_days), a `<dir>/current` that is not
     /// the link this crate keeps, a `state.json` that cannot be read or is
     /// not one this version wrote.
     pub fn build(self) -> Result<StaticStatusPage, ChannelError> {
@@ -320,6 +346,11 @@ impl StaticStatusPageBuilder {
             let digest = Sha256::digest(base.as_str().as_bytes());
             digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
         });
+        if self.history_days == 0 {
+            return Err(config(
+                "history_days is 0; the page would forget every incident once resolved".into(),
+            ));
+        }
         if self.load_state {
             let current = generation::current(&self.dir).map_err(|e| {
                 config(format!(
@@ -338,6 +369,7 @@ impl StaticStatusPageBuilder {
                 page_id,
                 components: self.components,
                 history_limit: self.history_limit,
+                history_days: self.history_days,
                 lock_timeout: self.lock_timeout,
             }),
             limits: ChannelLimits::new().as_primary(),
