@@ -46,6 +46,8 @@ fn db() -> ComponentId {
 
 fn page(dir: &Path) -> StaticStatusPage {
     StaticStatusPage::builder(dir, BASE)
+        // The tests' incidents have fixed dates; they must not age out.
+        .history_days(36_500)
         .name("Example <Status> & Co")
         .page_id("pg1")
         .component(api(), "API")
@@ -57,6 +59,7 @@ fn page(dir: &Path) -> StaticStatusPage {
 
 struct Rig {
     _tmp: tempfile::TempDir,
+    /// The served directory, `<page dir>/current`.
     dir: PathBuf,
     page: Arc<StaticStatusPage>,
     chat: Arc<MemoryChannel>,
@@ -66,8 +69,8 @@ struct Rig {
 
 fn rig() -> Rig {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("site");
-    let page = Arc::new(page(&dir));
+    let page = Arc::new(page(&tmp.path().join("site")));
+    let dir = page.served_dir();
     let chat = Arc::new(MemoryChannel::new());
     let mail = Arc::new(MemoryChannel::new());
     let dispatcher = Dispatcher::builder(CANONICAL_HTML)
@@ -555,7 +558,7 @@ async fn a_minor_incident_on_degraded_components_reads_degraded() {
         .build()
         .unwrap();
     d.publish(&other, &u).await.unwrap();
-    let status = json(dir.path(), "api/v2/status.json");
+    let status = json(&dir.path().join("current"), "api/v2/status.json");
     assert_eq!(status["status"]["indicator"], "minor");
     assert_eq!(status["status"]["description"], "Minor Service Outage");
 }
@@ -818,6 +821,8 @@ async fn a_restart_keeps_the_history() {
         .unwrap()
         .clone();
     d.publish(&next, &u).await.unwrap();
+    let root = dir;
+    let dir = page.served_dir();
     check_site(&dir);
 
     let all = json(&dir, "api/v2/incidents.json");
@@ -845,13 +850,13 @@ async fn a_restart_keeps_the_history() {
     assert_eq!(feed(&dir).entries.len(), 3);
 
     // `fresh()` starts over; a corrupt state is a configuration error.
-    let fresh = StaticStatusPage::builder(&dir, BASE)
+    let fresh = StaticStatusPage::builder(&root, BASE)
         .fresh()
         .build()
         .unwrap();
     drop(fresh);
     std::fs::write(dir.join("state.json"), "{ not json").unwrap();
-    let err = StaticStatusPage::builder(&dir, BASE).build().unwrap_err();
+    let err = StaticStatusPage::builder(&root, BASE).build().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
 }
 
@@ -900,7 +905,7 @@ async fn an_unwritable_directory_fails_as_config_and_the_fan_out_uses_the_canoni
         Outcome::Sent(_)
     ));
     assert!(matches!(report.link_source, LinkSource::Canonical { .. }));
-    check_site(&dir);
+    check_site(&page.served_dir());
     // The next update links to the page.
     let u2 = inc.post(draft(Status::Identified, 2, "y")).unwrap().clone();
     let report = d.publish(&inc, &u2).await.unwrap();

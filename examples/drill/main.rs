@@ -433,8 +433,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     std::fs::write(out.join("review.md"), review.to_markdown())?;
     std::fs::write(out.join("review.svg"), review.to_svg())?;
     println!(
-        "\nstatus page written to {0}/status-page/ (serve it: python3 -m http.server -d {0}/status-page)\nreview written to {0}/review.md and {0}/review.svg",
-        out.display()
+        "\nstatus page written to {0}/status-page/, served from {1} (serve it: python3 -m http.server -d {1})\nreview written to {0}/review.md and {0}/review.svg",
+        out.display(),
+        status_page.served_dir().display()
     );
     let all_linked = [&chat, &pager]
         .iter()

@@ -2,14 +2,16 @@
 //!
 //! What reaches the provider is what the page publishes for each send: the
 //! Atom entry of the delivered update (title, link and text), read back from
-//! `history.atom` after the send. Failure scenarios:
+//! the served `current/history.atom` after the send. Failure scenarios:
 //!
 //! - permanent: the directory is replaced by a file after the page was built;
 //!   every write fails with `NotADirectory`, mapped to `ChannelError::Config`
 //!   (not retried; the same mapping covers permission denied and a read-only
 //!   file system, which cannot be provoked as root);
 //! - transient: disk full and I/O errors map to `ChannelError::Transient`
-//!   (unit-tested in `store.rs`), but cannot be provoked here;
+//!   (a full disk is injected in the crate's own tests, `faults.rs`), but
+//!   cannot be provoked here; so does a directory locked by another writer
+//!   for longer than the lock timeout (`tests/status_page_faults.rs`);
 //! - rate limits and timeouts: the page has neither.
 
 use std::path::PathBuf;
@@ -28,7 +30,6 @@ use crate::suite::Harness;
 #[derive(Debug)]
 struct Observed {
     page: StaticStatusPage,
-    dir: PathBuf,
     received: Mutex<Vec<String>>,
 }
 
@@ -43,7 +44,7 @@ impl Channel for Observed {
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let receipt = self.page.send(delivery).await?;
         let permalink = receipt.permalink.clone().expect("a permalink");
-        let atom = std::fs::read(self.dir.join("history.atom")).unwrap();
+        let atom = std::fs::read(self.page.served_dir().join("history.atom")).unwrap();
         let feed = feed_rs::parser::parse(atom.as_slice()).expect("a valid feed");
         let id = format!("{permalink}#update-{}", delivery.update.seq);
         let entry = feed
@@ -73,12 +74,13 @@ async fn harness() -> Page {
     let dir = tmp.path().join("site");
     let page = StaticStatusPage::builder(&dir, "https://status.example.com/")
         .name("Example")
+        // The suite's incidents have fixed dates; they must not age out.
+        .history_days(36_500)
         .build()
         .unwrap();
     Page {
         channel: Arc::new(Observed {
             page,
-            dir: dir.clone(),
             received: Mutex::new(Vec::new()),
         }),
         _tmp: tmp,

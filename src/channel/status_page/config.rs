@@ -1,7 +1,9 @@
 //! What a page is: its name, address, components and directory.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::incident::{ComponentId, IncidentId};
@@ -46,6 +48,11 @@ pub(crate) struct Config {
     pub(crate) page_id: String,
     pub(crate) components: Vec<PageComponent>,
     pub(crate) history_limit: usize,
+    /// Resolved incidents and completed maintenances last updated longer ago
+    /// than this many days are forgotten.
+    pub(crate) history_days: u32,
+    /// How long a writer waits for another to release the directory.
+    pub(crate) lock_timeout: Duration,
 }
 
 impl Config {
@@ -57,6 +64,14 @@ impl Config {
     /// `<base>maintenance/<id>.html`: the maintenance's page.
     pub(crate) fn maintenance_permalink(&self, id: &IncidentId) -> Url {
         self.join(&maintenance_path(id))
+    }
+
+    /// The oldest last update a resolved incident (or completed maintenance)
+    /// may have to stay on the page at `now`; `None` if the history reaches
+    /// further back than time can be counted.
+    pub(crate) fn history_cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        chrono::Duration::try_days(i64::from(self.history_days))
+            .and_then(|days| now.checked_sub_signed(days))
     }
 
     pub(crate) fn join(&self, path: &str) -> Url {

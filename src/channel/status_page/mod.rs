@@ -10,9 +10,10 @@
 //! [`StaticStatusPage`] is a [`Channel`](crate::channel::Channel) that can be
 //! the dispatcher's primary. Every update it is sent is recorded and the site
 //! is written again to a directory any static host can serve (nginx, S3, a
-//! CDN, GitHub Pages):
+//! CDN, GitHub Pages). The site is served from `<dir>/current/`
+//! ([`served_dir`](StaticStatusPage::served_dir)):
 //!
-//! | file | what it is |
+//! | file (under `current/`) | what it is |
 //! |---|---|
 //! | `index.html` | overall status, components, active incidents with every update (newest first), scheduled maintenance, past incidents |
 //! | `incidents/<id>.html` | one page per incident: the permalink every other message carries |
@@ -20,13 +21,43 @@
 //! | `api/v2/summary.json`, `api/v2/status.json` | the [Statuspage public API v2](api) shapes (plus `components.json`, `incidents.json`, `incidents/unresolved.json`, `scheduled-maintenances.json`, `scheduled-maintenances/upcoming.json`, `scheduled-maintenances/active.json`) |
 //! | `history.atom` | an Atom 1.0 feed, one entry per update |
 //! | `widget.js` | an embeddable banner that reads `api/v2/status.json` next to it |
-//! | `state.json` | what the page was sent (public text only), loaded again on restart |
+//! | `state.json` | what the page was sent (public text only): the page's source of truth |
 //!
-//! - **Atomic**: each file is written to a temporary file beside it, synced
-//!   and renamed over the old one (then the directory is synced), on tokio's
-//!   blocking pool; a reader sees the old page or the new one, never half of
-//!   one. The new state is kept only once every file is written, so a failed
-//!   publish can be retried.
+//! # Writing: one writer, whole sites
+//!
+//! - **One writer at a time per directory**: a publish takes an advisory
+//!   lock on `<dir>/.tidings.lock` (`flock`; released by the system if the
+//!   process dies), so several processes, or several page values, can
+//!   publish to one directory. A publish that finds it taken waits up to
+//!   [`lock_timeout`](StaticStatusPageBuilder::lock_timeout) (without
+//!   blocking the runtime), then fails with a retryable
+//!   [`ChannelError::Transient`](crate::channel::ChannelError::Transient)
+//!   that names the directory.
+//! - **The disk is the source of truth**: under the lock, the state is read
+//!   again from the served `state.json`, so writers never lose each other's
+//!   incidents. Nothing of it is kept in memory between writes.
+//! - **Atomic, whole**: each write builds a new generation of the site in
+//!   `<dir>/generations/<n>/` (pages it renders again are written and synced;
+//!   the others are hard-linked from the previous generation), then switches
+//!   `<dir>/current`, a relative symbolic link, to it with one rename. A
+//!   reader sees the old site or the new one, never a mix. The previous two
+//!   generations are kept (for readers that resolved `current` just before a
+//!   switch), older ones are removed.
+//! - **Failures leave the old site**: if anything fails before the switch
+//!   (disk full, any I/O error), the new generation is removed, the served
+//!   site is byte for byte what it was, and the publish fails; the next
+//!   publish reads the state from disk and applies the update again. The
+//!   write runs on tokio's blocking pool: a publish dropped mid-write (the
+//!   dispatcher's send timeout) lets the write finish or fail whole, and the
+//!   lock is held until then.
+//! - **Bounded**: a resolved incident (or completed maintenance) whose last
+//!   update is older than [`history_days`](StaticStatusPageBuilder::history_days)
+//!   (90 by default) leaves the page at the next write: the index, the JSON,
+//!   the feed, `state.json`, and its own page, whose permalink then stops
+//!   resolving. Open incidents stay however old.
+//!
+//! # Escaped, accessible, public only
+//!
 //! - **Escaped**: user text (titles, messages, names) is HTML/XML-escaped in
 //!   every page and the feed, and written by serde_json in the JSON; the HTML
 //!   is XHTML-compatible and parses as XML.
@@ -54,10 +85,13 @@
 //!
 //! Errors: a directory that cannot be written for a reason that will not
 //! pass (permission denied, read-only file system, a file in place of a
-//! directory) is [`ChannelError::Config`](crate::channel::ChannelError::Config)
-//! and is not retried; anything else (disk full, I/O errors) is
+//! directory, a `current` that is not the link this crate keeps, an
+//! unreadable `state.json`) is
+//! [`ChannelError::Config`](crate::channel::ChannelError::Config) and is not
+//! retried; anything else (disk full, I/O errors, the directory locked by
+//! another writer for longer than the lock timeout) is
 //! [`ChannelError::Transient`](crate::channel::ChannelError::Transient). The
-//! page has no rate limit and no timeout of its own.
+//! page has no rate limit; its only timeout is the wait for the lock.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -96,22 +130,34 @@
 //! assert_eq!(report.link.as_str(), "https://status.example.com/incidents/inc-1.html");
 //! assert!(chat.texts()[0].ends_with("https://status.example.com/incidents/inc-1.html"));
 //!
-//! let status = std::fs::read_to_string(dir.path().join("api/v2/status.json"))?;
+//! // A web server serves `<dir>/current/`.
+//! let site = page.served_dir();
+//! assert_eq!(site, dir.path().join("current"));
+//! let status = std::fs::read_to_string(site.join("api/v2/status.json"))?;
 //! assert!(status.contains(r#""indicator": "major""#));
-//! assert!(dir.path().join("incidents/inc-1.html").exists());
+//! assert!(site.join("incidents/inc-1.html").exists());
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! # Serving
 //!
-//! Any static host serves the directory as it is. For the widget embedded on
-//! other sites, serve `api/v2/` with `Access-Control-Allow-Origin: *` (the
-//! browser refuses the cross-origin read otherwise), e.g. with nginx:
+//! Point the static host at `<dir>/current/` (nginx: `root <dir>/current;`,
+//! with symbolic links followed, nginx's default; to upload to S3 or a CDN,
+//! sync `<dir>/current/`, which most sync tools follow as a directory). Do
+//! not serve `<dir>` itself: it holds the lock and every kept generation. For
+//! the widget embedded on other sites, serve `api/v2/` with
+//! `Access-Control-Allow-Origin: *` (the browser refuses the cross-origin
+//! read otherwise), e.g. with nginx:
 //! `location /api/v2/ { add_header Access-Control-Allow-Origin *; }`. Short
 //! cache lifetimes (a minute) keep readers current. `state.json` holds only
-//! what the pages show; a host may still decline to serve it, and files named
-//! `.tidings-*.tmp` exist only while a write is under way.
+//! what the pages show; a host may still decline to serve it.
+//!
+//! A directory written by an earlier version of this crate (the site and
+//! `state.json` at its top) is taken over: the first publish reads that
+//! `state.json` and writes the first generation; point the web server at
+//! `current/` then (the old files at the top are no longer updated, and can
+//! be deleted).
 //!
 //! # Scheduled maintenance
 //!
@@ -133,7 +179,16 @@ pub mod statuspage_io;
 #[cfg(feature = "status-page")]
 pub mod api;
 #[cfg(feature = "status-page")]
+mod commit;
+#[cfg(feature = "status-page")]
 mod config;
+#[cfg(feature = "status-page")]
+#[cfg(test)]
+mod faults;
+#[cfg(feature = "status-page")]
+mod generation;
+#[cfg(feature = "status-page")]
+mod lock;
 #[cfg(feature = "status-page")]
 mod maintenance;
 #[cfg(feature = "status-page")]
@@ -150,4 +205,7 @@ pub use config::PageComponent;
 #[cfg(feature = "status-page")]
 pub use maintenance::{Maintenance, MaintenanceError, MaintenanceStatus, MaintenanceUpdate, Phase};
 #[cfg(feature = "status-page")]
-pub use page::{DEFAULT_HISTORY_LIMIT, StaticStatusPage, StaticStatusPageBuilder};
+pub use page::{
+    DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_LIMIT, DEFAULT_LOCK_TIMEOUT, StaticStatusPage,
+    StaticStatusPageBuilder,
+};

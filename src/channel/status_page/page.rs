@@ -2,18 +2,22 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::commit::{self, Change, Job};
 use super::config::{Config, PageComponent};
+use super::generation;
+use super::lock::DirLock;
 use super::maintenance::Maintenance;
-use super::site::{STATE_FILE, Scope, Site};
-use super::state::{PageState, STATE_VERSION};
-use super::store::{self, File};
+use super::site::{Scope, Site};
+use super::store::{self, Direct, Sink};
 use crate::audience::Audience;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt,
@@ -24,25 +28,41 @@ use crate::incident::{ComponentId, IncidentId};
 /// How many resolved incidents the index lists by default.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20;
 
+/// How many days a resolved incident (or completed maintenance) stays on the
+/// page after its last update, by default.
+pub const DEFAULT_HISTORY_DAYS: u32 = 90;
+
+/// How long a publish waits by default for another writer of the same
+/// directory (another process, or another [`StaticStatusPage`]) to finish.
+/// Keep it below the dispatcher's send timeout, so that a busy directory is
+/// reported as such.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A status page written as a static site to a directory. See the
 /// [module docs](super).
 pub struct StaticStatusPage {
     config: Arc<Config>,
     limits: ChannelLimits,
     site: Arc<Site>,
-    /// Serialises publishes: the state and whether every page was written
-    /// since this value was built.
-    inner: tokio::sync::Mutex<Inner>,
-    /// The generation last written to disk, held while writing: a write from
-    /// an abandoned (dropped) publish never lands after a newer one.
-    written: Arc<Mutex<u64>>,
+    /// How file contents reach the disk (tests put in a full disk).
+    sink: Arc<dyn Sink>,
+    /// Serialises this value's publishes; other values and processes are
+    /// kept out by the directory's lock.
+    serial: tokio::sync::Mutex<()>,
+    /// What this value's next write does. The page's state is not kept in
+    /// memory: every write reads it from disk.
+    progress: Arc<Progress>,
 }
 
+/// Read and updated by each write under the directory's lock, on the
+/// blocking pool: a write whose publish was dropped still updates it before
+/// the next write reads it.
 #[derive(Debug)]
-struct Inner {
-    state: PageState,
-    rendered_all: bool,
-    generation: u64,
+struct Progress {
+    /// Every page was rendered by this value at least once.
+    rendered_all: AtomicBool,
+    /// The next write starts from an empty state (until one succeeds).
+    fresh: AtomicBool,
 }
 
 impl fmt::Debug for StaticStatusPage {
@@ -67,6 +87,8 @@ pub struct StaticStatusPageBuilder {
     page_id: Option<String>,
     components: Vec<PageComponent>,
     history_limit: usize,
+    history_days: u32,
+    lock_timeout: Duration,
     load_state: bool,
 }
 
@@ -76,7 +98,8 @@ impl StaticStatusPage {
 
     /// Starts a page written to `dir` and served at `base_url` (an `http` or
     /// `https` URL; a missing trailing `/` is added). Incident pages are
-    /// `<base_url>incidents/<id>.html`.
+    /// `<base_url>incidents/<id>.html`. The web server serves
+    /// [`served_dir`](Self::served_dir), `<dir>/current/`.
     pub fn builder(
         dir: impl Into<PathBuf>,
         base_url: impl Into<String>,
@@ -88,13 +111,23 @@ impl StaticStatusPage {
             page_id: None,
             components: Vec::new(),
             history_limit: DEFAULT_HISTORY_LIMIT,
+            history_days: DEFAULT_HISTORY_DAYS,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             load_state: true,
         }
     }
 
-    /// The directory the site is written to.
+    /// The directory the page owns: its lock, its generations and the
+    /// `current` link.
     pub fn dir(&self) -> &Path {
         &self.config.dir
+    }
+
+    /// What a web server serves: `<dir>/current`, a symbolic link to the
+    /// latest generation of the site, replaced in one rename on every write.
+    /// It exists once the first publish has returned.
+    pub fn served_dir(&self) -> PathBuf {
+        self.config.dir.join(generation::CURRENT)
     }
 
     /// The URL the site is served at (ends with `/`).
@@ -118,10 +151,11 @@ impl StaticStatusPage {
         self.config.maintenance_permalink(id)
     }
 
-    /// Leftover temporary files under the directory. None remain once a
-    /// publish has returned (whether it succeeded or not), unless the process
-    /// died in the middle of one; they are named `.tidings-*.tmp` and are safe
-    /// to delete.
+    /// Leftovers of unfinished writes under the directory: a generation being
+    /// written, a link being put in place, all named `.tidings-*.tmp`. None
+    /// remain once a publish has returned (whether it succeeded or not),
+    /// unless the process died in the middle of one; the next write removes
+    /// them, and they are safe to delete.
     pub fn leftover_temp_files(&self) -> Vec<PathBuf> {
         store::leftovers(&self.config.dir)
     }
@@ -135,77 +169,78 @@ impl StaticStatusPage {
     ) -> Result<Url, ChannelError> {
         let id = maintenance.id();
         self.publish(
-            |state| match state.maintenances.iter_mut().find(|m| m.id() == id) {
-                Some(existing) => *existing = maintenance.clone(),
-                None => state.maintenances.push(maintenance.clone()),
-            },
-            Scope::Maintenance(id),
+            Change::PutMaintenance(Box::new(maintenance.clone())),
+            Scope::Maintenance(id.clone()),
         )
         .await?;
         Ok(self.config.maintenance_permalink(id))
     }
 
-    /// Writes every page again from the current state, at the current time.
+    /// Writes every page again from the state on disk, at the current time.
     /// The site is static: a maintenance that starts or ends by the clock
     /// shows it once the page is rendered again, so call this at its window's
-    /// edges (or every few minutes).
+    /// edges (or every few minutes). It also forgets what is older than the
+    /// history keeps.
     pub async fn refresh(&self) -> Result<(), ChannelError> {
-        self.publish(|_| {}, Scope::Everything).await.map(|_| ())
+        self.publish(Change::Nothing, Scope::Everything)
+            .await
+            .map(|_| ())
     }
 
-    /// Applies `change` to the state, renders, writes atomically, and keeps
-    /// the new state only if every file was written.
-    async fn publish(
-        &self,
-        change: impl FnOnce(&mut PageState),
-        scope: Scope<'_>,
-    ) -> Result<DateTime<Utc>, ChannelError> {
-        let mut inner = self.inner.lock().await;
-        let mut next = inner.state.clone();
-        change(&mut next);
-        let now = clock::now();
-        next.created_at.get_or_insert(now);
-        let scope = if inner.rendered_all {
-            scope
-        } else {
-            Scope::Everything
-        };
-        let files = self
-            .site
-            .render(&self.config, &next, now, scope)
-            .map_err(|e| ChannelError::Config {
-                reason: format!("cannot render the status page: {e}"),
-            })?;
-        inner.generation += 1;
-        let generation = inner.generation;
-        let dir = self.config.dir.clone();
-        let written = self.written.clone();
-        let result = tokio::task::spawn_blocking(move || write(&dir, &files, &written, generation))
-            .await
-            .map_err(|e| ChannelError::transient(format!("the status page writer stopped: {e}")))?;
-        result.map_err(|e| {
-            let err = store::map_io(&self.config.dir, &e);
+    /// One write: under the directory's lock, on the blocking pool, the state
+    /// is read from disk, changed, rendered and switched in as a new
+    /// generation (see [`commit`]). If this future is dropped once the write
+    /// has started, the write still runs to its end (or fails whole) and the
+    /// lock is held until then.
+    async fn publish(&self, change: Change, scope: Scope) -> Result<DateTime<Utc>, ChannelError> {
+        let dir = self.config.dir.as_path();
+        let not_written = |err: ChannelError| {
             tracing::warn!(error = %err, "status page not written");
             err
-        })?;
-        tracing::debug!(generation, "status page written");
-        inner.state = next;
-        inner.rendered_all = true;
+        };
+        let _serial = self.serial.lock().await;
+        let lock = DirLock::acquire(dir, self.config.lock_timeout)
+            .await
+            .map_err(|e| not_written(e.into_channel_error(dir)))?;
+        let now = clock::now();
+        let mut job = Job {
+            config: self.config.clone(),
+            site: self.site.clone(),
+            sink: self.sink.clone(),
+            change,
+            scope,
+            now,
+            fresh: false,
+            render_all: true,
+        };
+        let progress = self.progress.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let _held = lock;
+            job.fresh = progress.fresh.load(Ordering::SeqCst);
+            job.render_all = !progress.rendered_all.load(Ordering::SeqCst);
+            let written = job.run()?;
+            progress.rendered_all.store(true, Ordering::SeqCst);
+            progress.fresh.store(false, Ordering::SeqCst);
+            Ok(written)
+        })
+        .await
+        .map_err(|e| ChannelError::transient(format!("the status page writer stopped: {e}")))
+        .map_err(not_written)?
+        .map_err(|e: commit::CommitError| not_written(e.into_channel_error(dir)))?;
+        tracing::debug!(
+            generation = written.generation,
+            forgotten = written.forgotten,
+            "status page written"
+        );
         Ok(now)
     }
-}
 
-/// Writes `files` unless a newer generation was written already.
-fn write(dir: &Path, files: &[File], written: &Mutex<u64>, generation: u64) -> std::io::Result<()> {
-    // The lock guards a counter; a panic while holding it leaves the counter
-    // valid, so a poisoned lock is still usable.
-    let mut last = written.lock().unwrap_or_else(PoisonError::into_inner);
-    if *last > generation {
-        return Ok(());
+    /// Writes file contents through `sink` instead of straight to disk.
+    #[cfg(test)]
+    pub(crate) fn with_sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sink = sink;
+        self
     }
-    store::write_all(dir, files)?;
-    *last = generation;
-    Ok(())
 }
 
 impl StaticStatusPageBuilder {
@@ -237,25 +272,53 @@ impl StaticStatusPageBuilder {
     }
 
     /// How many resolved incidents the index lists (default
-    /// [`DEFAULT_HISTORY_LIMIT`]); every incident keeps its own page.
+    /// [`DEFAULT_HISTORY_LIMIT`]); every incident the page still keeps (see
+    /// [`history_days`](Self::history_days)) keeps its own page.
     pub fn history_limit(mut self, limit: usize) -> Self {
         self.history_limit = limit;
         self
     }
 
-    /// Starts from an empty page, ignoring any `state.json` in the directory
-    /// (by default it is loaded, so a restarted process keeps the history).
+    /// How long the page remembers what is over (default
+    /// [`DEFAULT_HISTORY_DAYS`], at least 1): a resolved incident whose last
+    /// update (resolution, postmortem) is older than this many days, and a
+    /// completed maintenance whose window ended and whose last update is
+    /// older, leave the page at its next write: its page
+    /// (`incidents/<id>.html`, so its permalink stops resolving), the index,
+    /// the JSON, the feed and `state.json`. Open incidents stay however old.
+    /// This bounds the state, each write and the disk.
+    pub fn history_days(mut self, days: u32) -> Self {
+        self.history_days = days;
+        self
+    }
+
+    /// How long a publish waits for another writer of the directory (another
+    /// process, or another page value) to finish (default
+    /// [`DEFAULT_LOCK_TIMEOUT`]; zero tries once). Past it, the publish fails
+    /// with a retryable [`ChannelError::Transient`] naming the directory.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Starts the page over: the first publish ignores the state on disk
+    /// (the incidents and maintenances published before leave the page);
+    /// later publishes read it again. By default the state on disk is kept,
+    /// so a restarted process, or another process writing the same
+    /// directory, keeps the history.
     pub fn fresh(mut self) -> Self {
         self.load_state = false;
         self
     }
 
-    /// Validates the configuration and loads `state.json` from the directory
-    /// if there is one. Nothing is written until the first publish.
+    /// Validates the configuration and the served `state.json`, if there is
+    /// one. Nothing is written until the first publish.
     ///
     /// Errors ([`ChannelError::Config`]): a base URL that is not `http(s)`, a
-    /// blank name, a component listed twice, a `state.json` that cannot be
-    /// read or is not one this version wrote.
+    /// blank name, a component listed twice, a zero
+    /// [`history_days`](Self::history_days), a `<dir>/current` that is not
+    /// the link this crate keeps, a `state.json` that cannot be read or is
+    /// not one this version wrote.
     pub fn build(self) -> Result<StaticStatusPage, ChannelError> {
         let config = |reason: String| ChannelError::Config { reason };
         let mut base = Url::parse(&self.base_url)
@@ -283,11 +346,20 @@ impl StaticStatusPageBuilder {
             let digest = Sha256::digest(base.as_str().as_bytes());
             digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
         });
-        let state = if self.load_state {
-            load(&self.dir.join(STATE_FILE))?
-        } else {
-            PageState::new()
-        };
+        if self.history_days == 0 {
+            return Err(config(
+                "history_days is 0; the page would forget every incident once resolved".into(),
+            ));
+        }
+        if self.load_state {
+            let current = generation::current(&self.dir).map_err(|e| {
+                config(format!(
+                    "cannot read the status page in {}: {e}",
+                    self.dir.display()
+                ))
+            })?;
+            commit::read_state(&self.dir, current).map_err(|e| config(e.to_string()))?;
+        }
         let site = Site::new().map_err(|e| config(format!("status page templates: {e}")))?;
         Ok(StaticStatusPage {
             config: Arc::new(Config {
@@ -297,40 +369,19 @@ impl StaticStatusPageBuilder {
                 page_id,
                 components: self.components,
                 history_limit: self.history_limit,
+                history_days: self.history_days,
+                lock_timeout: self.lock_timeout,
             }),
             limits: ChannelLimits::new().as_primary().deduplicating(),
             site: Arc::new(site),
-            inner: tokio::sync::Mutex::new(Inner {
-                state,
-                rendered_all: false,
-                generation: 0,
+            sink: Arc::new(Direct),
+            serial: tokio::sync::Mutex::new(()),
+            progress: Arc::new(Progress {
+                rendered_all: AtomicBool::new(false),
+                fresh: AtomicBool::new(!self.load_state),
             }),
-            written: Arc::new(Mutex::new(0)),
         })
     }
-}
-
-fn load(path: &Path) -> Result<PageState, ChannelError> {
-    let config = |reason: String| ChannelError::Config { reason };
-    let Some(bytes) = store::read_optional(path)
-        .map_err(|e| config(format!("cannot read {}: {e}", path.display())))?
-    else {
-        return Ok(PageState::new());
-    };
-    let state: PageState = serde_json::from_slice(&bytes).map_err(|e| {
-        config(format!(
-            "{} is not a status page state: {e}",
-            path.display()
-        ))
-    })?;
-    if state.version != STATE_VERSION {
-        return Err(config(format!(
-            "{} has version {}, this version reads {STATE_VERSION}",
-            path.display(),
-            state.version
-        )));
-    }
-    Ok(state)
 }
 
 #[async_trait]
@@ -370,14 +421,10 @@ impl Channel for StaticStatusPage {
             });
         }
         if let Some(snapshot) = Maintenance::from_incident(incident, delivery.update.seq) {
-            let id = incident.id();
             let at = self
                 .publish(
-                    |state| match state.maintenances.iter_mut().find(|m| m.id() == id) {
-                        Some(existing) => existing.merge(snapshot),
-                        None => state.maintenances.push(snapshot),
-                    },
-                    Scope::Maintenance(id),
+                    Change::MergeMaintenance(Box::new(snapshot)),
+                    Scope::Maintenance(incident.id().clone()),
                 )
                 .await?;
             return Ok(Receipt::new(at)
@@ -386,8 +433,11 @@ impl Channel for StaticStatusPage {
         }
         let at = self
             .publish(
-                |state| state.apply(incident, &delivery.update),
-                Scope::Incident(incident.id()),
+                Change::Incident {
+                    incident: incident.clone(),
+                    update: delivery.update.clone(),
+                },
+                Scope::Incident(incident.id().clone()),
             )
             .await?;
         Ok(Receipt::new(at)

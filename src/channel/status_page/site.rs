@@ -52,14 +52,14 @@ impl std::fmt::Debug for Site {
 }
 
 /// Which pages a render writes besides the index, feed and API.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Scope<'a> {
+#[derive(Debug, Clone)]
+pub(crate) enum Scope {
     /// Every incident and maintenance page.
     Everything,
     /// One incident's page.
-    Incident(&'a IncidentId),
+    Incident(IncidentId),
     /// One maintenance's page.
-    Maintenance(&'a IncidentId),
+    Maintenance(IncidentId),
 }
 
 impl Site {
@@ -97,7 +97,7 @@ impl Site {
         config: &Config,
         state: &PageState,
         now: DateTime<Utc>,
-        scope: Scope<'_>,
+        scope: &Scope,
     ) -> Result<Vec<File>, RenderError> {
         let rollup = Rollup::compute(config, state, now);
         let docs = api::Builder::new(config, state, &rollup);

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::maintenance::Maintenance;
+use super::maintenance::{Maintenance, Phase};
 use crate::audience::Audience;
 use crate::incident::{
     Component, ComponentId, ComponentStatus, Impact, Incident, IncidentId, Status, Update,
@@ -159,6 +159,34 @@ impl PageState {
     pub(crate) fn incident(&self, id: &IncidentId) -> Option<&PageIncident> {
         self.incidents.iter().find(|i| &i.id == id)
     }
+
+    /// Forgets what is over and was last updated before `cutoff`: closed
+    /// (resolved, postmortem) incidents whose latest update is older, and
+    /// completed maintenances whose window ended and whose latest update is
+    /// older. Open incidents and maintenances not yet completed stay, however
+    /// old. Returns how many were forgotten.
+    pub(crate) fn forget_before(&mut self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> usize {
+        let before = self.incidents.len() + self.maintenances.len();
+        self.incidents
+            .retain(|i| i.is_open() || i.updated_at() >= cutoff);
+        self.maintenances.retain(|m| {
+            m.phase(now) != Phase::Completed || m.updated_at().max(m.scheduled_until()) >= cutoff
+        });
+        before - self.incidents.len() - self.maintenances.len()
+    }
+
+    /// Reads a state this version wrote (`state.json`).
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let state: PageState =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a status page state: {e}"))?;
+        if state.version != STATE_VERSION {
+            return Err(format!(
+                "version {} of the status page state; this version reads {STATE_VERSION}",
+                state.version
+            ));
+        }
+        Ok(state)
+    }
 }
 
 /// Puts `item` in `list` (kept in sequence order), replacing the item with
@@ -212,5 +240,67 @@ mod tests {
         s.apply(&inc, &u1);
         assert_eq!(s, before, "republishing changes nothing");
         assert!(s.incidents[0].is_open());
+    }
+
+    #[test]
+    fn only_what_is_over_and_old_is_forgotten() {
+        let id = |s: &str| IncidentId::new(s).unwrap();
+        let mut s = PageState::new();
+        for (name, closes) in [("old-open", false), ("old-resolved", true)] {
+            let mut inc = Incident::new(id(name), "T", Impact::Minor, t(0)).unwrap();
+            let u = inc
+                .post(UpdateDraft::new(Status::Investigating, t(1), "a").next_update_at(t(30)))
+                .unwrap()
+                .clone();
+            s.apply(&inc, &u);
+            if closes {
+                let u = inc
+                    .post(UpdateDraft::new(Status::Resolved, t(2), "b"))
+                    .unwrap()
+                    .clone();
+                s.apply(&inc, &u);
+            }
+        }
+        let mut recent = Incident::new(id("recent"), "T", Impact::Minor, t(0)).unwrap();
+        let u = recent
+            .post(UpdateDraft::new(Status::Resolved, t(100), "done"))
+            .unwrap()
+            .clone();
+        s.apply(&recent, &u);
+        let mut done = Maintenance::new(id("m-done"), "M", t(0), t(1)).unwrap();
+        done.post(
+            crate::channel::status_page::MaintenanceStatus::Scheduled,
+            t(0),
+            "x",
+        )
+        .unwrap();
+        let later = Maintenance::new(id("m-later"), "M", t(200), t(201)).unwrap();
+        s.maintenances = vec![done, later];
+
+        assert_eq!(s.forget_before(t(50), t(150)), 2);
+        let ids: Vec<&str> = s.incidents.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["old-open", "recent"]);
+        let ids: Vec<&str> = s.maintenances.iter().map(|m| m.id().as_str()).collect();
+        assert_eq!(ids, ["m-later"]);
+        assert_eq!(s.forget_before(t(50), t(150)), 0);
+    }
+
+    #[test]
+    fn the_state_reads_back_and_other_versions_are_refused() {
+        let mut s = PageState::new();
+        let mut inc =
+            Incident::new(IncidentId::new("i").unwrap(), "T", Impact::Minor, t(0)).unwrap();
+        let u = inc
+            .post(UpdateDraft::new(Status::Resolved, t(1), "done"))
+            .unwrap()
+            .clone();
+        s.apply(&inc, &u);
+        let json = serde_json::to_vec(&s).unwrap();
+        assert_eq!(PageState::from_json(&json).unwrap(), s);
+        assert!(PageState::from_json(b"{").is_err());
+        let mut other = s.clone();
+        other.version = 99;
+        let err = PageState::from_json(&serde_json::to_vec(&other).unwrap()).unwrap_err();
+        assert!(err.contains("99"), "{err}");
     }
 }
