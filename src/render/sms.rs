@@ -219,25 +219,25 @@ pub fn segment_count_exact(text: &str) -> usize {
 /// A [`TextLimit`] of at most `budget` segments, counted by [`segment_count`]
 /// (the sender sends [`cheapest`]).
 pub const fn segment_limit(budget: usize) -> TextLimit {
-    TextLimit {
-        max: budget,
-        unit: LengthUnit::Custom {
+    TextLimit::new(
+        budget,
+        LengthUnit::Custom {
             name: "sms_segments",
             measure: segment_count,
         },
-    }
+    )
 }
 
 /// A [`TextLimit`] of at most `budget` segments, counted on the text exactly
 /// as it is (for senders that do not replace look-alikes).
 pub const fn segment_limit_exact(budget: usize) -> TextLimit {
-    TextLimit {
-        max: budget,
-        unit: LengthUnit::Custom {
+    TextLimit::new(
+        budget,
+        LengthUnit::Custom {
             name: "sms_segments_exact",
             measure: segment_count_exact,
         },
-    }
+    )
 }
 
 #[cfg(test)]

@@ -231,13 +231,13 @@ const fn ascii_look(c: char) -> char {
 /// X's text limit: [`MAX_WEIGHTED_LENGTH`] weighted characters, counted on
 /// the text as [`XChannel`] sends it.
 pub const fn text_limit() -> TextLimit {
-    TextLimit {
-        max: MAX_WEIGHTED_LENGTH,
-        unit: LengthUnit::Custom {
+    TextLimit::new(
+        MAX_WEIGHTED_LENGTH,
+        LengthUnit::Custom {
             name: "x_weighted",
             measure,
         },
-    }
+    )
 }
 
 /// Posts to one X account. See the [module docs](self).
