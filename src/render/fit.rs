@@ -130,7 +130,8 @@ fn compose(title: &str, body: &str, marker: &str, next: Option<&str>, link: &str
 }
 
 /// Largest `k` in `lo..=hi` with `ok(k)`, for an `ok` that holds up to some `k`
-/// and fails after it.
+/// and fails after it. For any other `ok` it is still a `k` with `ok(k)`
+/// (checked), if not always the largest.
 fn largest(lo: usize, hi: usize, mut ok: impl FnMut(usize) -> bool) -> Option<usize> {
     if lo > hi || !ok(lo) {
         return None;
@@ -171,6 +172,14 @@ fn soften(s: &str, bounds: &[usize], start: usize, end: usize, keep: Keep) -> us
         .unwrap_or(end)
 }
 
+/// The word-boundary cut `soft` if it fits, else the cut `hard` it was moved
+/// back from (which fits). A measure that is not monotone (X's: `a.co` is a
+/// link that weighs 23, `a.cop` plain text that weighs 5) can make a shorter
+/// cut longer.
+fn checked(soft: usize, hard: usize, mut ok: impl FnMut(usize) -> bool) -> usize {
+    if soft == hard || ok(soft) { soft } else { hard }
+}
+
 /// How much of a piece a word-boundary cut may give up.
 #[derive(Clone, Copy)]
 enum Keep {
@@ -208,8 +217,12 @@ impl Fitter<'_> {
         if n > 0 {
             let ok =
                 |k: usize| self.fits(self.title, &Self::cut(self.body, &body_bounds, k), "", next);
-            if let Some(k) = largest(1, n - 1, ok) {
-                let k = soften(self.body, &body_bounds, 0, k, Keep::TwoThirds);
+            if let Some(k) = largest(1, n - 1, &ok) {
+                let k = checked(
+                    soften(self.body, &body_bounds, 0, k, Keep::TwoThirds),
+                    k,
+                    &ok,
+                );
                 let body = Self::cut(self.body, &body_bounds, k);
                 return Ok(compose(self.title, &body, "", next, self.link));
             }
@@ -270,8 +283,8 @@ impl Fitter<'_> {
                 let local = boundaries(rest);
                 let ok =
                     |k: usize| self.fits(title, &Self::cut(rest, &local, k), &marker, self.next);
-                let k = largest(1, local.len().saturating_sub(2), ok)?;
-                let k = soften(rest, &local, 0, k, Keep::TwoThirds);
+                let k = largest(1, local.len().saturating_sub(2), &ok)?;
+                let k = checked(soften(rest, &local, 0, k, Keep::TwoThirds), k, &ok);
                 chunks.push(Self::cut(rest, &local, k));
                 break;
             }
@@ -279,8 +292,8 @@ impl Fitter<'_> {
             // the next-update line.
             let ok =
                 |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), &marker, None);
-            let end = largest(start + 1, n.checked_sub(1)?, ok)?;
-            let end = soften(body, bounds, start, end, Keep::Any);
+            let end = largest(start + 1, n.checked_sub(1)?, &ok)?;
+            let end = checked(soften(body, bounds, start, end, Keep::Any), end, &ok);
             chunks.push(body[bounds[start]..bounds[end]].trim().to_owned());
             start = end;
         }

@@ -17,8 +17,11 @@ pub enum LengthUnit {
     /// UTF-16 code units: JavaScript-based providers.
     Utf16Units,
     /// A counting rule of the channel's own (weighted characters, URLs counted
-    /// as a fixed length, SMS segments' characters). It must not decrease when
-    /// text is appended.
+    /// as a fixed length, SMS segments' characters). Fitting finds the
+    /// longest text that fits best when the count does not decrease as text
+    /// is appended; with a rule that can (X's, where `a.co` is a link and
+    /// `a.cop` is not), every text it returns still fits, it may only cut a
+    /// little shorter than it could.
     Custom {
         /// A short name, for `Debug` and equality.
         name: &'static str,
