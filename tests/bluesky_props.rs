@@ -1,7 +1,7 @@
 //! Property tests for Bluesky posts: the link facet's UTF-8 byte offsets
 //! always slice exactly the link out of the text (as placed, and as a PDS
-//! receives it), and text fitted to the channel stays within 300 graphemes,
-//! ends with the link and never splits a grapheme.
+//! receives it), and text fitted to the channel stays within 300 graphemes
+//! and 3,000 UTF-8 bytes, ends with the link and never splits a grapheme.
 #![cfg(feature = "bluesky")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +13,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tidings::channel::Channel;
-use tidings::channel::social::bluesky::{BlueskyChannel, MAX_GRAPHEMES, place_link};
+use tidings::channel::social::bluesky::{
+    BlueskyChannel, MAX_BYTES, MAX_GRAPHEMES, place_link, text_limit,
+};
 use tidings::prelude::*;
 use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit, fit};
 use unicode_segmentation::UnicodeSegmentation;
@@ -40,6 +42,25 @@ fn text(max: usize) -> impl Strategy<Value = String> {
         Just("@someone.bsky.social".to_owned()),
         Just("https://evil.example/x".to_owned()),
         "[a-z]{30,60}",
+    ];
+    proptest::collection::vec(piece, 0..max).prop_map(|v| v.concat())
+}
+
+/// Text heavy in bytes: long emoji sequences (up to 35 bytes a grapheme),
+/// Devanagari with combining marks, and a few words, so that 300 graphemes
+/// are far over 3,000 bytes.
+fn heavy(max: usize) -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => proptest::sample::select(vec![
+            "👨\u{200d}👩\u{200d}👧\u{200d}👦",
+            "🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}",
+            "👩🏽\u{200d}❤\u{fe0f}\u{200d}💋\u{200d}👨🏿",
+            "🧑🏿\u{200d}🚀",
+            "क्षि",
+            "🇫🇷",
+        ]).prop_map(str::to_owned),
+        1 => Just(" ".to_owned()),
+        1 => "[a-z]{1,8}",
     ];
     proptest::collection::vec(piece, 0..max).prop_map(|v| v.concat())
 }
@@ -93,7 +114,7 @@ proptest! {
         title in text(8), body in text(150), next in any::<bool>(), split in any::<bool>(),
     ) {
         let limit = bluesky_limit();
-        prop_assert_eq!(limit, TextLimit::graphemes(MAX_GRAPHEMES));
+        prop_assert_eq!(limit, text_limit());
         let message = RenderedMessage {
             title: title.clone(),
             body: body.clone(),
@@ -104,6 +125,7 @@ proptest! {
         let allowed = graphemes(&format!("{title}{body}{NEXT}{LINK} (0123456789/)…\n"));
         for part in &parts {
             prop_assert!(LengthUnit::Graphemes.measure(part) <= MAX_GRAPHEMES);
+            prop_assert!(part.len() <= MAX_BYTES);
             prop_assert!(part.ends_with(LINK));
             let (out, range) = place_link(part, LINK);
             prop_assert_eq!(out.as_ref(), part.as_str());
@@ -126,6 +148,39 @@ proptest! {
                     );
                 }
             }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Posts of long emoji sequences: within 300 graphemes is not enough,
+    /// the fitter must also keep them within 3,000 bytes.
+    #[test]
+    fn byte_heavy_posts_fit_both_limits(
+        title in heavy(10), body in heavy(400), next in any::<bool>(), split in any::<bool>(),
+    ) {
+        let limit = bluesky_limit();
+        let message = RenderedMessage {
+            title: title.clone(),
+            body: body.clone(),
+            next_update: next.then(|| NEXT.to_owned()),
+        };
+        let overflow = if split { Overflow::split(4) } else { Overflow::Shorten };
+        let parts = fit(&message, LINK, Some(&limit), overflow).unwrap();
+        let allowed = graphemes(&format!("{title}{body}{NEXT}{LINK} (0123456789/)…\n"));
+        for part in &parts {
+            prop_assert!(LengthUnit::Graphemes.measure(part) <= MAX_GRAPHEMES);
+            prop_assert!(part.len() <= MAX_BYTES, "{} bytes", part.len());
+            prop_assert!(part.ends_with(LINK));
+            for g in part.graphemes(true) {
+                prop_assert!(allowed.contains(g), "{:?} is not a whole grapheme of the input", g);
+            }
+        }
+        // Text long in bytes but short in graphemes is shortened, not kept.
+        if message.body.len() + message.title.len() > MAX_BYTES {
+            prop_assert!(parts.len() > 1 || parts[0].contains('…') || !parts[0].contains(message.body.trim()));
+        }
     }
 }
 

@@ -62,7 +62,7 @@ proptest! {
     fn shortened_text_fits_keeps_the_link_and_cuts_at_graphemes(
         title in text(6), body in text(80), next in any::<bool>(), max in 60usize..600, unit in unit(),
     ) {
-        let limit = TextLimit { max, unit };
+        let limit = TextLimit::new(max, unit);
         let m = message(title, body.clone(), next);
         match fit(&m, LINK, Some(&limit), Overflow::Shorten) {
             Ok(parts) => {
@@ -94,7 +94,7 @@ proptest! {
         words in proptest::collection::vec("[a-z]{1,15}", 1..120), max in 120usize..400, unit in unit(),
     ) {
         let body = words.join(" ");
-        let limit = TextLimit { max, unit };
+        let limit = TextLimit::new(max, unit);
         let m = message("[Identified] Outage".into(), body.clone(), true);
         let parts = fit(&m, LINK, Some(&limit), Overflow::split(50)).unwrap();
         let n = parts.len();
@@ -137,7 +137,7 @@ proptest! {
     /// markers) nothing is lost or reordered.
     #[test]
     fn split_keeps_every_grapheme(body in text(120), max in 110usize..400, unit in unit()) {
-        let limit = TextLimit { max, unit };
+        let limit = TextLimit::new(max, unit);
         let m = message("T".into(), body.clone(), true);
         let parts = fit(&m, LINK, Some(&limit), Overflow::split(200)).unwrap();
         let n = parts.len();

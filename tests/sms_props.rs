@@ -1,7 +1,9 @@
-//! Property tests for SMS segment arithmetic: counts match a brute-force
-//! reference that encodes the text and cuts the encoded stream, counts never
-//! decrease when text is appended, boundaries sit exactly at 160/153 and 70/67,
-//! and fitting to a segment budget keeps the link.
+//! Property tests for SMS segment arithmetic: counts match a reference that
+//! encodes the text and cuts it as Twilio's segment calculator does (never
+//! inside a GSM-7 escape pair or a UCS-2 grapheme cluster: skin tones, flags,
+//! `ZWJ` sequences, accents), counts never decrease when text is appended,
+//! boundaries sit exactly at 160/153 and 70/67, and fitting to a segment
+//! budget keeps the link and stays within the budget.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +16,7 @@ use tidings::render::sms::{
     segments, smart_encode,
 };
 use tidings::render::{Overflow, RenderedMessage, fit};
+use unicode_segmentation::UnicodeSegmentation;
 
 const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
 
@@ -66,59 +69,95 @@ fn gsm_encode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Cuts an encoded stream into segments: whole if it fits in one, else
-/// `concatenated` units at a time, one fewer when the cut would separate a
-/// unit from the one it leads (`leads`).
-fn cut<T: Copy>(
-    units: &[T],
-    single: usize,
-    concatenated: usize,
-    leads: impl Fn(T) -> bool,
-) -> Vec<&[T]> {
-    if units.is_empty() {
+/// What one piece (a GSM-7 character or a UCS-2 grapheme cluster) takes in
+/// a segment, in bits, as Twilio's segment calculator sizes it: 7 bits a
+/// septet in GSM-7, 16 bits a UTF-16 code unit in UCS-2.
+const SEGMENT_BITS: usize = 1120;
+const HEADER_BITS: usize = 48;
+
+/// Twilio's segment calculator (TwilioDevEd/message-segment-calculator), its
+/// algorithm followed step by step: pieces go into the current segment while
+/// they fit in its 1,120 bits; the first piece that does not opens a new
+/// segment with a 6-octet header, and the previous segment, if it had no
+/// header yet, gets one and gives its last pieces to the new segment until
+/// it fits again. Returns the pieces' bits per segment.
+fn calculator(pieces: &[usize]) -> Vec<Vec<usize>> {
+    struct Segment {
+        header: bool,
+        items: Vec<usize>,
+    }
+    impl Segment {
+        fn size(&self) -> usize {
+            self.items.iter().sum::<usize>() + if self.header { HEADER_BITS } else { 0 }
+        }
+    }
+    if pieces.is_empty() {
         return Vec::new();
     }
-    if units.len() <= single {
-        return vec![units];
-    }
-    let mut out = Vec::new();
-    let mut rest = units;
-    while !rest.is_empty() {
-        let mut take = rest.len().min(concatenated);
-        if take < rest.len() && leads(rest[take - 1]) {
-            take -= 1;
+    let mut segments = vec![Segment {
+        header: false,
+        items: Vec::new(),
+    }];
+    for &bits in pieces {
+        let current = segments.last().unwrap();
+        if current.size() + bits > SEGMENT_BITS {
+            let mut next = Segment {
+                header: true,
+                items: Vec::new(),
+            };
+            let previous = segments.last_mut().unwrap();
+            if !previous.header {
+                previous.header = true;
+                let mut moved = Vec::new();
+                while previous.size() > SEGMENT_BITS {
+                    moved.insert(0, previous.items.pop().unwrap());
+                }
+                next.items.extend(moved);
+            }
+            segments.push(next);
         }
-        out.push(&rest[..take]);
-        rest = &rest[take..];
+        segments.last_mut().unwrap().items.push(bits);
     }
-    out
+    segments.into_iter().map(|s| s.items).collect()
 }
 
-/// The reference: (encoding, units, segments).
+/// The pieces Twilio's calculator never splits: grapheme clusters, with
+/// `\r\n` as two.
+fn clusters(text: &str) -> Vec<&str> {
+    text.graphemes(true)
+        .flat_map(|g| {
+            if g == "\r\n" {
+                vec!["\r", "\n"]
+            } else {
+                vec![g]
+            }
+        })
+        .collect()
+}
+
+/// The reference: (encoding, units, units per segment).
 fn reference(text: &str) -> (Encoding, usize, Vec<usize>) {
     if let Some(septets) = gsm_encode(text) {
-        let parts = cut(&septets, 160, 153, |u| u == ESC);
-        for p in &parts {
-            assert!(
-                p.last() != Some(&ESC) || p.len() == septets.len(),
-                "escape split"
-            );
-        }
+        let bits: Vec<usize> = text
+            .chars()
+            .map(|c| 7 * gsm_encode(&c.to_string()).unwrap().len())
+            .collect();
+        let parts = calculator(&bits);
         (
             Encoding::Gsm7,
             septets.len(),
-            parts.iter().map(|p| p.len()).collect(),
+            parts.iter().map(|p| p.iter().sum::<usize>() / 7).collect(),
         )
     } else {
-        let units: Vec<u16> = text.encode_utf16().collect();
-        let parts = cut(&units, 70, 67, |u| (0xD800..0xDC00).contains(&u));
-        for p in &parts {
-            assert!(String::from_utf16(p).is_ok(), "surrogate pair split");
-        }
+        let bits: Vec<usize> = clusters(text)
+            .iter()
+            .map(|g| 16 * g.encode_utf16().count())
+            .collect();
+        let parts = calculator(&bits);
         (
             Encoding::Ucs2,
-            units.len(),
-            parts.iter().map(|p| p.len()).collect(),
+            text.encode_utf16().count(),
+            parts.iter().map(|p| p.iter().sum::<usize>() / 16).collect(),
         )
     }
 }
@@ -142,6 +181,37 @@ fn any_sms_char() -> impl Strategy<Value = char> {
     ]
 }
 
+/// Grapheme clusters of several code points: emoji with skin tones, flags,
+/// `ZWJ` sequences, keycaps, tag sequences, letters with accents, Hangul
+/// jamo, an Indic conjunct.
+fn cluster() -> impl Strategy<Value = String> {
+    proptest::sample::select(vec![
+        "👍🏽",
+        "🇫🇷",
+        "🇮🇹",
+        "👨\u{200D}👩\u{200D}👧\u{200D}👦",
+        "🏳\u{FE0F}\u{200D}🌈",
+        "👩🏿\u{200D}⚕\u{FE0F}",
+        "1\u{FE0F}\u{20E3}",
+        "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+        "e\u{301}\u{301}\u{301}",
+        "a\u{308}",
+        "\u{1100}\u{1161}\u{11A8}",
+        "क्ष",
+        "\r\n",
+    ])
+    .prop_map(str::to_owned)
+}
+
+/// Mixed text with multi-code-point clusters among the characters.
+fn clustered_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![6 => any_sms_char().prop_map(String::from), 1 => cluster()],
+        0..200,
+    )
+    .prop_map(|v| v.concat())
+}
+
 fn gsm_text() -> impl Strategy<Value = String> {
     proptest::collection::vec(gsm_char(), 0..500).prop_map(|v| v.into_iter().collect())
 }
@@ -159,13 +229,25 @@ fn runs(chars: impl Strategy<Value = char>) -> impl Strategy<Value = String> {
     })
 }
 
-/// GSM-7 text, mixed text, and runs of either.
+/// Runs of one cluster after runs of UCS-2 filler: clusters land on segment
+/// boundaries often.
+fn cluster_runs() -> impl Strategy<Value = String> {
+    proptest::collection::vec((cluster(), 1usize..30, 0usize..70), 0..6).prop_map(|v| {
+        v.into_iter()
+            .map(|(c, n, fill)| format!("{}{}", "ç".repeat(fill), c.repeat(n)))
+            .collect()
+    })
+}
+
+/// GSM-7 text, mixed text, text with multi-code-point clusters, and runs.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         gsm_text(),
         mixed_text(),
+        clustered_text(),
         runs(gsm_char()),
-        runs(any_sms_char())
+        runs(any_sms_char()),
+        cluster_runs(),
     ]
 }
 
@@ -276,6 +358,27 @@ fn every_alignment_of_a_pair_matches_the_reference() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn clusters_never_straddle_a_boundary() {
+    // 65 units, then a flag (4 units): it cannot start at unit 66.
+    for emoji in ["🇮🇹", "👍🏽", "e\u{301}\u{301}\u{301}"] {
+        let t = format!("{}{emoji}{}", "ç".repeat(65), "ç".repeat(10));
+        assert_eq!(reference(&t).2, vec![65, 14]);
+        assert_eq!(segments(&t).count, 2);
+    }
+    let family = "👨\u{200D}👩\u{200D}👧\u{200D}👦";
+    for lead in 0..=80 {
+        for tail in [0, 1, 50, 56, 57, 70, 120] {
+            let t = format!("{}{family}{}", "障".repeat(lead), "障".repeat(tail));
+            assert_eq!(
+                segments(&t).count,
+                reference(&t).2.len(),
+                "{lead} + family + {tail}"
+            );
         }
     }
 }

@@ -12,10 +12,11 @@
 //! <link>
 //! ```
 //!
-//! The title counts toward the limit. When the whole does not fit, the body is
-//! cut first (at a word boundary when one is near, always at a grapheme
-//! boundary, with `…`), then the title; the next-update line and the link are
-//! never cut. With [`Overflow::Split`] the body is spread over numbered parts
+//! The title counts toward the limit. A limit with two bounds (Bluesky: 300
+//! graphemes and 3,000 bytes) is met when both are. When the whole does not
+//! fit, the body is cut first (at a word boundary when one is near, always at
+//! a grapheme boundary, with `…`), then the title; the next-update line and
+//! the link are never cut. With [`Overflow::Split`] the body is spread over numbered parts
 //! instead (`(1/3)`), each of which carries the link; the title is in the first
 //! part and the next-update line in the last.
 
@@ -56,7 +57,8 @@ impl Overflow {
 #[non_exhaustive]
 pub enum FitError {
     /// Even without title and body, the next-update line and the link are longer
-    /// than the limit. Use a shorter link or a channel with a higher limit.
+    /// than the limit (the first of its bounds they are over). Use a shorter
+    /// link or a channel with a higher limit.
     #[error(
         "the link and next-update line alone measure {needed} {unit:?}, over the limit of {max}"
     )]
@@ -72,7 +74,8 @@ pub enum FitError {
 
 /// Fits `message` plus `link` into `limit` (no limit: one part, whole).
 ///
-/// Every returned part is within the limit and contains `link` whole.
+/// Every returned part is within every bound of the limit and contains `link`
+/// whole.
 pub fn fit(
     message: &RenderedMessage,
     link: &str,
@@ -127,7 +130,8 @@ fn compose(title: &str, body: &str, marker: &str, next: Option<&str>, link: &str
 }
 
 /// Largest `k` in `lo..=hi` with `ok(k)`, for an `ok` that holds up to some `k`
-/// and fails after it.
+/// and fails after it. For any other `ok` it is still a `k` with `ok(k)`
+/// (checked), if not always the largest.
 fn largest(lo: usize, hi: usize, mut ok: impl FnMut(usize) -> bool) -> Option<usize> {
     if lo > hi || !ok(lo) {
         return None;
@@ -168,6 +172,14 @@ fn soften(s: &str, bounds: &[usize], start: usize, end: usize, keep: Keep) -> us
         .unwrap_or(end)
 }
 
+/// The word-boundary cut `soft` if it fits, else the cut `hard` it was moved
+/// back from (which fits). A measure that is not monotone (X's: `a.co` is a
+/// link that weighs 23, `a.cop` plain text that weighs 5) can make a shorter
+/// cut longer.
+fn checked(soft: usize, hard: usize, mut ok: impl FnMut(usize) -> bool) -> usize {
+    if soft == hard || ok(soft) { soft } else { hard }
+}
+
 /// How much of a piece a word-boundary cut may give up.
 #[derive(Clone, Copy)]
 enum Keep {
@@ -205,8 +217,12 @@ impl Fitter<'_> {
         if n > 0 {
             let ok =
                 |k: usize| self.fits(self.title, &Self::cut(self.body, &body_bounds, k), "", next);
-            if let Some(k) = largest(1, n - 1, ok) {
-                let k = soften(self.body, &body_bounds, 0, k, Keep::TwoThirds);
+            if let Some(k) = largest(1, n - 1, &ok) {
+                let k = checked(
+                    soften(self.body, &body_bounds, 0, k, Keep::TwoThirds),
+                    k,
+                    &ok,
+                );
                 let body = Self::cut(self.body, &body_bounds, k);
                 return Ok(compose(self.title, &body, "", next, self.link));
             }
@@ -224,14 +240,14 @@ impl Fitter<'_> {
             }
         }
         let bare = compose("", "", "", next, self.link);
-        if self.limit.allows(&bare) {
-            return Ok(bare);
+        match self.limit.exceeded(&bare) {
+            None => Ok(bare),
+            Some((bound, needed)) => Err(FitError::DoesNotFit {
+                needed,
+                max: bound.max,
+                unit: bound.unit,
+            }),
         }
-        Err(FitError::DoesNotFit {
-            needed: self.limit.unit.measure(&bare),
-            max: self.limit.max,
-            unit: self.limit.unit,
-        })
     }
 
     fn split(&self, max_parts: u16) -> Result<Vec<String>, FitError> {
@@ -267,8 +283,8 @@ impl Fitter<'_> {
                 let local = boundaries(rest);
                 let ok =
                     |k: usize| self.fits(title, &Self::cut(rest, &local, k), &marker, self.next);
-                let k = largest(1, local.len().saturating_sub(2), ok)?;
-                let k = soften(rest, &local, 0, k, Keep::TwoThirds);
+                let k = largest(1, local.len().saturating_sub(2), &ok)?;
+                let k = checked(soften(rest, &local, 0, k, Keep::TwoThirds), k, &ok);
                 chunks.push(Self::cut(rest, &local, k));
                 break;
             }
@@ -276,8 +292,8 @@ impl Fitter<'_> {
             // the next-update line.
             let ok =
                 |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), &marker, None);
-            let end = largest(start + 1, n.checked_sub(1)?, ok)?;
-            let end = soften(body, bounds, start, end, Keep::Any);
+            let end = largest(start + 1, n.checked_sub(1)?, &ok)?;
+            let end = checked(soften(body, bounds, start, end, Keep::Any), end, &ok);
             chunks.push(body[bounds[start]..bounds[end]].trim().to_owned());
             start = end;
         }
@@ -360,6 +376,46 @@ mod tests {
         let m = msg(&"Very long title ".repeat(10), "body", None);
         let out = fit(&m, LINK, Some(&TextLimit::chars(60)), Overflow::Shorten).unwrap();
         assert!(out[0].ends_with(LINK) && out[0].contains('…') && out[0].chars().count() <= 60);
+    }
+
+    #[test]
+    fn both_bounds_of_a_limit_are_met() {
+        // Long emoji sequences: 300 graphemes would be far over 3,000 bytes.
+        let body = "👩\u{200d}👩\u{200d}👧 ".repeat(200);
+        let m = msg(
+            "[Identified] Outage",
+            &body,
+            Some("Next update by 14:30 UTC."),
+        );
+        let limit = TextLimit::graphemes(300).and(3_000, LengthUnit::Utf8Bytes);
+        let out = fit(&m, LINK, Some(&limit), Overflow::Shorten).unwrap();
+        assert!(
+            out[0].len() <= 3_000 && out[0].len() > 2_000,
+            "{}",
+            out[0].len()
+        );
+        assert!(out[0].ends_with(LINK));
+        let parts = fit(&m, LINK, Some(&limit), Overflow::split(5)).unwrap();
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| limit.allows(p) && p.ends_with(LINK)));
+        let err = fit(
+            &m,
+            LINK,
+            Some(&TextLimit::graphemes(300).and(20, LengthUnit::Utf8Bytes)),
+            Overflow::Shorten,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FitError::DoesNotFit {
+                    max: 20,
+                    unit: LengthUnit::Utf8Bytes,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

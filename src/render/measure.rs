@@ -17,8 +17,11 @@ pub enum LengthUnit {
     /// UTF-16 code units: JavaScript-based providers.
     Utf16Units,
     /// A counting rule of the channel's own (weighted characters, URLs counted
-    /// as a fixed length, SMS segments' characters). It must not decrease when
-    /// text is appended.
+    /// as a fixed length, SMS segments' characters). Fitting finds the
+    /// longest text that fits best when the count does not decrease as text
+    /// is appended; with a rule that can (X's, where `a.co` is a link and
+    /// `a.cop` is not), every text it returns still fits, it may only cut a
+    /// little shorter than it could.
     Custom {
         /// A short name, for `Debug` and equality.
         name: &'static str,
@@ -64,43 +67,100 @@ impl PartialEq for LengthUnit {
 
 impl Eq for LengthUnit {}
 
-/// The longest text a channel takes, and how it is counted.
+/// One bound of a [`TextLimit`]: at most `max`, counted in `unit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TextLimit {
+pub struct Bound {
     /// The maximum, in `unit`s.
     pub max: usize,
     /// How length is counted.
     pub unit: LengthUnit,
 }
 
+impl Bound {
+    /// Whether `text` is within this bound.
+    pub fn allows(&self, text: &str) -> bool {
+        self.unit.measure(text) <= self.max
+    }
+}
+
+/// The longest text a channel takes, and how it is counted: `max` in `unit`,
+/// and, for a channel with two limits, a second bound ([`and`](Self::and))
+/// that must hold as well. Bluesky, for instance, takes at most 300 graphemes
+/// **and** 3,000 UTF-8 bytes:
+///
+/// ```
+/// use tidings::render::{LengthUnit, TextLimit};
+///
+/// let limit = TextLimit::graphemes(300).and(3_000, LengthUnit::Utf8Bytes);
+/// assert!(limit.allows(&"a".repeat(300)));
+/// // 300 graphemes of 18 bytes each: within the first bound, not the second.
+/// assert!(!limit.allows(&"👩\u{200d}👩\u{200d}👧".repeat(300)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextLimit {
+    /// The maximum, in `unit`s.
+    pub max: usize,
+    /// How length is counted.
+    pub unit: LengthUnit,
+    /// A second bound that must hold too.
+    also: Option<Bound>,
+}
+
 impl TextLimit {
-    /// At most `max` Unicode scalar values.
-    pub const fn chars(max: usize) -> Self {
+    /// At most `max`, counted in `unit`.
+    pub const fn new(max: usize, unit: LengthUnit) -> Self {
         Self {
             max,
-            unit: LengthUnit::Chars,
+            unit,
+            also: None,
         }
+    }
+
+    /// This limit and, as well, at most `max` counted in `unit`: a text must
+    /// be within both. A limit has at most two bounds; calling `and` again
+    /// replaces the second.
+    pub const fn and(mut self, max: usize, unit: LengthUnit) -> Self {
+        self.also = Some(Bound { max, unit });
+        self
+    }
+
+    /// At most `max` Unicode scalar values.
+    pub const fn chars(max: usize) -> Self {
+        Self::new(max, LengthUnit::Chars)
     }
 
     /// At most `max` grapheme clusters.
     pub const fn graphemes(max: usize) -> Self {
-        Self {
-            max,
-            unit: LengthUnit::Graphemes,
-        }
+        Self::new(max, LengthUnit::Graphemes)
     }
 
     /// At most `max` UTF-8 bytes.
     pub const fn bytes(max: usize) -> Self {
-        Self {
-            max,
-            unit: LengthUnit::Utf8Bytes,
-        }
+        Self::new(max, LengthUnit::Utf8Bytes)
     }
 
-    /// Whether `text` is within the limit.
+    /// Every bound of the limit: `max` in `unit` first, then the second
+    /// bound, if any.
+    pub fn bounds(&self) -> impl Iterator<Item = Bound> + use<> {
+        let first = Bound {
+            max: self.max,
+            unit: self.unit,
+        };
+        std::iter::once(first).chain(self.also)
+    }
+
+    /// Whether `text` is within every bound of the limit.
     pub fn allows(&self, text: &str) -> bool {
-        self.unit.measure(text) <= self.max
+        self.bounds().all(|b| b.allows(text))
+    }
+
+    /// The first bound `text` is over, with what `text` measures in its
+    /// unit; `None` if `text` is within the limit.
+    pub fn exceeded(&self, text: &str) -> Option<(Bound, usize)> {
+        self.bounds().find_map(|b| {
+            let n = b.unit.measure(text);
+            (n > b.max).then_some((b, n))
+        })
     }
 }
 
@@ -121,5 +181,23 @@ mod tests {
         };
         assert_eq!(custom.measure("ab"), 4);
         assert_eq!(format!("{custom:?}"), "double");
+    }
+
+    #[test]
+    fn every_bound_must_hold() {
+        let limit = TextLimit::graphemes(3).and(6, LengthUnit::Utf8Bytes);
+        assert!(limit.allows("abc"));
+        assert!(!limit.allows("abcd"), "4 graphemes");
+        assert!(!limit.allows("ééé\u{301}"), "3 graphemes, 8 bytes");
+        assert_eq!(limit.bounds().count(), 2);
+        assert_eq!(TextLimit::chars(5).bounds().count(), 1);
+        let (bound, n) = limit.exceeded("ééé\u{301}").unwrap();
+        assert_eq!((bound.unit, bound.max, n), (LengthUnit::Utf8Bytes, 6, 8));
+        assert_eq!(limit.exceeded("abc"), None);
+        assert_ne!(limit, TextLimit::graphemes(3));
+        assert_eq!(
+            TextLimit::new(3, LengthUnit::Graphemes),
+            TextLimit::graphemes(3)
+        );
     }
 }

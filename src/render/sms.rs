@@ -10,9 +10,12 @@
 //! | UCS-2 | 70 | 67 | UTF-16 code unit (emoji and other non-BMP characters take 2) |
 //!
 //! A concatenated segment loses 7 septets (6 octets) to its header. A
-//! character is never split across two segments: a GSM-7 escape pair or a
-//! UTF-16 surrogate pair that would straddle a boundary starts the next
-//! segment, leaving one unit unused.
+//! character is never split across two segments: a GSM-7 escape pair that
+//! would straddle a boundary starts the next segment, leaving one unit
+//! unused; in UCS-2 a whole grapheme cluster (a surrogate pair, an emoji with
+//! a skin tone, a flag, a `ZWJ` sequence, a letter and its accents) moves to
+//! the next segment when it does not fit, as Twilio's segment calculator
+//! (TwilioDevEd/message-segment-calculator) counts it.
 //!
 //! ```
 //! use tidings::render::sms::{Encoding, segments};
@@ -35,6 +38,8 @@
 //! (which ends its cut with `…`) still fits as GSM-7 when the rest of it is.
 
 use std::borrow::Cow;
+
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{LengthUnit, TextLimit};
 
@@ -119,7 +124,45 @@ pub fn encoding(text: &str) -> Encoding {
     }
 }
 
+/// The pieces of `text` that are never split across two segments: its
+/// extended grapheme clusters, except that `\r\n` is two pieces (as Twilio's
+/// segment calculator counts it), and that a cluster ending in a zero-width
+/// joiner is joined with the next one (older grapheme rules, which Twilio's
+/// calculator follows, keep `ZWJ` and an emoji after it together whatever
+/// came before).
+fn atoms(text: &str) -> impl Iterator<Item = &str> {
+    let mut clusters = text.grapheme_indices(true).peekable();
+    let mut pending: Option<&str> = None;
+    std::iter::from_fn(move || {
+        if let Some(p) = pending.take() {
+            return Some(p);
+        }
+        let (start, first) = clusters.next()?;
+        if first == "\r\n" {
+            pending = Some("\n");
+            return Some("\r");
+        }
+        let mut end = start + first.len();
+        while text[..end].ends_with('\u{200D}') {
+            match clusters.next_if(|(_, c)| *c != "\r\n") {
+                Some((_, next)) => end += next.len(),
+                None => break,
+            }
+        }
+        Some(&text[start..end])
+    })
+}
+
 /// Counts the segments of `text` exactly (see the [module docs](self)).
+///
+/// A concatenated message is cut the way Twilio's segment calculator cuts
+/// it: greedily, and never inside a piece that must stay whole, which is a
+/// GSM-7 escape pair, or in UCS-2 a whole grapheme cluster (a surrogate
+/// pair, an emoji with a skin tone, a flag, a sequence joined with `ZWJ`, a
+/// letter with its accents). A piece that does not fit in what is left of a
+/// segment starts the next one. A single cluster longer than a whole segment
+/// (a letter with dozens of combining marks) is counted as the segments it
+/// fills, so the count is never below what any carrier sends.
 pub fn segments(text: &str) -> Segments {
     let encoding = encoding(text);
     let width = |c: char| match encoding {
@@ -132,15 +175,20 @@ pub fn segments(text: &str) -> Segments {
     } else if units <= encoding.single() {
         1
     } else {
-        // Greedy: a character that does not fit whole starts the next segment.
         let capacity = encoding.concatenated();
         let (mut count, mut used) = (1, 0);
-        for w in text.chars().map(width) {
-            if used + w > capacity {
-                count += 1;
-                used = 0;
+        for w in atoms(text).map(|a| a.chars().map(width).sum::<usize>()) {
+            if used + w <= capacity {
+                used += w;
+                continue;
             }
-            used += w;
+            if used > 0 {
+                count += 1;
+            }
+            // A piece longer than a segment fills whole segments, and the
+            // last one as far as it goes.
+            count += (w - 1) / capacity;
+            used = (w - 1) % capacity + 1;
         }
         count
     };
@@ -219,25 +267,25 @@ pub fn segment_count_exact(text: &str) -> usize {
 /// A [`TextLimit`] of at most `budget` segments, counted by [`segment_count`]
 /// (the sender sends [`cheapest`]).
 pub const fn segment_limit(budget: usize) -> TextLimit {
-    TextLimit {
-        max: budget,
-        unit: LengthUnit::Custom {
+    TextLimit::new(
+        budget,
+        LengthUnit::Custom {
             name: "sms_segments",
             measure: segment_count,
         },
-    }
+    )
 }
 
 /// A [`TextLimit`] of at most `budget` segments, counted on the text exactly
 /// as it is (for senders that do not replace look-alikes).
 pub const fn segment_limit_exact(budget: usize) -> TextLimit {
-    TextLimit {
-        max: budget,
-        unit: LengthUnit::Custom {
+    TextLimit::new(
+        budget,
+        LengthUnit::Custom {
             name: "sms_segments_exact",
             measure: segment_count_exact,
         },
-    }
+    )
 }
 
 #[cfg(test)]
@@ -288,8 +336,48 @@ mod tests {
         assert_eq!(s(&"😀".repeat(36)), 2);
         // 66 units then a surrogate pair: the pair starts segment two.
         assert_eq!(s(&format!("{}😀{}", "ç".repeat(66), "ç".repeat(66))), 3);
+        // A flag or an emoji with a skin tone (4 units) is never split: 65
+        // units leave 2, so it starts segment two.
+        for emoji in ["🇫🇷", "👍🏽"] {
+            assert_eq!(
+                s(&format!("{}{emoji}{}", "ç".repeat(65), "ç".repeat(65))),
+                3
+            );
+            assert_eq!(
+                s(&format!("{}{emoji}{}", "ç".repeat(63), "ç".repeat(63))),
+                2
+            );
+        }
+        // A family (11 units) after 60 units: 7 are left.
+        let family = "👨\u{200D}👩\u{200D}👧\u{200D}👦";
+        assert_eq!(
+            s(&format!("{}{family}{}", "ç".repeat(60), "ç".repeat(60))),
+            3
+        );
+        assert_eq!(
+            s(&format!("{}{family}{}", "ç".repeat(56), "ç".repeat(56))),
+            2
+        );
+        // A letter with 100 accents fills two segments and part of a third.
+        let heavy = format!("e{}", "\u{301}".repeat(100));
+        assert_eq!(s(&format!("ç{heavy}")), 3);
+        assert_eq!(s(&format!("{heavy}{}", "ç".repeat(33))), 2);
+        assert_eq!(s(&format!("{heavy}{}", "ç".repeat(34))), 3);
         assert_eq!(segments("😀").units, 2);
         assert_eq!(segments("a^b").units, 4);
+    }
+
+    #[test]
+    fn atoms_are_clusters_with_crlf_split_and_zwj_joined() {
+        fn a(t: &str) -> Vec<&str> {
+            atoms(t).collect()
+        }
+        assert_eq!(a("a\r\nb"), ["a", "\r", "\n", "b"]);
+        assert_eq!(a("e\u{301}👍🏽🇫🇷"), ["e\u{301}", "👍🏽", "🇫🇷"]);
+        assert_eq!(a("x\u{200D}♀y"), ["x\u{200D}♀", "y"]);
+        assert_eq!(a("x\u{200D}\r\n"), ["x\u{200D}", "\r", "\n"]);
+        assert_eq!(a("\u{200D}"), ["\u{200D}"]);
+        assert_eq!(a(""), Vec::<&str>::new());
     }
 
     #[test]

@@ -113,10 +113,7 @@ impl Harness for Discord {
     fn received_limit(&self) -> Option<TextLimit> {
         // What Discord receives (escaped, with the masked link) is within its
         // limit however it counts: in UTF-16 units, which bound characters.
-        Some(TextLimit {
-            max: MAX_CONTENT,
-            unit: LengthUnit::Utf16Units,
-        })
+        Some(TextLimit::new(MAX_CONTENT, LengthUnit::Utf16Units))
     }
     async fn received(&self) -> Vec<String> {
         self.server

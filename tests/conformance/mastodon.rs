@@ -112,13 +112,13 @@ impl Harness for Mastodon {
     }
     /// Mastodon's own count of the status it received (links 23).
     fn received_limit(&self) -> Option<TextLimit> {
-        Some(TextLimit {
-            max: DEFAULT_MAX_CHARACTERS,
-            unit: LengthUnit::Custom {
+        Some(TextLimit::new(
+            DEFAULT_MAX_CHARACTERS,
+            LengthUnit::Custom {
                 name: "mastodon_received",
                 measure: status_length,
             },
-        })
+        ))
     }
     async fn received(&self) -> Vec<String> {
         self.server

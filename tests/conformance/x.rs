@@ -125,13 +125,13 @@ impl Harness for X {
     }
     /// X's own weighted count of the post it received (NFC, links 23).
     fn received_limit(&self) -> Option<TextLimit> {
-        Some(TextLimit {
-            max: MAX_WEIGHTED_LENGTH,
-            unit: LengthUnit::Custom {
+        Some(TextLimit::new(
+            MAX_WEIGHTED_LENGTH,
+            LengthUnit::Custom {
                 name: "x_received",
                 measure: weighted_length,
             },
-        })
+        ))
     }
     async fn received(&self) -> Vec<String> {
         self.server

@@ -264,13 +264,13 @@ impl DiscordChannelBuilder {
                 .map_err(|e| config(format!("Discord default rate: {e}")))?,
         };
         let limits = ChannelLimits::new()
-            .with_text(TextLimit {
-                max: MAX_CONTENT,
-                unit: LengthUnit::Custom {
+            .with_text(TextLimit::new(
+                MAX_CONTENT,
+                LengthUnit::Custom {
                     name: "discord_content",
                     measure: content_len,
                 },
-            })
+            ))
             .with_per_target_rate(rate);
         let client = match self.client {
             Some(c) => c,

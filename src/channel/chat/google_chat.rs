@@ -198,13 +198,13 @@ impl GoogleChatChannelBuilder {
             http::check_url(&url, false).map(threaded)
         })?;
         let limits = ChannelLimits::new()
-            .with_text(TextLimit {
-                max: MAX_TEXT,
-                unit: LengthUnit::Custom {
+            .with_text(TextLimit::new(
+                MAX_TEXT,
+                LengthUnit::Custom {
                     name: "google_chat_text",
                     measure: chat_len,
                 },
-            })
+            ))
             .with_per_target_rate(self.per_space_rate);
         let client = match self.client {
             Some(c) => c,

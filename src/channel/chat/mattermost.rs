@@ -275,13 +275,13 @@ impl MattermostChannelBuilder {
         }
         let hooks = Named::build("Mattermost webhook", self.webhooks, check_webhook)?;
         let limits = ChannelLimits::new()
-            .with_text(TextLimit {
-                max: self.max_text,
-                unit: LengthUnit::Custom {
+            .with_text(TextLimit::new(
+                self.max_text,
+                LengthUnit::Custom {
                     name: "mattermost_markdown",
                     measure: text_len,
                 },
-            })
+            ))
             .with_rate(self.rate);
         let client = match self.client {
             Some(c) => c,

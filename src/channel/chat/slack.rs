@@ -247,13 +247,13 @@ impl SlackChannelBuilder {
             }
         };
         let mut limits = ChannelLimits::new()
-            .with_text(TextLimit {
-                max: MAX_TEXT,
-                unit: LengthUnit::Custom {
+            .with_text(TextLimit::new(
+                MAX_TEXT,
+                LengthUnit::Custom {
                     name: "slack_mrkdwn",
                     measure: mrkdwn_len,
                 },
-            })
+            ))
             .with_per_target_rate(self.per_channel_rate);
         if web_api {
             limits = limits.threaded();

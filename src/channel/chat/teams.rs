@@ -221,13 +221,13 @@ impl TeamsChannelBuilder {
             http::check_url(&url, false)
         })?;
         let limits = ChannelLimits::new()
-            .with_text(TextLimit {
-                max: self.max_payload - ENVELOPE - TITLE_BUDGET,
-                unit: LengthUnit::Custom {
+            .with_text(TextLimit::new(
+                self.max_payload - ENVELOPE - TITLE_BUDGET,
+                LengthUnit::Custom {
                     name: "teams_card_json_bytes",
                     measure: card_bytes,
                 },
-            })
+            ))
             .with_per_target_rate(self.per_webhook_rate);
         let client = match self.client {
             Some(c) => c,

@@ -25,7 +25,9 @@
 //!
 //! **Length.** The text limit is a budget of SMS segments (default 2, at most
 //! 10), counted exactly by [`render::sms`](crate::render::sms): GSM-7 160 / 153
-//! septets, UCS-2 70 / 67 UTF-16 units. Fitting shortens the body and keeps the
+//! septets, UCS-2 70 / 67 UTF-16 units, a grapheme cluster (an emoji with a
+//! skin tone, a flag, a `ZWJ` sequence) never split across two segments, as
+//! Twilio's segment calculator counts. Fitting shortens the body and keeps the
 //! title (`[Identified] …`) and the link. Typographic look-alikes (curly
 //! quotes, dashes, `…`) are replaced by plain GSM-7 characters when that costs
 //! fewer segments (see [`TwilioChannelBuilder::smart_encoding`]); what is

@@ -36,10 +36,12 @@
 //!
 //! **Text.** Plain text: user text cannot mention or link anyone (mentions and
 //! links exist only as facets, and the only facet is the status page link).
-//! Limits are 300 grapheme clusters ([`TextLimit::graphemes`], what fitting
-//! counts) and 3,000 UTF-8 bytes (the lexicon's `maxLength`); a text over
-//! either is refused before any request. Only texts averaging more than ten
-//! bytes a grapheme (long emoji sequences) can pass the first and fail the
+//! Limits are 300 grapheme clusters (the lexicon's `maxGraphemes`) and
+//! 3,000 UTF-8 bytes (its `maxLength`): the channel's [`TextLimit`] has both
+//! bounds ([`text_limit`]), so fitting shortens a text until it is within
+//! both, and a text over either is refused before any request. Only texts
+//! averaging more than ten bytes a grapheme (long emoji sequences, some
+//! scripts with many combining marks) can pass the first and fail the
 //! second.
 //!
 //! **Idempotency.** By default the record key (`rkey`) is derived from the
@@ -92,7 +94,7 @@ use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, IdempotencyKey, MessageRef,
     RateLimit, Receipt, Thread,
 };
-use crate::render::TextLimit;
+use crate::render::{LengthUnit, TextLimit};
 
 /// The PDS of accounts hosted by Bluesky (the entryway; it routes each
 /// account to its own PDS).
@@ -105,6 +107,13 @@ pub const MAX_GRAPHEMES: usize = 300;
 /// The longest post, in UTF-8 bytes (`maxLength` of `app.bsky.feed.post#text`;
 /// lexicon string lengths are UTF-8 bytes).
 pub const MAX_BYTES: usize = 3_000;
+
+/// Bluesky's text limit: at most [`MAX_GRAPHEMES`] grapheme clusters and
+/// [`MAX_BYTES`] UTF-8 bytes, counted on the text as it is posted (the fitted
+/// text ends with the link, which [`place_link`] then leaves as it is).
+pub const fn text_limit() -> TextLimit {
+    TextLimit::graphemes(MAX_GRAPHEMES).and(MAX_BYTES, LengthUnit::Utf8Bytes)
+}
 
 /// The most `langs` a post may carry.
 const MAX_LANGS: usize = 3;
@@ -435,7 +444,7 @@ impl BlueskyChannelBuilder {
                 .map_err(|e| config(format!("Bluesky default rate: {e}")))?,
         };
         let limits = ChannelLimits::new()
-            .with_text(TextLimit::graphemes(MAX_GRAPHEMES))
+            .with_text(text_limit())
             .with_rate(rate)
             .threaded()
             .deduplicating();
@@ -1367,7 +1376,13 @@ mod tests {
         let dbg = format!("{ch:?} {:?}", ok());
         assert!(!dbg.contains("SECRET"), "{dbg}");
         assert!(ch.limits().threads);
-        assert_eq!(ch.limits().text, Some(TextLimit::graphemes(300)));
+        assert_eq!(ch.limits().text, Some(text_limit()));
+        let limit = text_limit();
+        let bounds: Vec<_> = limit.bounds().map(|b| (b.max, b.unit)).collect();
+        assert_eq!(
+            bounds,
+            [(300, LengthUnit::Graphemes), (3_000, LengthUnit::Utf8Bytes)]
+        );
         let ch = BlueskyChannel::login("@status.example.com", "pw")
             .build()
             .unwrap();

@@ -129,13 +129,13 @@ fn measure(text: &str) -> usize {
 /// The text limit of a Mastodon instance whose statuses take at most `max`
 /// characters; what [`MastodonChannel`] uses.
 pub const fn text_limit(max: usize) -> TextLimit {
-    TextLimit {
+    TextLimit::new(
         max,
-        unit: LengthUnit::Custom {
+        LengthUnit::Custom {
             name: "mastodon_status",
             measure,
         },
-    }
+    )
 }
 
 /// Who sees a status.

@@ -4,7 +4,7 @@
 //! | network | module | feature | threads | text |
 //! |---|---|---|---|---|
 //! | Mastodon | `mastodon` | `mastodon` | replies to the previous post (`in_reply_to_id`) | 500 characters by default (per instance), every link 23 |
-//! | X | `x` | `x` | replies to the previous post (`reply.in_reply_to_tweet_id`) | 280 weighted characters (twitter-text v3), every link 23 |
+//! | X | `x` | `x` | replies to the previous post (`reply.in_reply_to_tweet_id`) | 280 weighted characters (twitter-text 3.x, ported: its URL rules and top-level domains, emoji 2), every link 23 |
 //! | Bluesky (AT Protocol) | `bluesky` | `bluesky` | replies: root = first post, parent = previous post | plain text, 300 graphemes and 3,000 UTF-8 bytes; the link as a facet (Bluesky links nothing else, so user text cannot mention or link) |
 //!
 //! Posts are plain text: the fitted message, then the link to the status
@@ -28,12 +28,15 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "bluesky")))]
 pub mod bluesky;
 
-#[cfg(any(feature = "mastodon", feature = "x"))]
+#[cfg(feature = "mastodon")]
 mod links;
 
 #[cfg(feature = "mastodon")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mastodon")))]
 pub mod mastodon;
+
+#[cfg(feature = "x")]
+mod twitter_text;
 
 #[cfg(feature = "x")]
 #[cfg_attr(docsrs, doc(cfg(feature = "x")))]

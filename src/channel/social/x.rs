@@ -29,19 +29,25 @@
 //! requests) is not supported; use an OAuth 2.0 user access token, and
 //! refresh it with [`XChannel::set_access_token`].
 //!
-//! **Length.** 280 weighted characters, counted as twitter-text v3 does
-//! ([`weighted_length`]): the text is normalised to NFC; code points in
-//! U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1,
-//! every other code point 2 (CJK, most symbols); an emoji, including a
-//! sequence joined with U+200D (`👩‍👩‍👧`), a flag or an emoji with a skin
-//! tone, weighs 2 in all; every link weighs 23 (t.co), however long. Links are
-//! `http://` and `https://` links, and bare domains (`status.example.com`),
-//! which count the larger of 23 and their own length (the rules, shared with
-//! Mastodon, are in the social module's `links.rs`). The text limit's measure
-//! is this count on the text as sent (mentions defused, NFC; links are found
-//! before normalising, so that the count never decreases when text is
-//! appended), so fitting keeps posts within 280. The post is sent
-//! NFC-normalised, as X counts it.
+//! **Length.** 280 weighted characters, counted as twitter-text 3.x counts
+//! them ([`weighted_length`], a port of twitter-text 3.1.0's `parseTweet`
+//! and its URL rules, checked against twitter-text's published conformance
+//! cases): the text is normalised to NFC; code points in U+0000–U+10FF,
+//! U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, every other code
+//! point 2 (CJK, most symbols); an emoji twitter-text knows (Emoji 11.0),
+//! including a sequence joined with U+200D (`👩‍👩‍👧`), a flag, a keycap or
+//! an emoji with a skin tone, weighs 2 in all; every link weighs 23 (t.co),
+//! however long. Links are what twitter-text links: `http://` and
+//! `https://` URLs and bare domains (`status.example.com`) whose top-level
+//! domain is on twitter-text's list, internationalised ones included,
+//! without the punctuation that ends a sentence (`https://example.com/x.`,
+//! a trailing `?`); not `https://user:pw@host` (user information), and no
+//! bare domain right after `-`, `_`, `.` or `/`. The text limit's measure is
+//! this count on the text as sent, so fitting keeps every post within 280
+//! as X counts it. The post is sent NFC-normalised, without the characters
+//! X refuses in a post (U+FEFF, the invisible zero-width no-break space, and
+//! the noncharacters U+FFFE and U+FFFF); a post X would not take
+//! ([`is_valid_post`]) is refused before any request.
 //!
 //! **User text** is plain text; every `@` that could start a mention (also
 //! the fullwidth `＠`) is defused
@@ -75,10 +81,9 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
-use unicode_segmentation::UnicodeSegmentation;
 use url::Url;
 
-use super::links::{self, End, Rules};
+use super::twitter_text;
 use super::{delay_until, post_text, sanitize};
 use crate::channel::http;
 use crate::channel::{
@@ -91,29 +96,17 @@ use crate::render::{LengthUnit, TextLimit};
 pub const DEFAULT_BASE_URL: &str = "https://api.x.com";
 
 /// The longest post, in weighted characters (`maxWeightedTweetLength`).
-pub const MAX_WEIGHTED_LENGTH: usize = 280;
+pub const MAX_WEIGHTED_LENGTH: usize = twitter_text::MAX_WEIGHTED_LENGTH;
 
 /// What every link weighs (`transformedURLLength`).
-pub const TRANSFORMED_URL_LENGTH: usize = links::URL_LENGTH;
+pub const TRANSFORMED_URL_LENGTH: usize = twitter_text::URL_WEIGHT;
 
 /// The target routes send to unless renamed with
 /// [`target`](XChannelBuilder::target).
 pub const DEFAULT_TARGET: &str = "timeline";
 
-/// X links `http` and `https` links and bare domains.
-const RULES: Rules = Rules {
-    schemes: &["https", "http"],
-    bare_domains: true,
-    composes: is_combining,
-};
-
-/// Whether `c` is a combining mark, which NFC may compose with the character
-/// before it.
-fn is_combining(c: char) -> bool {
-    unicode_normalization::char::canonical_combining_class(c) != 0
-}
-
-/// The weight of one code point (twitter-text v3 `ranges`, scale 100 → 1).
+/// The weight of one code point outside links and emoji (twitter-text v3
+/// `ranges`, scale 100 → 1).
 pub const fn code_point_weight(c: char) -> usize {
     match c as u32 {
         0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 1,
@@ -121,74 +114,8 @@ pub const fn code_point_weight(c: char) -> usize {
     }
 }
 
-/// Code points that start an emoji on their own: the emoji blocks of the
-/// Supplementary Multilingual Plane (pictographs, emoticons, transport,
-/// flags' regional indicators, skin tones, and the supplemental blocks).
-const fn is_emoji(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1FAFF)
-}
-
-/// Symbols in the Basic Multilingual Plane that are emoji when followed by
-/// the emoji presentation selector U+FE0F (`❤️`, `⚠️`, `✔️`, `©️`).
-const fn is_text_emoji(c: char) -> bool {
-    matches!(
-        c as u32,
-        0xA9 | 0xAE
-            | 0x203C
-            | 0x2049
-            | 0x2122
-            | 0x2139
-            | 0x2194..=0x21AA
-            | 0x231A..=0x23FF
-            | 0x24C2
-            | 0x25AA..=0x25FE
-            | 0x2600..=0x27BF
-            | 0x2934..=0x2935
-            | 0x2B05..=0x2B55
-            | 0x3030
-            | 0x303D
-            | 0x3297
-            | 0x3299
-    )
-}
-
-/// What an emoji sequence is made of beyond its first code point: zero-width
-/// joiners, variation selectors, the keycap, skin tones, tags, and more emoji.
-const fn is_emoji_part(c: char) -> bool {
-    matches!(
-        c as u32,
-        0x200D | 0xFE0E | 0xFE0F | 0x20E3 | 0xE0020..=0xE007F
-    ) || is_emoji(c)
-        || is_text_emoji(c)
-}
-
-/// The weight of one grapheme cluster: an emoji sequence weighs 2 (plus any
-/// code point in it that is no emoji part, such as a combining accent), any
-/// other cluster the sum of its code points' weights.
-fn grapheme_weight(g: &str) -> usize {
-    let mut cps = g.chars();
-    let Some(first) = cps.next() else {
-        return 0;
-    };
-    let second = g.chars().nth(1);
-    if is_emoji(first) || (is_text_emoji(first) && second == Some('\u{FE0F}')) {
-        2 + cps
-            .filter(|c| !is_emoji_part(*c))
-            .map(code_point_weight)
-            .sum::<usize>()
-    } else {
-        g.chars().map(code_point_weight).sum()
-    }
-}
-
-/// The weight of text without links, normalised to NFC.
-fn plain_weight(text: &str) -> usize {
-    let text: String = text.nfc().collect();
-    text.graphemes(true).map(grapheme_weight).sum()
-}
-
 /// The weighted length of a post as X counts it (see the [module
-/// docs](self)): NFC, then 1 or 2 per code point, 2 per emoji, 23 per link.
+/// docs](self)): twitter-text 3.x's `parseTweet` on the text in NFC.
 ///
 /// ```
 /// use tidings::channel::social::x::weighted_length;
@@ -196,48 +123,52 @@ fn plain_weight(text: &str) -> usize {
 /// assert_eq!(weighted_length("Fixed. https://status.example.com/incidents/2026-11-25-api"), 7 + 23);
 /// assert_eq!(weighted_length("障害 👩‍👩‍👧 ok"), 4 + 1 + 2 + 3);
 /// assert_eq!(weighted_length("e\u{301}"), 1, "NFC: é");
+/// // A trailing `?` is no part of a link; a link with user information is
+/// // no link.
+/// assert_eq!(weighted_length("https://status.example.com/x?"), 23 + 1);
+/// assert_eq!(weighted_length("https://user:pw@example.com"), 27);
 /// ```
 pub fn weighted_length(text: &str) -> usize {
     let text: String = text.nfc().collect();
-    links::length(&text, RULES, End::Closed, &plain_weight)
+    twitter_text::parse(&text).weighted_length
+}
+
+/// Whether X takes `text` as a post: 1 to 280 weighted characters and none
+/// of the characters twitter-text refuses (U+FEFF, U+FFFE, U+FFFF).
+pub fn is_valid_post(text: &str) -> bool {
+    let text: String = text.nfc().collect();
+    twitter_text::parse(&text).valid
+}
+
+/// The text as [`XChannel`] sends it, before the link: mentions defused,
+/// the characters X refuses (U+FEFF, an invisible zero-width no-break
+/// space, and the noncharacters U+FFFE and U+FFFF) removed.
+fn sendable(text: &str) -> String {
+    defuse_mentions(text)
+        .chars()
+        .filter(|c| !twitter_text::is_invalid(*c))
+        .collect()
 }
 
 /// The measure of [`text_limit`]: [`weighted_length`] of the text as it is
-/// sent (mentions defused), with punctuation that ends the text right after a
-/// link left out, and links found before normalising to NFC (the text between
-/// them is normalised), so that it never decreases when text is appended: a
-/// combining accent after `https://e` composes `é`, which would end the link
-/// before the `e` after normalisation. To stay at least X's count, a link
-/// followed by a combining mark is charged its last character and the
-/// punctuation before it, and the three characters that normalise to ASCII
-/// are read as that ASCII character.
+/// sent (mentions defused, refused characters removed, NFC). It is X's own
+/// count, so it can decrease when text is appended (`a.co` is a link that
+/// weighs 23, `a.cop` is text that weighs 5); fitting checks every cut it
+/// makes.
 fn measure(text: &str) -> usize {
-    let text: String = defuse_mentions(text).chars().map(ascii_look).collect();
-    links::length(&text, RULES, End::Open, &plain_weight)
-}
-
-/// The characters whose NFC form is an ASCII character, as that character
-/// (the Kelvin sign is `K`, the Greek question mark `;`, the Greek varia
-/// `` ` ``), so that links start and end where X sees them.
-const fn ascii_look(c: char) -> char {
-    match c {
-        '\u{212A}' => 'K',
-        '\u{037E}' => ';',
-        '\u{1FEF}' => '`',
-        c => c,
-    }
+    weighted_length(&sendable(text))
 }
 
 /// X's text limit: [`MAX_WEIGHTED_LENGTH`] weighted characters, counted on
 /// the text as [`XChannel`] sends it.
 pub const fn text_limit() -> TextLimit {
-    TextLimit {
-        max: MAX_WEIGHTED_LENGTH,
-        unit: LengthUnit::Custom {
+    TextLimit::new(
+        MAX_WEIGHTED_LENGTH,
+        LengthUnit::Custom {
             name: "x_weighted",
             measure,
         },
-    }
+    )
 }
 
 /// Posts to one X account. See the [module docs](self).
@@ -327,9 +258,12 @@ impl XChannel {
     }
 
     /// The post text sent for `delivery`: its fitted text with mentions
-    /// defused, and the link, normalised to NFC.
+    /// defused and the characters X refuses (U+FEFF, U+FFFE, U+FFFF)
+    /// removed, and the link, normalised to NFC.
     pub fn post_text(delivery: &Delivery) -> String {
         post_text(&delivery.text, delivery.link.as_str())
+            .chars()
+            .filter(|c| !twitter_text::is_invalid(*c))
             .nfc()
             .collect()
     }
@@ -596,11 +530,16 @@ impl Channel for XChannel {
             });
         }
         let text = Self::post_text(delivery);
-        let length = weighted_length(&text);
-        if length > MAX_WEIGHTED_LENGTH {
-            return Err(ChannelError::rejected(format!(
-                "the post weighs {length} characters; X takes at most {MAX_WEIGHTED_LENGTH}"
-            )));
+        let parsed = twitter_text::parse(&text);
+        if !parsed.valid {
+            let length = parsed.weighted_length;
+            return Err(ChannelError::rejected(if length == 0 {
+                "the post is empty; X takes none".to_owned()
+            } else {
+                format!(
+                    "the post weighs {length} characters; X takes at most {MAX_WEIGHTED_LENGTH}"
+                )
+            }));
         }
         let body = NewPost {
             text: &text,
@@ -703,28 +642,11 @@ mod tests {
     }
 
     #[test]
-    fn only_three_characters_normalise_to_ascii() {
-        for c in (0x80..=0x10FFFF_u32).filter_map(char::from_u32) {
-            let nfc: String = c.to_string().nfc().collect();
-            if nfc.is_ascii() {
-                assert_eq!(nfc, ascii_look(c).to_string(), "{c:?}");
-                assert_ne!(ascii_look(c), c, "{c:?}");
-            } else {
-                assert!(!nfc.starts_with(|n: char| n.is_ascii()), "{c:?}");
-                assert_eq!(ascii_look(c), c, "{c:?}");
-            }
-        }
-        assert_eq!(
-            measure("\u{212A}https://a.com end"),
-            weighted_length("Khttps://a.com end")
-        );
-    }
-
-    #[test]
-    fn an_accent_after_a_link_never_shortens_the_measure() {
-        assert_eq!(measure("https://e"), 23);
-        assert_eq!(measure("https://e\u{301}"), 23 + 1 + 1);
-        assert_eq!(weighted_length("https://e\u{301}"), 9, "X sees https://é");
+    fn refused_characters_are_not_sent_nor_counted() {
+        assert!(!is_valid_post("Fixed\u{FEFF} now"));
+        assert_eq!(measure("Fixed\u{FEFF} now"), 9);
+        assert_eq!(sendable("a\u{FEFF}b\u{FFFE}c\u{FFFF}"), "abc");
+        assert!(is_valid_post("Fixed now") && !is_valid_post(""));
     }
 
     #[test]
