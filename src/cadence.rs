@@ -3,7 +3,7 @@
 //!
 //! Every update promises the next one ([`Update::next_update_at`]) and every
 //! audience has a longest silence ([`AudiencePolicy::max_silence`]). From the
-//! [journal](crate::dispatch::Journal), [`Cadence`] tells for each audience the
+//! [journal](crate::journal::Journal), [`Cadence`] tells for each audience the
 //! last message it was sent and when the next one is due: the earlier of the
 //! promise made by the update it last received and that message's time plus
 //! its `max_silence` (before any message: the incident start plus

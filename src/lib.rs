@@ -99,6 +99,9 @@
 //! | `status-page` | `channel::status_page`: the hosted status page (static HTML, Statuspage v2 JSON, Atom, widget), usable as the primary |
 //! | `bluesky` | `channel::social::bluesky`: Bluesky posts, threaded, the link as a facet |
 //! | `mastodon`, `x` | `channel::social::*`: one social network each, with its own length rules |
+//! | `journal-sqlite` | `journal::SqliteJournal`: the journal in an SQLite file, for one process |
+//! | `journal-postgres` | `journal::PostgresJournal`: the journal in PostgreSQL, shared by replicas |
+//! | `journal-conformance` | `journal::conformance`: the journal contract, to run on a backend of your own |
 //! | `chat`, `sms`, `social` | every chat provider, every SMS provider, every social network |
 //! | `full` | every provider |
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -35,7 +35,7 @@ use tidings::channel::status_page::StaticStatusPage;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, Outcome};
 use tidings::incident::{Act, Update};
-use tidings::journal::LinkSource;
+use tidings::journal::{DeliveryState, Journal, LinkSource, SqliteJournal};
 use tidings::prelude::*;
 use tidings::render::TextLimit;
 
@@ -156,68 +156,85 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .build()?,
     );
 
+    // The journal: a SQLite file, fresh for each drill. A restarted process
+    // opens it again and finishes what was pending (see the restart below).
+    let journal_path = out.join("journal.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", journal_path.display()));
+    }
     let t = |s: &str| Target::new(s);
-    let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}.html")
-        .canonical_maintenance_url("https://status.example.com/maintenance/{id}.html")
-        .primary("status-page", status_page.clone())
-        .channel("slack", slack)
-        .channel("discord", discord)
-        .channel("mattermost", mattermost)
-        .channel("teams", teams)
-        .channel("google-chat", google_chat)
-        .channel("chat", chat.clone())
-        .channel("email", email)
-        .channel("sms", sms)
-        .channel("bluesky", bluesky)
-        .channel("mastodon", mastodon)
-        .channel("x", x)
-        .channel("pager", pager.clone())
-        .channel("webhook", webhook)
-        .audience(
-            AudiencePolicy::new(Audience::CoreResponders)
-                .route(Route::new("slack", [t("C0INCIDENT")?]))
-                .route(
-                    Route::new(
-                        "pager",
-                        [t("+15550100"), t("+15550101")]
-                            .into_iter()
-                            .collect::<Result<Vec<_>, _>>()?,
-                    )
-                    .overflow(Overflow::split(3)),
-                ),
+    let make_dispatcher = |journal: Arc<dyn Journal>| -> Result<Dispatcher, Box<dyn Error>> {
+        Ok(
+            Dispatcher::builder("https://status.example.com/incidents/{id}.html")
+                .canonical_maintenance_url("https://status.example.com/maintenance/{id}.html")
+                .primary("status-page", status_page.clone())
+                .channel("slack", slack.clone())
+                .channel("discord", discord.clone())
+                .channel("mattermost", mattermost.clone())
+                .channel("teams", teams.clone())
+                .channel("google-chat", google_chat.clone())
+                .channel("chat", chat.clone())
+                .channel("email", email.clone())
+                .channel("sms", sms.clone())
+                .channel("bluesky", bluesky.clone())
+                .channel("mastodon", mastodon.clone())
+                .channel("x", x.clone())
+                .channel("pager", pager.clone())
+                .channel("webhook", webhook.clone())
+                .audience(
+                    AudiencePolicy::new(Audience::CoreResponders)
+                        .route(Route::new("slack", [t("C0INCIDENT")?]))
+                        .route(
+                            Route::new(
+                                "pager",
+                                [t("+15550100"), t("+15550101")]
+                                    .into_iter()
+                                    .collect::<Result<Vec<_>, _>>()?,
+                            )
+                            .overflow(Overflow::split(3)),
+                        ),
+                )
+                .audience(
+                    AudiencePolicy::new(Audience::FrontLineSupport)
+                        .route(Route::new("slack", [t("C0SUPPORT")?]))
+                        .route(Route::new("discord", [t("support")?])),
+                )
+                .audience(
+                    AudiencePolicy::new(Audience::Leadership)
+                        .route(Route::new("email", [t("leadership@example.com")?]))
+                        .route(Route::new("teams", [t("leadership")?]))
+                        .route(Route::new("sms", [t("+14155550123")?])),
+                )
+                .audience(
+                    AudiencePolicy::new(Audience::Employees)
+                        .route(Route::new("chat", [t("#announcements")?]))
+                        .route(Route::new("mattermost", [t("town-square")?]))
+                        .route(Route::new("google-chat", [t("all-hands")?])),
+                )
+                .audience(
+                    AudiencePolicy::new(Audience::Customers)
+                        .route(Route::new("email", [t("status-subscribers@example.com")?]))
+                        .route(Route::new("webhook", [t("customer-portal")?]))
+                        .route(Route::new("bluesky", [t("status.example.com")?]))
+                        .route(Route::new(
+                            "mastodon",
+                            [t(tidings::channel::social::mastodon::DEFAULT_TARGET)?],
+                        ))
+                        .route(Route::new(
+                            "x",
+                            [t(tidings::channel::social::x::DEFAULT_TARGET)?],
+                        )),
+                )
+                .journal(journal)
+                // Retries quickly: the drill's providers are local stand-ins.
+                .retry(
+                    RetryPolicy::default()
+                        .backoff(Duration::from_millis(20), Duration::from_millis(200)),
+                )
+                .build()?,
         )
-        .audience(
-            AudiencePolicy::new(Audience::FrontLineSupport)
-                .route(Route::new("slack", [t("C0SUPPORT")?]))
-                .route(Route::new("discord", [t("support")?])),
-        )
-        .audience(
-            AudiencePolicy::new(Audience::Leadership)
-                .route(Route::new("email", [t("leadership@example.com")?]))
-                .route(Route::new("teams", [t("leadership")?]))
-                .route(Route::new("sms", [t("+14155550123")?])),
-        )
-        .audience(
-            AudiencePolicy::new(Audience::Employees)
-                .route(Route::new("chat", [t("#announcements")?]))
-                .route(Route::new("mattermost", [t("town-square")?]))
-                .route(Route::new("google-chat", [t("all-hands")?])),
-        )
-        .audience(
-            AudiencePolicy::new(Audience::Customers)
-                .route(Route::new("email", [t("status-subscribers@example.com")?]))
-                .route(Route::new("webhook", [t("customer-portal")?]))
-                .route(Route::new("bluesky", [t("status.example.com")?]))
-                .route(Route::new(
-                    "mastodon",
-                    [t(tidings::channel::social::mastodon::DEFAULT_TARGET)?],
-                ))
-                .route(Route::new(
-                    "x",
-                    [t(tidings::channel::social::x::DEFAULT_TARGET)?],
-                )),
-        )
-        .build()?;
+    };
+    let mut dispatcher = make_dispatcher(Arc::new(SqliteJournal::open(&journal_path).await?))?;
 
     // The story starts four minutes before the first message; every act is
     // posted when it happens (here, seconds apart), stamped with tidings' clock
@@ -294,11 +311,51 @@ async fn main() -> Result<(), Box<dyn Error>> {
         incident.title()
     );
     let mut reports = Vec::new();
-    for act in &acts {
+    let mut restart = None;
+    for (i, act) in acts.iter().enumerate() {
+        if i == 2 {
+            // The pager provider is down during the third update: both pager
+            // messages fail after their retries (5 attempts each).
+            for _ in 0..10 {
+                pager.fail_next(ChannelError::transient("pager gateway 503 (drill)"));
+            }
+        }
         let update = incident.post(act(tidings::clock::now()))?.clone();
         let report = dispatcher.publish(&incident, &update).await?;
         print_report(&update, &report);
+        let pending = report.pending;
         reports.push((update, report));
+        if i == 2 && pending {
+            // The service restarts mid-incident: this dispatcher is gone; a new
+            // process opens the same journal file, and its outbox finishes
+            // what was pending, without the caller supplying anything.
+            drop(dispatcher);
+            println!(
+                "\n── the process stops; a new one opens {} ──",
+                journal_path.display()
+            );
+            dispatcher = make_dispatcher(Arc::new(SqliteJournal::open(&journal_path).await?))?;
+            let pass = dispatcher.outbox().drain(Duration::from_secs(30)).await?;
+            let sent: Vec<_> = pass
+                .reports
+                .iter()
+                .flat_map(|r| r.all())
+                .filter(|d| matches!(d.outcome, Outcome::Sent(_)))
+                .collect();
+            let again = pass
+                .reports
+                .iter()
+                .flat_map(|r| r.all())
+                .filter(|d| matches!(d.outcome, Outcome::AlreadySent(_)))
+                .count();
+            let channels: std::collections::BTreeSet<&str> =
+                sent.iter().map(|d| &*d.channel).collect();
+            println!(
+                "   outbox: {} pending messages sent (channels: {channels:?}); {again} already sent, not sent again",
+                sent.len()
+            );
+            restart = Some((sent.len(), channels.len()));
+        }
     }
 
     println!("\n── what different audiences read (first contact) ──");
@@ -400,7 +457,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "\nasking for reminders again: {reminders_again} more sent (each audience is reminded once)"
     );
 
-    let failures: usize = reports.iter().map(|(_, r)| r.failures().count()).sum();
+    // Failures that are still failures: from the journal, after the outbox.
+    let mut failures = 0;
+    for id in [incident.id(), maintenance.id()] {
+        failures += dispatcher
+            .journal()
+            .records(id)
+            .await?
+            .iter()
+            .filter(|r| !matches!(r.state, DeliveryState::Sent(_)))
+            .count();
+    }
     let sent: usize = reports.iter().map(|(_, r)| r.sent_now()).sum();
     println!(
         "\nsummary: {sent} messages sent, {failures} failed; webhook receiver on {addr}: {} received, {} signatures verified, {} refused, {} throttled on purpose",
@@ -451,6 +518,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let every_signature_verified = receiver::Stats::get(&stats.refused) == 0
         && receiver::Stats::get(&stats.verified) == receiver::Stats::get(&stats.received);
     if failures > 0
+        || restart.is_none_or(|(sent, channels)| sent == 0 || channels != 1)
         || !every_signature_verified
         || again.sent_now() > 0
         || !all_linked
@@ -493,7 +561,11 @@ fn print_report(update: &Update, report: &DispatchReport) {
             Outcome::Sent(_) => ("✓", "sent".to_owned()),
             Outcome::AlreadySent(_) => ("=", "already sent".to_owned()),
             Outcome::InFlight { .. } => ("…", "in flight elsewhere".to_owned()),
+            Outcome::Failed(f) if f.is_retryable() => {
+                ("✗", format!("failed, the outbox retries: {f}"))
+            }
             Outcome::Failed(f) => ("✗", format!("FAILED: {f}")),
+            Outcome::InDoubt(r) => ("?", format!("IN DOUBT: {r}")),
             _ => ("?", "unknown".to_owned()),
         };
         let part = if d.part.count > 1 {

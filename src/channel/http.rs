@@ -112,21 +112,84 @@ pub(crate) async fn body_text(mut response: reqwest::Response) -> String {
 }
 
 /// Maps a transport error; the URL (which may hold a secret) is stripped.
+///
+/// - Failing to connect (refused, reset during the connect, a connect
+///   timeout): nothing was sent; transient.
+/// - A TLS handshake or certificate failure, or a host name that does not
+///   resolve: a configuration error, not retried.
+/// - A timeout once connected: the request may have been delivered;
+///   [`ChannelError::Timeout`] (outcome unknown).
+/// - Any other failure once connected (a connection reset or closed while the
+///   request was written or the answer read): the request may have been
+///   delivered; [`ChannelError::ConnectionLost`] (outcome unknown).
 pub(crate) fn transport_error(err: reqwest::Error, timeout: Duration) -> ChannelError {
-    if err.is_timeout() {
-        return ChannelError::Timeout { after: timeout };
-    }
     if err.is_builder() {
         return ChannelError::Config {
             reason: format!("cannot build the request: {}", err.without_url()),
         };
     }
-    let reason = if err.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        err.without_url().to_string()
-    };
-    ChannelError::transient(reason)
+    let chain = causes(&err);
+    if err.is_connect() {
+        if is_tls(&chain) {
+            return ChannelError::Config {
+                reason: format!("TLS with the server failed (certificate or handshake): {chain}"),
+            };
+        }
+        if is_dns(&chain) {
+            return ChannelError::Config {
+                reason: format!("the host name does not resolve: {chain}"),
+            };
+        }
+        if err.is_timeout() {
+            return ChannelError::transient("connecting timed out");
+        }
+        return ChannelError::transient(format!("connection failed: {chain}"));
+    }
+    if err.is_timeout() {
+        return ChannelError::Timeout { after: timeout };
+    }
+    ChannelError::ConnectionLost {
+        reason: err.without_url().to_string(),
+    }
+}
+
+/// The error's causes, joined, without the URL.
+fn causes(err: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        return "no detail".into();
+    }
+    parts.join(": ")
+}
+
+fn is_tls(chain: &str) -> bool {
+    let c = chain.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "invalid peer",
+    ]
+    .iter()
+    .any(|w| c.contains(w))
+}
+
+fn is_dns(chain: &str) -> bool {
+    let c = chain.to_ascii_lowercase();
+    [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+        "no address associated",
+    ]
+    .iter()
+    .any(|w| c.contains(w))
 }
 
 /// Checks an endpoint URL: https, or http on a loopback host (for local

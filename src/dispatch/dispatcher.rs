@@ -15,7 +15,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::builder::{DispatcherBuilder, canonical_url};
-use super::lane::{Job, Lane, unsettled};
+use super::lane::{Finishes, Job, Lane, unsettled};
 use super::metrics::ChannelMetrics;
 use super::plan::{Prepared, RoutePlan, View, fitted};
 use super::report::{DeliveryReport, DispatchReport, Outcome};
@@ -271,6 +271,8 @@ impl Dispatcher {
         let expired =
             (mode == Mode::Outbox && now >= publication.deadline).then_some(publication.deadline);
 
+        let finishes = Finishes::default();
+
         // 1. Render every message before sending anything.
         let customers = Audience::Customers;
         let page_message = if update.recipients.includes(&customers) {
@@ -318,8 +320,13 @@ impl Dispatcher {
         let primary_options = self.options(mode, inner.primary.deduplicates, None);
         type PrimaryJob<'f> = Pin<Box<dyn Future<Output = Option<DeliveryReport>> + Send + 'f>>;
         let mut primary_job: Option<PrimaryJob<'_>> = primary_prepared.as_ref().map(|prepared| {
-            Box::pin(self.publish_primary(prepared, &canonical, primary_options, expired))
-                as PrimaryJob<'_>
+            Box::pin(self.publish_primary(
+                prepared,
+                &canonical,
+                primary_options,
+                expired,
+                &finishes,
+            )) as PrimaryJob<'_>
         });
         let mut primary_done: Option<Option<DeliveryReport>> = None;
         let choice = match (&publication.link, primary_job.as_mut()) {
@@ -390,7 +397,7 @@ impl Dispatcher {
         //    primary finishing beside them if it missed its deadline.
         let lanes = (0..inner.lanes.len()).filter_map(|i| {
             let routes: Vec<&RoutePlan<'_>> = plans.iter().filter(|p| p.lane == i).collect();
-            (!routes.is_empty()).then(|| self.run_lane(i, routes, &link, mode, expired))
+            (!routes.is_empty()).then(|| self.run_lane(i, routes, &link, mode, expired, &finishes))
         });
         let fan_out = futures::future::join_all(lanes);
         let primary = async {
@@ -401,6 +408,8 @@ impl Dispatcher {
             }
         };
         let (primary, lanes) = futures::future::join(primary, fan_out).await;
+        // Every outcome is in the journal before the pass ends.
+        finishes.wait().await;
         let mut pending_since: Option<DateTime<Utc>> = None;
         let mut pending = false;
         let mut deliveries = Vec::new();
@@ -484,6 +493,7 @@ impl Dispatcher {
         canonical: &Arc<Url>,
         options: ClaimOptions,
         expired: Option<DateTime<Utc>>,
+        finishes: &Finishes,
     ) -> Option<DeliveryReport> {
         let inner = &*self.inner;
         let deadline = tokio::time::Instant::now() + inner.primary_deadline;
@@ -498,6 +508,7 @@ impl Dispatcher {
                 options,
                 expired,
                 peek: false,
+                finishes,
             };
             let report = self.run_job(job).await.into_iter().next()?;
             if !matches!(report.outcome, Outcome::InFlight { .. })
@@ -518,6 +529,7 @@ impl Dispatcher {
         link: &Arc<Url>,
         mode: Mode,
         expired: Option<DateTime<Utc>>,
+        finishes: &Finishes,
     ) -> (
         Vec<DeliveryReport>,
         HashMap<crate::channel::IdempotencyKey, bool>,
@@ -565,6 +577,7 @@ impl Dispatcher {
                     options: p.options,
                     expired,
                     peek,
+                    finishes,
                 })
             });
         let mut reports = Vec::with_capacity(capacity);

@@ -53,6 +53,37 @@ pub(crate) struct Job<'a> {
     /// wait for a rate-limit permit first, or most deliveries are expected
     /// to be settled (an outbox pass).
     pub(crate) peek: bool,
+    /// Where the background writes of final outcomes are collected.
+    pub(crate) finishes: &'a Finishes,
+}
+
+/// The background tasks writing deliveries' final outcomes to the journal;
+/// a pass waits for all of them before it ends.
+#[derive(Default)]
+pub(crate) struct Finishes(std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl Finishes {
+    fn push(&self, task: tokio::task::JoinHandle<()>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(task);
+    }
+
+    /// Waits for every write pushed so far.
+    pub(crate) async fn wait(&self) {
+        let tasks = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a journal write task failed");
+            }
+        }
+    }
 }
 
 /// What one delivery came to.
@@ -156,8 +187,18 @@ impl Dispatcher {
                     part,
                     resend: false,
                 };
-                self.deliver(lane, &entry, delivery, job.options, job.peek)
-                    .await
+                // Later parts read the thread this part extends: its record
+                // is written before they start.
+                let last = index == count;
+                self.deliver(
+                    lane,
+                    &entry,
+                    delivery,
+                    job.options,
+                    job.peek,
+                    last.then_some(job.finishes),
+                )
+                .await
             };
             count_outcome(lane, &done.outcome);
             held_back = done.outcome.receipt().is_none();
@@ -209,6 +250,7 @@ impl Dispatcher {
         mut delivery: Delivery,
         options: ClaimOptions,
         peek: bool,
+        finishes: Option<&Finishes>,
     ) -> Done {
         let inner = &*self.inner;
         let journal = &inner.journal;
@@ -346,11 +388,26 @@ impl Dispatcher {
                 _ => clock::now(),
             };
             guard.disarm();
-            if let Err(e) = journal.finish(&token, finish, at).await {
-                // The send happened (or failed) regardless; report what
-                // happened. If the journal missed it, the claim runs out and
-                // the delivery is reported in doubt later, never guessed.
-                tracing::error!(channel = %lane.name, key = %entry.key, error = %e, "journal finish failed");
+            let record = {
+                let (journal, channel, key) =
+                    (journal.clone(), lane.name.clone(), entry.key.clone());
+                async move {
+                    if let Err(e) = journal.finish(&token, finish, at).await {
+                        // The send happened (or failed) regardless; report
+                        // what happened. If the journal missed it, the claim
+                        // runs out and the delivery is reported in doubt
+                        // later, never guessed.
+                        tracing::error!(%channel, %key, error = %e, "journal finish failed");
+                    }
+                }
+            };
+            match (&next, finishes) {
+                // The last record of the delivery: written in the background
+                // (its own task, so a dropped publish still writes it), so the
+                // lane's slot goes to the next delivery at once; the publish
+                // waits for every such record before it returns.
+                (Err(_), Some(finishes)) => finishes.push(tokio::spawn(record)),
+                _ => record.await,
             }
             match next {
                 Err(outcome) => {

@@ -70,6 +70,9 @@ pub struct OutboxPass {
     pub errors: Vec<(IncidentId, u32, String)>,
     /// What retention pruned in this pass.
     pub pruned: Pruned,
+    /// How many publications still had work after the pass (due now or
+    /// later).
+    pub unsettled: usize,
 }
 
 impl OutboxPass {
@@ -162,6 +165,7 @@ impl Outbox {
             let cutoff = now - super::dispatcher::chrono_duration(age);
             pass.pruned = journal.prune(cutoff).await?;
         }
+        pass.unsettled = self.unsettled().await?;
         Ok(pass)
     }
 
@@ -185,16 +189,22 @@ impl Outbox {
         }
     }
 
-    /// Runs passes until no publication has work left (or `timeout` passes,
-    /// then returns how many still have). For tests, drills and a command
-    /// line that must finish what it started.
-    pub async fn drain(&self, timeout: Duration) -> Result<usize, JournalError> {
+    /// Runs passes until no publication has work left, or `timeout` has
+    /// passed; returns every pass's reports together, and in
+    /// [`OutboxPass::unsettled`] how many publications still have work. For
+    /// tests, drills and a command line that must finish what it started.
+    pub async fn drain(&self, timeout: Duration) -> Result<OutboxPass, JournalError> {
         let until = tokio::time::Instant::now() + timeout;
+        let mut all = OutboxPass::default();
         loop {
-            self.run_once().await?;
-            let left = self.unsettled().await?;
-            if left == 0 || tokio::time::Instant::now() >= until {
-                return Ok(left);
+            let pass = self.run_once().await?;
+            all.reports.extend(pass.reports);
+            all.errors.extend(pass.errors);
+            all.pruned.incidents += pass.pruned.incidents;
+            all.pruned.deliveries += pass.pruned.deliveries;
+            all.unsettled = pass.unsettled;
+            if all.unsettled == 0 || tokio::time::Instant::now() >= until {
+                return Ok(all);
             }
             let next = self.next_due().await?;
             let wait = next

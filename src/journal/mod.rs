@@ -21,7 +21,7 @@
 //! kept as a [`Transition`], for the review.
 //!
 //! The rule that decides what a claim does in each state is one function,
-//! [`decide`], shared by every backend; the [`conformance`] suite (feature
+//! [`decide`], shared by every backend; the `conformance` suite (feature
 //! `journal-conformance`) checks a backend against the contract.
 //!
 //! ## Incidents and publications
@@ -84,7 +84,7 @@ use crate::incident::{Incident, IncidentId};
 /// A backend must make [`Journal::claim`] atomic across everyone sharing the
 /// journal and durable before it returns, apply the claim rule [`decide`],
 /// and refuse a stale [`ClaimToken`] ([`JournalError::Conflict`]) without
-/// changing anything. Run [`conformance`] (feature `journal-conformance`)
+/// changing anything. Run `conformance` (feature `journal-conformance`)
 /// against a new backend.
 #[async_trait]
 pub trait Journal: Send + Sync + fmt::Debug {

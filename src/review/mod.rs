@@ -1,6 +1,6 @@
 //! The post-incident review: how well did we communicate?
 //!
-//! From the [journal](crate::dispatch::Journal), per audience and per channel:
+//! From the [journal](crate::journal::Journal), per audience and per channel:
 //! the time from the incident start to the first message, every silence
 //! between messages against the audience's target (its
 //! [`max_silence`](crate::audience::AudiencePolicy::max_silence)), the longest

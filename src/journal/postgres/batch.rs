@@ -197,26 +197,22 @@ async fn apply(
     tx.commit().await.map_err(db)
 }
 
-/// Takes the keys' advisory locks (in one global order) and reads their rows.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(h) FROM \
+     (SELECT DISTINCT hashtextextended(k, 7) AS h FROM unnest($1::text[]) AS k) AS s ORDER BY h";
+const SELECT: &str = "SELECT key, incident, channel, target, state, fence, attempts, updated_at \
+     FROM tidings_deliveries WHERE key = ANY($1)";
+
+/// Takes the keys' advisory locks (in one global order) and reads their
+/// rows: two statements, sent together (the server runs them in order).
 async fn prepare(
     tx: &deadpool_postgres::Transaction<'_>,
     keys: &[String],
 ) -> Result<HashMap<String, Stored>, JournalError> {
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(h) FROM \
-         (SELECT DISTINCT hashtextextended(k, 7) AS h FROM unnest($1::text[]) AS k) AS s ORDER BY h",
-        &[&keys],
-    )
-    .await
-    .map_err(db)?;
-    let found = tx
-        .query(
-            "SELECT key, incident, channel, target, state, fence, attempts, updated_at \
-             FROM tidings_deliveries WHERE key = ANY($1)",
-            &[&keys],
-        )
-        .await
-        .map_err(db)?;
+    let (lock, select) =
+        tokio::try_join!(tx.prepare_cached(LOCK), tx.prepare_cached(SELECT)).map_err(db)?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&keys];
+    let (_, found) =
+        tokio::try_join!(tx.execute(&lock, &params), tx.query(&select, &params)).map_err(db)?;
     let mut rows = HashMap::with_capacity(keys.len());
     for r in found {
         let state: String = r.get(4);
@@ -411,17 +407,30 @@ async fn write(
             new.at.push(at);
         }
     }
-    if !new.keys.is_empty() {
-        // Rows are inserted in the order keys were first claimed, so records
-        // come back in that order.
+    let mut transition_cols = TransitionRows::default();
+    for (incident, key, when, state) in transitions {
+        transition_cols.incidents.push(incident);
+        transition_cols.keys.push(key);
+        transition_cols.at.push(micros(when));
+        transition_cols.states.push(to_json(&state)?);
+    }
+    let mut thread_cols: [Vec<String>; 5] = Default::default();
+    for ((incident, channel, target), (root, latest)) in threads {
+        for (col, value) in thread_cols
+            .iter_mut()
+            .zip([incident, channel, target, root, latest])
+        {
+            col.push(value);
+        }
+    }
+    // The statements touch different rows: sent together, one round trip.
+    let insert = async {
+        if new.keys.is_empty() {
+            return Ok(0);
+        }
+        let stmt = tx.prepare_cached(INSERT).await?;
         tx.execute(
-            "INSERT INTO tidings_deliveries \
-             (key, incident, channel, target, entry, state, fence, attempts, updated_at) \
-             SELECT key, incident, channel, target, entry, state, fence, attempts, at \
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                         $6::text[], $7::int8[], $8::int8[], $9::int8[]) WITH ORDINALITY \
-               AS n(key, incident, channel, target, entry, state, fence, attempts, at, i) \
-             ORDER BY i",
+            &stmt,
             &[
                 &new.keys,
                 &new.incidents,
@@ -435,15 +444,14 @@ async fn write(
             ],
         )
         .await
-        .map_err(db)?;
-    }
-    if !changed.keys.is_empty() {
+    };
+    let update = async {
+        if changed.keys.is_empty() {
+            return Ok(0);
+        }
+        let stmt = tx.prepare_cached(UPDATE).await?;
         tx.execute(
-            "UPDATE tidings_deliveries AS d SET state = u.state, fence = u.fence, \
-               attempts = u.attempts, updated_at = u.at \
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) \
-               AS u(key, state, fence, attempts, at) \
-             WHERE d.key = u.key",
+            &stmt,
             &[
                 &changed.keys,
                 &changed.states,
@@ -453,49 +461,57 @@ async fn write(
             ],
         )
         .await
-        .map_err(db)?;
-    }
-    if !transitions.is_empty() {
-        let mut incidents = Vec::with_capacity(transitions.len());
-        let mut keys = Vec::with_capacity(transitions.len());
-        let mut at = Vec::with_capacity(transitions.len());
-        let mut states = Vec::with_capacity(transitions.len());
-        for (incident, key, when, state) in transitions {
-            incidents.push(incident);
-            keys.push(key);
-            at.push(micros(when));
-            states.push(to_json(&state)?);
+    };
+    let history = async {
+        if transition_cols.keys.is_empty() {
+            return Ok(0);
         }
-        tx.execute(
-            "INSERT INTO tidings_transitions (incident, key, at, state) \
-             SELECT incident, key, at, state \
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[]) WITH ORDINALITY \
-               AS t(incident, key, at, state, n) ORDER BY n",
-            &[&incidents, &keys, &at, &states],
-        )
-        .await
-        .map_err(db)?;
-    }
-    if !threads.is_empty() {
-        let mut cols: [Vec<String>; 5] = Default::default();
-        for ((incident, channel, target), (root, latest)) in threads {
-            for (col, value) in cols
-                .iter_mut()
-                .zip([incident, channel, target, root, latest])
-            {
-                col.push(value);
-            }
+        let stmt = tx.prepare_cached(TRANSITIONS).await?;
+        let t = &transition_cols;
+        tx.execute(&stmt, &[&t.incidents, &t.keys, &t.at, &t.states])
+            .await
+    };
+    let thread = async {
+        if thread_cols[0].is_empty() {
+            return Ok(0);
         }
-        tx.execute(
-            "INSERT INTO tidings_threads (incident, channel, target, root, latest) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-             ON CONFLICT (incident, channel, target) DO UPDATE SET latest = EXCLUDED.latest",
-            &[&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]],
-        )
-        .await
-        .map_err(db)?;
-    }
+        let stmt = tx.prepare_cached(THREADS).await?;
+        let c = &thread_cols;
+        tx.execute(&stmt, &[&c[0], &c[1], &c[2], &c[3], &c[4]])
+            .await
+    };
+    tokio::try_join!(insert, update, history, thread).map_err(db)?;
     Ok(())
+}
+
+/// New rows, inserted in the order they were first claimed (so records come
+/// back in that order).
+const INSERT: &str = "INSERT INTO tidings_deliveries \
+     (key, incident, channel, target, entry, state, fence, attempts, updated_at) \
+     SELECT key, incident, channel, target, entry, state, fence, attempts, at \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::int8[], $8::int8[], $9::int8[]) WITH ORDINALITY \
+       AS n(key, incident, channel, target, entry, state, fence, attempts, at, i) \
+     ORDER BY i";
+const UPDATE: &str = "UPDATE tidings_deliveries AS d SET state = u.state, fence = u.fence, \
+       attempts = u.attempts, updated_at = u.at \
+     FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) \
+       AS u(key, state, fence, attempts, at) \
+     WHERE d.key = u.key";
+const TRANSITIONS: &str = "INSERT INTO tidings_transitions (incident, key, at, state) \
+     SELECT incident, key, at, state \
+     FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[]) WITH ORDINALITY \
+       AS t(incident, key, at, state, n) ORDER BY n";
+const THREADS: &str = "INSERT INTO tidings_threads (incident, channel, target, root, latest) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+     ON CONFLICT (incident, channel, target) DO UPDATE SET latest = EXCLUDED.latest";
+
+#[derive(Default)]
+struct TransitionRows {
+    incidents: Vec<String>,
+    keys: Vec<String>,
+    at: Vec<i64>,
+    states: Vec<String>,
 }
 
 #[derive(Default)]

@@ -1,33 +1,4 @@
-//! The PostgreSQL journal: several replicas of a service share one database
-//! and split the work; every claim is atomic across them.
-//!
-//! Claims, renewals, finishes and releases are committed in groups (every
-//! one queued at a moment, in one transaction with a few set-based
-//! statements), so a fan-out of thousands costs a few round trips per group,
-//! not per delivery. Each writer takes a transaction-scoped advisory lock per
-//! delivery key, in one global order, before it reads and writes the row:
-//! two replicas never both win a claim, and never deadlock. The claim rule is
-//! the one every backend shares ([`decide`](super::decide)).
-//!
-//! Tables are prefixed `tidings_`; the schema is migrated on connect (under
-//! an advisory lock, so replicas starting together migrate once) and carries
-//! its version. Connections come from a pool; every database call has a
-//! timeout.
-//!
-//! TLS is not built in yet: connect over a trusted network or a local
-//! socket (`sslmode=require` is refused).
-//!
-//! ```no_run
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
-//! use tidings::journal::PostgresJournal;
-//!
-//! let journal = PostgresJournal::connect("postgres://tidings@db.internal/tidings").await?;
-//! # let _ = journal;
-//! # Ok(())
-//! # }
-//! ```
+//! The PostgreSQL journal (see [`PostgresJournal`]).
 
 mod batch;
 mod schema;
@@ -99,8 +70,36 @@ impl PostgresOptions {
     }
 }
 
-/// A [`Journal`] in PostgreSQL, shared by replicas; see the
-/// [module docs](self).
+/// The PostgreSQL journal: several replicas of a service share one database
+/// and split the work; every claim is atomic across them.
+///
+/// Claims, renewals, finishes and releases are committed in groups (every
+/// one queued at a moment, in one transaction with a few set-based
+/// statements), so a fan-out of thousands costs a few round trips per group,
+/// not per delivery. Each writer takes a transaction-scoped advisory lock per
+/// delivery key, in one global order, before it reads and writes the row:
+/// two replicas never both win a claim, and never deadlock. The claim rule is
+/// the one every backend shares ([`decide`](super::decide)).
+///
+/// Tables are prefixed `tidings_`; the schema is migrated on connect (under
+/// an advisory lock, so replicas starting together migrate once) and carries
+/// its version. Connections come from a pool; every database call has a
+/// timeout.
+///
+/// TLS is not built in yet: connect over a trusted network or a local
+/// socket (`sslmode=require` is refused).
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use tidings::journal::PostgresJournal;
+///
+/// let journal = PostgresJournal::connect("postgres://tidings@db.internal/tidings").await?;
+/// # let _ = journal;
+/// # Ok(())
+/// # }
+/// ```
 pub struct PostgresJournal {
     pool: Pool,
     batch: mpsc::UnboundedSender<Op>,

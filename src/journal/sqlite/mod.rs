@@ -1,41 +1,4 @@
-//! The SQLite journal: one embedded file, for a service that runs as one
-//! process (or a few on one machine).
-//!
-//! Every claim is committed to the file (and, with the default
-//! [`Synchronous::Full`], flushed to the disk) before the send starts, so a
-//! process killed at any moment, restarted on the same file, neither loses
-//! nor repeats a delivery; what was in flight at the kill is found in doubt
-//! after its lease, and resent only where the provider deduplicates.
-//!
-//! Writes go through one thread that commits every write queued at that
-//! moment in one transaction (group commit): many concurrent sends cost one
-//! disk flush, not one each. Reads go through a second connection (WAL mode:
-//! readers never wait for the writer). Several processes may open the same
-//! file: SQLite's write lock keeps claims atomic between them (waiting up to
-//! the busy timeout), but for replicas on several machines use PostgreSQL.
-//!
-//! ```no_run
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
-//! use tidings::journal::SqliteJournal;
-//! # use tidings::channel::memory::MemoryChannel;
-//! # use tidings::prelude::*;
-//!
-//! let journal = Arc::new(SqliteJournal::open("/var/lib/my-service/tidings.db").await?);
-//! let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
-//! #   .primary("page", Arc::new(MemoryChannel::primary("https://status.example.com/".parse()?)))
-//!     .journal(journal)
-//!     // … channels and audiences …
-//!     .build()?;
-//! // Finish whatever a previous run left, then keep finishing.
-//! tokio::spawn({
-//!     let outbox = dispatcher.outbox();
-//!     async move { outbox.run().await }
-//! });
-//! # Ok(())
-//! # }
-//! ```
+//! The SQLite journal (see [`SqliteJournal`]).
 
 mod schema;
 mod worker;
@@ -112,7 +75,44 @@ impl SqliteOptions {
     }
 }
 
-/// A [`Journal`] in an SQLite file; see the [module docs](self).
+/// The SQLite journal: one embedded file, for a service that runs as one
+/// process (or a few on one machine).
+///
+/// Every claim is committed to the file (and, with the default
+/// [`Synchronous::Full`], flushed to the disk) before the send starts, so a
+/// process killed at any moment, restarted on the same file, neither loses
+/// nor repeats a delivery; what was in flight at the kill is found in doubt
+/// after its lease, and resent only where the provider deduplicates.
+///
+/// Writes go through one thread that commits every write queued at that
+/// moment in one transaction (group commit): many concurrent sends cost one
+/// disk flush, not one each. Reads go through a second connection (WAL mode:
+/// readers never wait for the writer). Several processes may open the same
+/// file: SQLite's write lock keeps claims atomic between them (waiting up to
+/// the busy timeout), but for replicas on several machines use PostgreSQL.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use tidings::journal::SqliteJournal;
+/// # use tidings::channel::memory::MemoryChannel;
+/// # use tidings::prelude::*;
+///
+/// let journal = Arc::new(SqliteJournal::open("/var/lib/my-service/tidings.db").await?);
+/// let dispatcher = Dispatcher::builder("https://status.example.com/incidents/{id}")
+/// #   .primary("page", Arc::new(MemoryChannel::primary("https://status.example.com/".parse()?)))
+///     .journal(journal)
+///     // … channels and audiences …
+///     .build()?;
+/// // Finish whatever a previous run left, then keep finishing.
+/// tokio::spawn({
+///     let outbox = dispatcher.outbox();
+///     async move { outbox.run().await }
+/// });
+/// # Ok(())
+/// # }
+/// ```
 pub struct SqliteJournal {
     path: PathBuf,
     writer: Worker,
