@@ -7,6 +7,7 @@
     clippy::expect_used
 )]
 
+pub mod oracle;
 #[cfg(feature = "journal-postgres")]
 pub mod postgres;
 pub mod sms_texts;

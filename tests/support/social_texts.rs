@@ -172,3 +172,97 @@ pub fn soup() -> impl Strategy<Value = String> {
     ];
     proptest::collection::vec(bit, 0..60).prop_map(|v| v.concat())
 }
+
+/// Something that may be a link, built from parts twitter-text decides on:
+/// what comes before it, a scheme, user information, a host (ASCII,
+/// internationalised, punycode, internationalised top-level domains, `t.co`,
+/// too long a label, no known top-level domain), a port, a path, a query and
+/// what follows it (punctuation, a trailing `?`, an ellipsis, an emoji).
+pub fn url_like() -> impl Strategy<Value = String> {
+    let long_label = format!("{}.com", "a".repeat(64));
+    (
+        proptest::sample::select(vec![
+            "", "", "", " ", "(", ":", "-", "/", "_", ".", "@", "#", "$", "a", "é", "障", "😀",
+            "\u{FEFF}", "＠", "\"", "«", "[", "'", "\u{200B}", "\u{202E}", "see:",
+        ]),
+        proptest::sample::select(vec![
+            "", "", "http://", "https://", "HTTPS://", "Http://", "ftp://", "www.",
+        ]),
+        proptest::sample::select(vec!["", "", "", "user:pw@", "user@", "a.b@"]),
+        proptest::sample::select(vec![
+            "example.com".to_owned(),
+            "status.example.co.uk".to_owned(),
+            "bücher.de".to_owned(),
+            "例え.jp".to_owned(),
+            "foo.みんな".to_owned(),
+            "例え.テスト".to_owned(),
+            "xn--bcher-kva.de".to_owned(),
+            "foo.xn--p1ai".to_owned(),
+            "пример.рф".to_owned(),
+            "a.co".to_owned(),
+            "t.co".to_owned(),
+            "x.com".to_owned(),
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "www.example".to_owned(),
+            "example.cop".to_owned(),
+            "EXAMPLE.COM".to_owned(),
+            "sub-domain.example.io".to_owned(),
+            "-bad.com".to_owned(),
+            "a_b.com".to_owned(),
+            "a--b.dev".to_owned(),
+            "ex😀.com".to_owned(),
+            long_label,
+        ]),
+        proptest::sample::select(vec!["", "", "", ":8080", ":", ":99999"]),
+        proptest::sample::select(vec![
+            "",
+            "",
+            "/",
+            "/x",
+            "/a(b)",
+            "/a.(b)",
+            "/x.",
+            "/x,",
+            "/ü",
+            "/%20",
+            "/#frag",
+            "/~u",
+            "/abc/def",
+            "/a-b_c",
+            "/@user",
+            "/!",
+            "/障害",
+            "/a/b.html",
+            "/(x)/y",
+            "/x_",
+            "/abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklm",
+        ]),
+        proptest::sample::select(vec![
+            "", "", "", "?", "?x=1", "?x=1&", "?a=b#c", "?q=a+b", "?x=(1)", "?x=é", "?x=1.", "#x",
+        ]),
+        proptest::sample::select(vec![
+            "", "", "", ".", ",", "?", "!", ")", "...", "…", " end", "😀", ":", ";", "'", "\"",
+            "”", ".com", "/", "\u{3002}", "-", "?!", "\u{FFFE}",
+        ]),
+    )
+        .prop_map(|(before, scheme, user, host, port, path, query, after)| {
+            format!("{before}{scheme}{user}{host}{port}{path}{query}{after}")
+        })
+}
+
+/// One to four [`url_like`] pieces among words and separators.
+pub fn url_sentence() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        (
+            prop_oneof![
+                3 => url_like(),
+                1 => "[a-z]{1,8}",
+                1 => "[\u{4e00}-\u{4e20}]{1,3}",
+            ],
+            proptest::sample::select(vec![" ", "\n", "", "  ", ", ", "\u{3000}"]),
+        ),
+        1..5,
+    )
+    .prop_map(|v| v.into_iter().map(|(a, b)| format!("{a}{b}")).collect())
+}
