@@ -342,6 +342,19 @@ fn generated_texts_count_as_the_calculator_counts() {
     );
 }
 
+/// The units `text` takes in `encoding`.
+fn units_in(encoding: Encoding, text: &str) -> usize {
+    match encoding {
+        Encoding::Gsm7 => text.chars().map(|c| gsm7_septets(c).unwrap()).sum(),
+        Encoding::Ucs2 => text.encode_utf16().count(),
+    }
+}
+
+/// A piece (an escape pair, a line break, a surrogate pair, a cluster) after
+/// every number of filler characters up to 170, once or twice, then filler
+/// up to a total one unit short of, exactly at or one unit past a limit
+/// (one segment, two or three concatenated): where a piece falls on a
+/// boundary, cutting it otherwise than the calculator changes the count.
 #[test]
 fn every_alignment_around_the_boundaries_counts_as_the_calculator_counts() {
     let family = "👨\u{200D}👩\u{200D}👧\u{200D}👦";
@@ -359,17 +372,37 @@ fn every_alignment_around_the_boundaries_counts_as_the_calculator_counts() {
         ("ç", "🏳\u{FE0F}\u{200D}🌈"),
         ("ç", "e\u{301}\u{301}\u{301}"),
         ("ç", "1\u{FE0F}\u{20E3}"),
+        // One grapheme to the calculator's rules, two to today's: kept
+        // whole here.
+        ("ç", "x\u{200D}♀"),
         ("ç", "\r\n"),
         ("😀", "]"),
     ] {
+        let encoding = segments(&format!("{filler}{piece}")).encoding;
+        let (single, concatenated) = (encoding.single(), encoding.concatenated());
+        let width = units_in(encoding, filler);
+        let limits = [single, 2 * concatenated, 3 * concatenated];
         for lead in 0..=170 {
-            for (pieces, tail) in [(1, 0), (1, 1), (2, 67), (1, 153)] {
-                texts.push(format!(
-                    "{}{}{}",
-                    filler.repeat(lead),
-                    piece.repeat(pieces),
-                    filler.repeat(tail)
-                ));
+            // The piece alone after the lead, in one segment or two.
+            texts.push(format!("{}{piece}", filler.repeat(lead)));
+            let near = (concatenated - 12..=concatenated + 2).contains(&(lead * width));
+            for pieces in 1..=2 {
+                let head = format!("{}{}", filler.repeat(lead), piece.repeat(pieces));
+                let used = units_in(encoding, &head);
+                // Every tight total where the piece is near the first
+                // boundary, one of them elsewhere.
+                let totals: Vec<usize> = limits
+                    .iter()
+                    .flat_map(|&l| [l - 1, l, l + 1])
+                    .enumerate()
+                    .filter(|(i, _)| near || i % 9 == (lead + pieces) % 9)
+                    .map(|(_, t)| t)
+                    .collect();
+                for total in totals {
+                    if let Some(rest) = total.checked_sub(used) {
+                        texts.push(format!("{head}{}", filler.repeat(rest / width)));
+                    }
+                }
             }
         }
     }
