@@ -163,6 +163,17 @@ fn atoms(text: &str) -> impl Iterator<Item = &str> {
 /// segment starts the next one. A single cluster longer than a whole segment
 /// (a letter with dozens of combining marks) is counted as the segments it
 /// fills, so the count is never below what any carrier sends.
+///
+/// Every test run compares it with Twilio's calculator itself (the npm
+/// package `sms-segments-calculator`, in Node.js: `tests/sms_oracle.rs`):
+/// the encoding and the units are always the calculator's, and so is the
+/// count wherever the calculator cuts the text into the same pieces. It cuts
+/// smaller pieces in places, following the grapheme rules of Unicode 10
+/// (`grapheme-splitter`): an emoji modifier after a letter, `ZWJ` before
+/// an emoji newer than those rules, an Indic conjunct; there this count may
+/// be higher, never lower. The empty text is 0 segments here (nothing is
+/// sent), 1 in the calculator, and a cluster longer than a segment fills
+/// segments here where the calculator overfills one.
 pub fn segments(text: &str) -> Segments {
     let encoding = encoding(text);
     let width = |c: char| match encoding {

@@ -7,10 +7,14 @@
     clippy::expect_used
 )]
 
+pub mod oracle;
 #[cfg(feature = "journal-postgres")]
 pub mod postgres;
+pub mod sms_texts;
 #[cfg(feature = "email")]
 pub mod smtp;
+#[cfg(feature = "x")]
+pub mod social_texts;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

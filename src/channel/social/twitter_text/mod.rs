@@ -37,11 +37,13 @@
 //! them; X may count them as 2, never as more.
 //!
 //! The port follows twitter-text's JavaScript source (github.com/twitter/
-//! twitter-text, Apache-2.0) and its top-level domain list (`tlds.rs`). It
-//! is checked against twitter-text's published conformance cases (the
-//! `conformance` tests, which read them from outside the repository), and
-//! was compared with twitter-text 3.1.0 itself on 80,000 generated posts
-//! and on every emoji, with no difference.
+//! twitter-text, Apache-2.0) and its top-level domain list (`tlds.rs`).
+//! Every test run compares it with twitter-text 3.1.0 itself, the npm
+//! package run in Node.js (`tests/x_oracle.rs`), on a few thousand
+//! generated posts, on every emoji and on every post the fitter makes. Its
+//! published conformance cases, which cannot be copied here, are run by
+//! hand (the ignored `conformance` tests, which read them from outside the
+//! repository).
 
 #[cfg(test)]
 mod conformance;
