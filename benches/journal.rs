@@ -83,6 +83,47 @@ fn journals(c: &mut Criterion) {
             println!("TIDINGS_BENCH_POSTGRES is not set: the PostgreSQL journal is not measured")
         }
     }
+    // The journal's own cost: the same fan-out to the in-memory channel.
+    let mut group = c.benchmark_group("journal_memory_channel");
+    group
+        .throughput(Throughput::Elements(N as u64))
+        .sample_size(10);
+    for (name, journal) in &backends {
+        let d = Dispatcher::builder("https://status.example.com/incidents/{id}")
+            .primary(
+                "page",
+                Arc::new(MemoryChannel::primary(
+                    "https://status.example.com/".parse().unwrap(),
+                )),
+            )
+            .channel("sink", Arc::new(MemoryChannel::new()))
+            .audience(AudiencePolicy::new(Audience::Customers).route(Route::new(
+                "sink",
+                (0..N).map(|i| Target::new(format!("ep-{i}")).unwrap()),
+            )))
+            .journal(journal.clone())
+            .concurrency_per_channel(CONCURRENCY)
+            .build()
+            .unwrap();
+        group.bench_function(BenchmarkId::new(*name, N), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let d = &d;
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let (inc, up) = incident();
+                        let start = Instant::now();
+                        let report = d.publish(&inc, &up).await.unwrap();
+                        total += start.elapsed();
+                        assert_eq!(report.sent_now(), N + 1);
+                    }
+                    total
+                }
+            });
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("journal_webhook_loopback");
     group
         .throughput(Throughput::Elements(N as u64))

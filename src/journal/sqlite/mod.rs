@@ -117,6 +117,8 @@ pub struct SqliteJournal {
     path: PathBuf,
     writer: Worker,
     reader: Worker,
+    /// Stops the checkpointer thread when dropped.
+    _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
 impl fmt::Debug for SqliteJournal {
@@ -151,15 +153,17 @@ impl SqliteJournal {
                 reader
                     .execute_batch("PRAGMA query_only = ON")
                     .map_err(unavailable)?;
-                Ok::<_, JournalError>((writer, reader))
+                let checkpoints = schema::connect(&path, &options)?;
+                Ok::<_, JournalError>((writer, reader, checkpoints))
             })
             .await
             .map_err(|e| JournalError::unavailable(format!("opening the journal: {e}")))??
         };
-        let (writer, reader) = opened;
+        let (writer, reader, checkpoints) = opened;
         Ok(Self {
-            writer: Worker::writer("tidings-sqlite-writer", writer)?,
-            reader: Worker::reader("tidings-sqlite-reader", reader)?,
+            writer: Worker::writer("tdg-sqlite-w", writer)?,
+            reader: Worker::reader("tdg-sqlite-r", reader)?,
+            _checkpoints: worker::checkpointer(checkpoints, Duration::from_millis(500))?,
             path,
         })
     }
@@ -173,86 +177,115 @@ impl SqliteJournal {
     pub const SCHEMA_VERSION: i64 = schema::VERSION;
 }
 
+/// A delivery row: its id, where it goes (for threads) and its state.
+struct Found {
+    id: i64,
+    incident: String,
+    channel: String,
+    target: String,
+    row: Row,
+}
+
 /// Reads the row of `key`, if any.
-fn read_row(conn: &Connection, key: &str) -> Result<Option<(i64, Row)>, JournalError> {
+fn read_row(conn: &Connection, key: &str) -> Result<Option<Found>, JournalError> {
     let found = conn
-        .prepare_cached("SELECT id, state, fence, attempts FROM deliveries WHERE key = ?1")
+        .prepare_cached(
+            "SELECT id, incident, channel, target, state, fence, attempts \
+             FROM deliveries WHERE key = ?1",
+        )
         .map_err(unavailable)?
         .query_row([key], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })
         .optional()
         .map_err(unavailable)?;
     found
-        .map(|(id, state, fence, attempts)| {
-            Ok((
+        .map(|(id, incident, channel, target, state, fence, attempts)| {
+            Ok(Found {
                 id,
-                Row {
+                incident,
+                channel,
+                target,
+                row: Row {
                     state: from_json(&state)?,
                     fence: u64::try_from(fence).unwrap_or(0),
                     attempts: count(attempts),
                 },
-            ))
+            })
         })
         .transpose()
 }
 
-/// Writes a row's state (and records each transition).
+/// The history lines of `transitions` at `at`: one JSON array per line,
+/// `[at_micros, state]`.
+fn history_lines(transitions: &[DeliveryState], at: DateTime<Utc>) -> Result<String, JournalError> {
+    let mut lines = String::new();
+    for state in transitions {
+        lines.push_str(&to_json(&(micros(at), state))?);
+        lines.push('\n');
+    }
+    Ok(lines)
+}
+
+/// The owner column of a row in `state`: the claim's owner, else NULL.
+fn claimed_by(state: &DeliveryState) -> Option<&str> {
+    match state {
+        DeliveryState::Claimed { owner, .. } => Some(owner.as_str()),
+        _ => None,
+    }
+}
+
+/// Writes a row's state and appends each transition to its history.
 fn write_row(
     conn: &Connection,
     id: i64,
-    incident: &str,
-    key: &str,
     row: &Row,
     transitions: &[DeliveryState],
     at: DateTime<Utc>,
 ) -> Result<(), JournalError> {
     conn.prepare_cached(
-        "UPDATE deliveries SET state = ?1, fence = ?2, attempts = ?3, updated_at = ?4 WHERE id = ?5",
+        "UPDATE deliveries SET state = ?1, owner = ?2, fence = ?3, attempts = ?4, updated_at = ?5, \
+         history = history || ?6 WHERE id = ?7",
     )
     .map_err(unavailable)?
     .execute(params![
         to_json(&row.state)?,
+        claimed_by(&row.state),
         i64::try_from(row.fence).unwrap_or(i64::MAX),
         i64::from(row.attempts),
         micros(at),
+        history_lines(transitions, at)?,
         id
     ])
     .map_err(unavailable)?;
-    record_transitions(conn, incident, key, transitions, at)
-}
-
-fn record_transitions(
-    conn: &Connection,
-    incident: &str,
-    key: &str,
-    transitions: &[DeliveryState],
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO transitions (incident, key, at, state) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(unavailable)?;
-    for state in transitions {
-        insert
-            .execute(params![incident, key, micros(at), to_json(state)?])
-            .map_err(unavailable)?;
-    }
     Ok(())
 }
 
-/// The incident of a delivery row.
-fn row_incident(conn: &Connection, id: i64) -> Result<(String, String, String), JournalError> {
-    conn.prepare_cached("SELECT incident, channel, target FROM deliveries WHERE id = ?1")
-        .map_err(unavailable)?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(unavailable)
+/// Starts a thread at `latest`, or makes `latest` its newest message.
+fn upsert_thread(
+    conn: &Connection,
+    incident: &str,
+    channel: &str,
+    target: &str,
+    latest: &str,
+) -> Result<(), JournalError> {
+    conn.prepare_cached(
+        "INSERT INTO threads (incident, channel, target, root, latest) \
+         VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (incident, channel, target) DO UPDATE SET latest = excluded.latest",
+    )
+    .map_err(unavailable)?
+    .execute(params![incident, channel, target, latest])
+    .map_err(unavailable)?;
+    Ok(())
 }
 
 fn store_incident(conn: &Connection, incident: &Incident) -> Result<(), JournalError> {
@@ -498,44 +531,55 @@ impl Journal for SqliteJournal {
         self.writer
             .run(move |conn| {
                 let key = entry.key.as_str();
+                // A delivery claimed for the first time (the common case): one
+                // insert, which a row already there turns into nothing.
+                let first = row::claim(&entry.key, None, &owner, now, lease_until, options);
+                if let Some(new) = &first.row {
+                    let inserted = conn
+                        .prepare_cached(
+                            "INSERT INTO deliveries (key, incident, channel, target, entry, state, \
+                             owner, fence, attempts, updated_at, history) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                             ON CONFLICT (key) DO NOTHING",
+                        )
+                        .map_err(unavailable)?
+                        .execute(params![
+                            key,
+                            entry.incident.as_str(),
+                            &*entry.channel,
+                            entry.target.as_str(),
+                            to_json(&entry)?,
+                            to_json(&new.state)?,
+                            owner.as_str(),
+                            i64::try_from(new.fence).unwrap_or(i64::MAX),
+                            i64::from(new.attempts),
+                            micros(now),
+                            history_lines(&first.transitions, now)?
+                        ])
+                        .map_err(unavailable)?;
+                    if inserted == 1 {
+                        return Ok(first.answer);
+                    }
+                }
                 let found = read_row(conn, key)?;
                 let write = row::claim(
                     &entry.key,
-                    found.as_ref().map(|(_, r)| r),
+                    found.as_ref().map(|f| &f.row),
                     &owner,
                     now,
                     lease_until,
                     options,
                 );
-                let Some(new) = write.row else {
-                    return Ok(write.answer);
-                };
-                let incident = entry.incident.as_str();
-                match found {
-                    Some((id, _)) => {
-                        write_row(conn, id, incident, key, &new, &write.transitions, now)?;
+                match (write.row, found) {
+                    (Some(new), Some(found)) => {
+                        write_row(conn, found.id, &new, &write.transitions, now)?;
                     }
-                    None => {
-                        conn.prepare_cached(
-                            "INSERT INTO deliveries \
-                             (key, incident, channel, target, entry, state, fence, attempts, updated_at) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        )
-                        .map_err(unavailable)?
-                        .execute(params![
-                            key,
-                            incident,
-                            &*entry.channel,
-                            entry.target.as_str(),
-                            to_json(&entry)?,
-                            to_json(&new.state)?,
-                            i64::try_from(new.fence).unwrap_or(i64::MAX),
-                            i64::from(new.attempts),
-                            micros(now)
-                        ])
-                        .map_err(unavailable)?;
-                        record_transitions(conn, incident, key, &write.transitions, now)?;
+                    (Some(_), None) => {
+                        return Err(JournalError::corrupt(format!(
+                            "delivery {key} is neither new nor stored"
+                        )));
                     }
+                    (None, _) => {}
                 }
                 Ok(write.answer)
             })
@@ -550,13 +594,27 @@ impl Journal for SqliteJournal {
         let token = token.clone();
         self.writer
             .run(move |conn| {
-                let found = read_row(conn, token.key().as_str())?;
-                let new = row::renew(found.as_ref().map(|(_, r)| r), &token, lease_until)?;
-                if let Some((id, _)) = found {
-                    conn.prepare_cached("UPDATE deliveries SET state = ?1 WHERE id = ?2")
-                        .map_err(unavailable)?
-                        .execute(params![to_json(&new.state)?, id])
-                        .map_err(unavailable)?;
+                let state = DeliveryState::Claimed {
+                    owner: token.owner().clone(),
+                    fence: token.fence(),
+                    lease_until,
+                };
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE deliveries SET state = ?1 WHERE key = ?2 AND owner = ?3 AND fence = ?4",
+                    )
+                    .map_err(unavailable)?
+                    .execute(params![
+                        to_json(&state)?,
+                        token.key().as_str(),
+                        token.owner().as_str(),
+                        i64::try_from(token.fence()).unwrap_or(i64::MAX)
+                    ])
+                    .map_err(unavailable)?;
+                if changed == 0 {
+                    return Err(JournalError::Conflict {
+                        key: token.key().clone(),
+                    });
                 }
                 Ok(())
             })
@@ -573,6 +631,47 @@ impl Journal for SqliteJournal {
         self.writer
             .run(move |conn| {
                 let key = token.key().as_str();
+                if let Finish::Sent(receipt) = &finish {
+                    // Sent: the state does not depend on the row, so one
+                    // update that only a holder of the claim matches.
+                    let state = DeliveryState::Sent(receipt.clone());
+                    let found = conn
+                        .prepare_cached(
+                            "UPDATE deliveries SET state = ?1, owner = NULL, updated_at = ?2, \
+                             history = history || ?3 \
+                             WHERE key = ?4 AND owner = ?5 AND fence = ?6 \
+                             RETURNING incident, channel, target",
+                        )
+                        .map_err(unavailable)?
+                        .query_row(
+                            params![
+                                to_json(&state)?,
+                                micros(at),
+                                history_lines(std::slice::from_ref(&state), at)?,
+                                key,
+                                token.owner().as_str(),
+                                i64::try_from(token.fence()).unwrap_or(i64::MAX)
+                            ],
+                            |r| {
+                                Ok((
+                                    r.get::<_, String>(0)?,
+                                    r.get::<_, String>(1)?,
+                                    r.get::<_, String>(2)?,
+                                ))
+                            },
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    let Some((incident, channel, target)) = found else {
+                        return Err(JournalError::Conflict {
+                            key: token.key().clone(),
+                        });
+                    };
+                    if let Some(latest) = &receipt.message_ref {
+                        upsert_thread(conn, &incident, &channel, &target, latest.as_str())?;
+                    }
+                    return Ok(());
+                }
                 let found = read_row(conn, key)?;
                 let sent_ref = match &finish {
                     Finish::Sent(Receipt {
@@ -581,21 +680,20 @@ impl Journal for SqliteJournal {
                     }) => Some(r.clone()),
                     _ => None,
                 };
-                let new = row::finish(found.as_ref().map(|(_, r)| r), &token, finish)?;
-                let Some((id, _)) = found else {
+                let new = row::finish(found.as_ref().map(|f| &f.row), &token, finish)?;
+                let Some(Found {
+                    id,
+                    incident,
+                    channel,
+                    target,
+                    ..
+                }) = found
+                else {
                     return Ok(());
                 };
-                let (incident, channel, target) = row_incident(conn, id)?;
-                write_row(conn, id, &incident, key, &new, std::slice::from_ref(&new.state), at)?;
+                write_row(conn, id, &new, std::slice::from_ref(&new.state), at)?;
                 if let Some(latest) = sent_ref {
-                    conn.prepare_cached(
-                        "INSERT INTO threads (incident, channel, target, root, latest) \
-                         VALUES (?1, ?2, ?3, ?4, ?4) \
-                         ON CONFLICT (incident, channel, target) DO UPDATE SET latest = excluded.latest",
-                    )
-                    .map_err(unavailable)?
-                    .execute(params![incident, channel, target, latest.as_str()])
-                    .map_err(unavailable)?;
+                    upsert_thread(conn, &incident, &channel, &target, latest.as_str())?;
                 }
                 Ok(())
             })
@@ -612,13 +710,12 @@ impl Journal for SqliteJournal {
         self.writer
             .run(move |conn| {
                 let found = read_row(conn, key.as_str())?;
-                let Some(new) = row::release(found.as_ref().map(|(_, r)| r), &owner) else {
+                let Some(new) = row::release(found.as_ref().map(|f| &f.row), &owner) else {
                     return Ok(false);
                 };
-                if let Some((id, _)) = found {
-                    let (incident, _, _) = row_incident(conn, id)?;
+                if let Some(found) = found {
                     let state = new.state.clone();
-                    write_row(conn, id, &incident, key.as_str(), &new, &[state], at)?;
+                    write_row(conn, found.id, &new, &[state], at)?;
                 }
                 Ok(true)
             })
@@ -628,7 +725,7 @@ impl Journal for SqliteJournal {
     async fn state(&self, key: &IdempotencyKey) -> Result<Option<DeliveryState>, JournalError> {
         let key = key.clone();
         self.reader
-            .run(move |conn| Ok(read_row(conn, key.as_str())?.map(|(_, r)| r.state)))
+            .run(move |conn| Ok(read_row(conn, key.as_str())?.map(|f| f.row.state)))
             .await
     }
 
@@ -692,27 +789,30 @@ impl Journal for SqliteJournal {
             .run(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT key, at, state FROM transitions WHERE incident = ?1 ORDER BY id",
+                        "SELECT key, history FROM deliveries WHERE incident = ?1 ORDER BY id",
                     )
                     .map_err(unavailable)?;
                 let rows = stmt
                     .query_map([incident.as_str()], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
                     })
                     .map_err(unavailable)?;
-                rows.map(|r| {
-                    let (key, at, state) = r.map_err(unavailable)?;
-                    Ok(Transition::new(
-                        IdempotencyKey::from_raw(key),
-                        from_micros(at)?,
-                        from_json(&state)?,
-                    ))
-                })
-                .collect()
+                // (time, delivery order, change order): every change in time
+                // order, ties in the order the deliveries were first claimed.
+                let mut all = Vec::new();
+                for (n, r) in rows.enumerate() {
+                    let (key, history) = r.map_err(unavailable)?;
+                    let key = IdempotencyKey::from_raw(key);
+                    for (i, line) in history.lines().enumerate() {
+                        let (at, state): (i64, DeliveryState) = from_json(line)?;
+                        all.push((
+                            (at, n, i),
+                            Transition::new(key.clone(), from_micros(at)?, state),
+                        ));
+                    }
+                }
+                all.sort_by_key(|(order, _)| *order);
+                Ok(all.into_iter().map(|(_, t)| t).collect())
             })
             .await
     }
@@ -731,7 +831,7 @@ impl Journal for SqliteJournal {
                 };
                 let mut pruned = Pruned::default();
                 for id in &gone {
-                    for table in ["transitions", "threads", "publications"] {
+                    for table in ["threads", "publications"] {
                         conn.execute(&format!("DELETE FROM {table} WHERE incident = ?1"), [id])
                             .map_err(unavailable)?;
                     }

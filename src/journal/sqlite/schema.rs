@@ -34,7 +34,8 @@ pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection
         Synchronous::Normal => "NORMAL",
     };
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = OFF;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = OFF; \
+         PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 0;"
     ))
     .map_err(unavailable)?;
     Ok(conn)

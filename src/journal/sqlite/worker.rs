@@ -12,8 +12,9 @@ use crate::journal::JournalError;
 type Completion = Box<dyn FnOnce(Result<(), JournalError>) + Send>;
 
 /// A unit of work for a connection's thread. Given the connection, it runs
-/// and returns whether it succeeded and how to report its result; given none
-/// (the transaction could not start), it reports the error without running.
+/// and returns whether the transaction may still commit and how to report
+/// its result; given none (the transaction could not start, or was already
+/// broken), it reports the error without running.
 type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
 
 /// Most writes committed together.
@@ -81,7 +82,11 @@ impl Worker {
                 Some(conn) => f(conn),
                 None => Err(JournalError::unavailable("the transaction did not start")),
             };
-            let ok = result.is_ok();
+            // Refusals write nothing; store errors may leave a partial write.
+            let ok = !matches!(
+                result,
+                Err(JournalError::Unavailable { .. } | JournalError::Corrupt { .. })
+            );
             let completion: Completion = Box::new(move |commit: Result<(), JournalError>| {
                 let _ = tx.send(commit.and(result));
             });
@@ -95,8 +100,11 @@ impl Worker {
     }
 }
 
-/// One group commit: `BEGIN IMMEDIATE`, each job in its own savepoint (a job
-/// that fails leaves no partial write), `COMMIT`, then every result.
+/// One group commit: `BEGIN IMMEDIATE`, every job, `COMMIT`, then every
+/// result. A job that refuses (a stale token, an unknown publication) writes
+/// nothing; a job whose statement fails (disk full, I/O) may have written
+/// part of its change, so the whole group is rolled back and every job in it
+/// fails with the error (their callers retry, or the claims run out).
 fn run_batch(conn: &Connection, jobs: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e = unavailable(e);
@@ -106,28 +114,28 @@ fn run_batch(conn: &Connection, jobs: Vec<Job>) {
         return;
     }
     let mut done = Vec::with_capacity(jobs.len());
+    let mut broken = false;
     for job in jobs {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            tracing::error!(error = %e, "SQLite savepoint failed");
+        if broken {
             done.push(job(None).1);
             continue;
         }
         let (ok, completion) = job(Some(conn));
-        let end = if ok {
-            "RELEASE job"
-        } else {
-            // The job failed part-way: none of its writes stay.
-            "ROLLBACK TO job; RELEASE job"
-        };
-        if let Err(e) = conn.execute_batch(end) {
-            tracing::error!(error = %e, "SQLite savepoint end failed");
-        }
+        broken = !ok;
         done.push(completion);
     }
-    let commit = conn.execute_batch("COMMIT").map_err(unavailable);
-    if commit.is_err() {
+    let commit = if broken {
         let _ = conn.execute_batch("ROLLBACK");
-    }
+        Err(JournalError::unavailable(
+            "a write in this group failed; the group was rolled back",
+        ))
+    } else {
+        let commit = conn.execute_batch("COMMIT").map_err(unavailable);
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        commit
+    };
     for completion in done {
         completion(commit.clone());
     }
@@ -135,4 +143,26 @@ fn run_batch(conn: &Connection, jobs: Vec<Job>) {
 
 pub(super) fn unavailable(e: rusqlite::Error) -> JournalError {
     JournalError::unavailable(format!("SQLite: {e}"))
+}
+
+/// Checkpoints the WAL into the database file on a thread of its own, so
+/// the writer never stops for it (the writer's automatic checkpoints are
+/// off). Passive: it never blocks the writer or a reader. Ends when `stop`
+/// is dropped.
+pub(super) fn checkpointer(
+    conn: Connection,
+    every: std::time::Duration,
+) -> Result<mpsc::Sender<()>, JournalError> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("tdg-sqlite-c".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; will try again");
+                }
+            }
+        })
+        .map_err(|e| JournalError::unavailable(format!("cannot start the checkpointer: {e}")))?;
+    Ok(stop)
 }

@@ -24,6 +24,8 @@ CREATE TABLE publications (
 CREATE INDEX publications_due ON publications (next_attempt_at)
     WHERE next_attempt_at IS NOT NULL;
 
+-- A delivery's history (every state it entered) is kept in its own row,
+-- one JSON line per change: one write per change, no second table.
 CREATE TABLE deliveries (
     id          INTEGER PRIMARY KEY,
     key         TEXT NOT NULL UNIQUE,
@@ -32,20 +34,13 @@ CREATE TABLE deliveries (
     target      TEXT NOT NULL,
     entry       TEXT NOT NULL,
     state       TEXT NOT NULL,
+    owner       TEXT,                -- the claim's owner while claimed, else NULL
     fence       INTEGER NOT NULL,
     attempts    INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    history     TEXT NOT NULL
 );
 CREATE INDEX deliveries_incident ON deliveries (incident, id);
-
-CREATE TABLE transitions (
-    id          INTEGER PRIMARY KEY,
-    incident    TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    at          INTEGER NOT NULL,
-    state       TEXT NOT NULL
-);
-CREATE INDEX transitions_incident ON transitions (incident, id);
 
 CREATE TABLE threads (
     incident    TEXT NOT NULL,
