@@ -95,6 +95,20 @@ impl RateLimit {
     }
 }
 
+/// Which deliveries a provider's rate limit applies to: when one of them is
+/// answered "rate limited", all of them wait for the pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RateLimitScope {
+    /// The whole channel (one account, one API key, one server): the
+    /// default.
+    #[default]
+    Channel,
+    /// Each target on its own (a webhook endpoint, a chat channel): a rate
+    /// limit on one target does not hold the others.
+    Target,
+}
+
 /// What a channel can take.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -117,6 +131,8 @@ pub struct ChannelLimits {
     /// keeps once. Elsewhere such a send is reported in doubt, not repeated
     /// (unless the route says so).
     pub deduplicates: bool,
+    /// Which deliveries a rate-limit answer pauses.
+    pub rate_limit_scope: RateLimitScope,
 }
 
 impl ChannelLimits {
@@ -152,6 +168,11 @@ impl ChannelLimits {
     /// Marks the provider as deduplicating by the idempotency key.
     pub fn deduplicating(mut self) -> Self {
         self.deduplicates = true;
+        self
+    }
+    /// Sets which deliveries a rate-limit answer pauses.
+    pub fn with_rate_limit_scope(mut self, scope: RateLimitScope) -> Self {
+        self.rate_limit_scope = scope;
         self
     }
 }

@@ -54,7 +54,7 @@ mod limits;
 
 pub use delivery::{Delivery, IdempotencyKey, MessageRef, Part, Receipt, Thread};
 pub use error::{ChannelError, ErrorKind};
-pub use limits::{ChannelKind, ChannelLimits, RateLimit, RateLimitError};
+pub use limits::{ChannelKind, ChannelLimits, RateLimit, RateLimitError, RateLimitScope};
 
 use async_trait::async_trait;
 

@@ -70,7 +70,8 @@ use url::Url;
 use super::http;
 use super::named::Named;
 use super::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit, Receipt,
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit, RateLimitScope,
+    Receipt,
 };
 use crate::incident::Act;
 use crate::render::TextLimit;
@@ -285,7 +286,9 @@ impl WebhookChannel {
             timeout: http::DEFAULT_TIMEOUT,
             limits: ChannelLimits::new()
                 .with_text(TextLimit::bytes(16 * 1024))
-                .deduplicating(),
+                .deduplicating()
+                // Each endpoint is a receiver of its own.
+                .with_rate_limit_scope(RateLimitScope::Target),
             allow_http: false,
             pending: Vec::new(),
         }

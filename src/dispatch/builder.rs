@@ -8,9 +8,11 @@ use std::time::Duration;
 use url::Url;
 
 use super::breaker::{Breaker, CircuitBreaker};
+use super::budget::{Budget, RetryBudget};
 use super::dispatcher::{Dispatcher, Inner, PolicyPlan};
 use super::lane::Lane;
 use super::limiter::Limiters;
+use super::pause::Pauses;
 use super::retry::RetryPolicy;
 use crate::audience::{AudiencePolicy, Detail, PolicyError, Target};
 use crate::channel::{Channel, RateLimit};
@@ -98,6 +100,7 @@ pub struct DispatcherBuilder {
     delivery_deadline: Duration,
     outbox_backoff: (Duration, Duration),
     breaker: CircuitBreaker,
+    budget: RetryBudget,
     rates: HashMap<String, (Option<RateLimit>, Option<RateLimit>)>,
 }
 
@@ -135,6 +138,7 @@ impl DispatcherBuilder {
             delivery_deadline: DEFAULT_DELIVERY_DEADLINE,
             outbox_backoff: (Duration::from_secs(5), Duration::from_secs(300)),
             breaker: CircuitBreaker::default(),
+            budget: RetryBudget::default(),
             rates: HashMap::new(),
         }
     }
@@ -248,6 +252,13 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How many retries each channel may make, against its first attempts
+    /// (default: [`RetryBudget::default`], as tower's).
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// When a channel's circuit opens (default: [`CircuitBreaker::default`]).
     pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.breaker = breaker;
@@ -313,7 +324,9 @@ impl DispatcherBuilder {
                     rate.or(limits.rate),
                     per_target.or(limits.per_target_rate),
                 ),
+                pauses: Pauses::new(limits.rate_limit_scope),
                 breaker: Breaker::new(self.breaker),
+                budget: Budget::new(self.budget),
                 counters: Default::default(),
                 deduplicates: limits.deduplicates,
             }

@@ -10,11 +10,13 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use super::breaker::Breaker;
+use super::breaker::{Breaker, Health};
+use super::budget::Budget;
 use super::dispatcher::Dispatcher;
 use super::guard::{ClaimGuard, renew_while};
 use super::limiter::Limiters;
 use super::metrics::Counters;
+use super::pause::Pauses;
 use super::plan::Prepared;
 use super::report::{DeliveryReport, Outcome};
 use crate::audience::{Audience, Target};
@@ -29,7 +31,9 @@ pub(crate) struct Lane {
     pub(crate) name: Arc<str>,
     pub(crate) channel: Arc<dyn Channel>,
     pub(crate) limiters: Limiters,
+    pub(crate) pauses: Pauses,
     pub(crate) breaker: Breaker,
+    pub(crate) budget: Budget,
     pub(crate) counters: Counters,
     /// Whether the provider deduplicates by the idempotency key, so a send
     /// whose outcome is unknown may be repeated.
@@ -269,7 +273,12 @@ impl Dispatcher {
             }
         }
         loop {
-            if !lane.breaker.allows() {
+            // A provider's pause holds the whole bucket; then the rate
+            // limiters; then the breaker's leave, taken last so a probe is
+            // not held through the waits.
+            let ticket = lane.pauses.wait(&delivery.target).await;
+            lane.limiters.until_ready(&delivery.target).await;
+            let Some(permit) = lane.breaker.admit() else {
                 let failure = Failure::CircuitOpen {
                     channel: lane.name.to_string(),
                 };
@@ -277,8 +286,7 @@ impl Dispatcher {
                     .record_unsent(lane, entry.clone(), failure, options)
                     .await;
                 return done;
-            }
-            lane.limiters.until_ready(&delivery.target).await;
+            };
 
             let now = clock::now();
             let mut guard =
@@ -318,6 +326,9 @@ impl Dispatcher {
                 }
             }
 
+            if done.attempts == 0 {
+                lane.budget.deposit();
+            }
             done.attempts += 1;
             Counters::add(&lane.counters.attempts);
             let sent = renew_while(
@@ -330,11 +341,13 @@ impl Dispatcher {
 
             let (finish, next) = match sent {
                 Ok(receipt) => {
-                    lane.breaker.success();
+                    lane.breaker.record(permit, Health::Alive);
+                    ticket.finish(false);
                     (Finish::Sent(receipt.clone()), Err(Outcome::Sent(receipt)))
                 }
                 Err(Attempt::Panicked(message)) => {
-                    lane.breaker.failure();
+                    lane.breaker.record(permit, Health::Unwell);
+                    ticket.finish(false);
                     let failure = Failure::Panicked {
                         channel: lane.name.to_string(),
                         message,
@@ -347,15 +360,35 @@ impl Dispatcher {
                     (finish, Err(Outcome::Failed(failure)))
                 }
                 Err(Attempt::Error(error)) => {
-                    match error.kind() {
+                    let rate_limited = matches!(error, ChannelError::RateLimited { .. });
+                    let health = match error.kind() {
                         ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::ConnectionLost => {
-                            lane.breaker.failure();
+                            Health::Unwell
                         }
-                        ErrorKind::RateLimited => Counters::add(&lane.counters.rate_limited),
-                        _ => {}
+                        _ => Health::Alive,
+                    };
+                    lane.breaker.record(permit, health);
+                    if rate_limited {
+                        Counters::add(&lane.counters.rate_limited);
+                        // The whole bucket waits; this delivery's retry with it.
+                        lane.pauses
+                            .rate_limited(&delivery.target, error.retry_after());
                     }
+                    ticket.finish(rate_limited);
                     let wait = if error.is_retryable() {
-                        inner.retry.delay(done.attempts, error.retry_after())
+                        inner
+                            .retry
+                            .delay(done.attempts, error.retry_after())
+                            .filter(|_| {
+                                let allowed = lane.budget.withdraw();
+                                if !allowed {
+                                    Counters::add(&lane.counters.retries_denied);
+                                    tracing::warn!(channel = %lane.name, key = %entry.key, "retry budget spent; the outbox tries later");
+                                }
+                                allowed
+                            })
+                            // A rate limit's wait is the pause itself.
+                            .map(|wait| if rate_limited { Duration::ZERO } else { wait })
                     } else {
                         None
                     };
@@ -419,7 +452,9 @@ impl Dispatcher {
                 }
                 Ok((wait, error)) => {
                     tracing::debug!(channel = %lane.name, key = %entry.key, ?wait, "retrying: {error}");
-                    tokio::time::sleep(wait).await;
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             }
         }

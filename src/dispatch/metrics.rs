@@ -23,6 +23,8 @@ pub mod names {
     pub const CIRCUIT_OPEN: &str = "tidings_circuit_open_total";
     /// Deliveries whose outcome is unknown (recorded in doubt), by channel.
     pub const IN_DOUBT: &str = "tidings_deliveries_in_doubt_total";
+    /// Retries the channel's retry budget refused, by channel.
+    pub const RETRIES_DENIED: &str = "tidings_retries_denied_total";
 }
 
 /// A snapshot of one channel's counters since the dispatcher was built.
@@ -45,6 +47,8 @@ pub struct ChannelMetrics {
     pub circuit_open: u64,
     /// Deliveries recorded in doubt.
     pub in_doubt: u64,
+    /// Retries the retry budget refused.
+    pub retries_denied: u64,
 }
 
 /// The live counters of one lane.
@@ -57,6 +61,7 @@ pub(crate) struct Counters {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) circuit_open: AtomicU64,
     pub(crate) in_doubt: AtomicU64,
+    pub(crate) retries_denied: AtomicU64,
 }
 
 impl Counters {
@@ -75,6 +80,7 @@ impl Counters {
             rate_limited: get(&self.rate_limited),
             circuit_open: get(&self.circuit_open),
             in_doubt: get(&self.in_doubt),
+            retries_denied: get(&self.retries_denied),
         }
     }
 }

@@ -36,6 +36,7 @@
 //! Counters per channel: [`Dispatcher::metrics`] (see [`metrics`]).
 
 mod breaker;
+mod budget;
 mod builder;
 mod dispatcher;
 mod guard;
@@ -43,11 +44,13 @@ mod lane;
 mod limiter;
 pub mod metrics;
 mod outbox;
+mod pause;
 mod plan;
 mod report;
 mod retry;
 
 pub use breaker::CircuitBreaker;
+pub use budget::RetryBudget;
 pub use builder::{
     ConfigError, DEFAULT_CLAIM_LEASE, DEFAULT_DELIVERY_DEADLINE, DEFAULT_PRIMARY_DEADLINE,
     DispatcherBuilder,

@@ -57,7 +57,8 @@ use url::Url;
 use crate::channel::http;
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    RateLimitScope, Receipt,
 };
 use crate::render::markup::markdown;
 use crate::render::{LengthUnit, TextLimit};
@@ -264,6 +265,8 @@ impl DiscordChannelBuilder {
                 .map_err(|e| config(format!("Discord default rate: {e}")))?,
         };
         let limits = ChannelLimits::new()
+            // Rate limits are per webhook / per chat channel.
+            .with_rate_limit_scope(RateLimitScope::Target)
             .with_text(TextLimit::new(
                 MAX_CONTENT,
                 LengthUnit::Custom {

@@ -51,7 +51,8 @@ use url::Url;
 use crate::channel::http;
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    RateLimitScope, Receipt,
 };
 use crate::render::markup::google_chat;
 use crate::render::{LengthUnit, TextLimit};
@@ -198,6 +199,8 @@ impl GoogleChatChannelBuilder {
             http::check_url(&url, false).map(threaded)
         })?;
         let limits = ChannelLimits::new()
+            // Rate limits are per webhook / per chat channel.
+            .with_rate_limit_scope(RateLimitScope::Target)
             .with_text(TextLimit::new(
                 MAX_TEXT,
                 LengthUnit::Custom {

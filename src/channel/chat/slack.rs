@@ -44,7 +44,8 @@ use url::Url;
 use crate::channel::http;
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    RateLimitScope, Receipt,
 };
 use crate::render::markup::slack_mrkdwn;
 use crate::render::{LengthUnit, TextLimit};
@@ -247,6 +248,8 @@ impl SlackChannelBuilder {
             }
         };
         let mut limits = ChannelLimits::new()
+            // Rate limits are per webhook / per chat channel.
+            .with_rate_limit_scope(RateLimitScope::Target)
             .with_text(TextLimit::new(
                 MAX_TEXT,
                 LengthUnit::Custom {

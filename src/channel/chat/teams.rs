@@ -65,7 +65,7 @@ use url::Url;
 use crate::channel::http;
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
+    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, RateLimitScope, Receipt,
 };
 use crate::incident::Impact;
 use crate::render::markup::adaptive_card;
@@ -221,6 +221,8 @@ impl TeamsChannelBuilder {
             http::check_url(&url, false)
         })?;
         let limits = ChannelLimits::new()
+            // Rate limits are per webhook / per chat channel.
+            .with_rate_limit_scope(RateLimitScope::Target)
             .with_text(TextLimit::new(
                 self.max_payload - ENVELOPE - TITLE_BUDGET,
                 LengthUnit::Custom {
