@@ -132,6 +132,12 @@ impl Channel for Scripted {
     }
 }
 
+/// A line past the harness's capture, so `./scripts/test` shows it.
+fn report_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "faults: {line}");
+}
+
 fn targets(n: usize) -> Vec<Target> {
     (0..n).map(|i| target(&format!("t{i:03}"))).collect()
 }
@@ -195,6 +201,12 @@ async fn a_rate_limit_pauses_the_provider_not_each_delivery() {
         "{took:?}"
     );
     assert_eq!(provider.calls(), 201, "one 429, no extra one");
+    report_line(&format!(
+        "429 pause: 200 targets in {:.1} s on the paused clock, {} rate-limited answer(s), {} calls",
+        took.as_secs_f64(),
+        d.metrics()[1].rate_limited,
+        provider.calls()
+    ));
     assert_eq!(d.metrics()[1].rate_limited, 1);
     assert!(provider.twice().is_empty());
     assert_eq!(settled(&d, &inc, 201).await, (201, 0, 0));
@@ -647,6 +659,11 @@ mod wire {
             .filter(|r| matches!(r.state, DeliveryState::InDoubt { .. }))
             .count();
         assert_eq!(chat_doubt, doubt, "{mode:?}");
+        report_line(&format!(
+            "{mode:?}: 9 planned, {sent} sent, {failed} failed, {doubt} in doubt, webhook ids received {:?}, chat requests per target {:?}, publish took {took:?}",
+            hook_counts.values().collect::<Vec<_>>(),
+            chat_counts.values().collect::<Vec<_>>()
+        ));
         assert_eq!(sent + doubt, 9);
         match mode {
             // The request was cut before it was whole: nothing arrived, so
