@@ -17,10 +17,21 @@ use tidings::channel::social::bluesky::{
     BlueskyChannel, MAX_BYTES, MAX_GRAPHEMES, place_link, text_limit,
 };
 use tidings::prelude::*;
-use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit, fit};
+use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit};
 use unicode_segmentation::UnicodeSegmentation;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Fits `m` in the plain layout; each part's text.
+fn fit(
+    m: &tidings::render::RenderedMessage,
+    link: &str,
+    limit: Option<&tidings::render::TextLimit>,
+    overflow: tidings::render::Overflow,
+) -> Result<Vec<String>, tidings::render::FitError> {
+    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+        .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
+}
 
 const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
 const NEXT: &str = "Next update by 2026-11-25 14:30 UTC.";

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use support::{CANONICAL, PERMALINK_BASE, incident, post, target};
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Receipt};
-use tidings::dispatch::{CircuitBreaker, DispatchReport, Outcome, RetryBudget};
+use tidings::dispatch::{CircuitBreaker, Outcome, RetryBudget};
 use tidings::journal::{DeliveryState, DoubtReason, Failure, LinkSource};
 use tidings::prelude::*;
 use tokio::time::Instant;
@@ -454,6 +454,7 @@ mod wire {
     use std::net::SocketAddr;
     use tidings::channel::chat::mattermost::MattermostChannel;
     use tidings::channel::webhook::WebhookChannel;
+    use tidings::dispatch::DispatchReport;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 

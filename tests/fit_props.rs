@@ -4,8 +4,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit, fit};
+use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit};
 use unicode_segmentation::UnicodeSegmentation;
+
+/// Fits `m` in the plain layout; each part's text.
+fn fit(
+    m: &tidings::render::RenderedMessage,
+    link: &str,
+    limit: Option<&tidings::render::TextLimit>,
+    overflow: tidings::render::Overflow,
+) -> Result<Vec<String>, tidings::render::FitError> {
+    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+        .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
+}
 
 const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
 

@@ -62,8 +62,19 @@ use support::sms_texts::*;
 use tidings::channel::Channel;
 use tidings::channel::sms::twilio::TwilioChannel;
 use tidings::render::sms::{Encoding, gsm7_septets, segments};
-use tidings::render::{Overflow, RenderedMessage, fit};
+use tidings::render::{Overflow, RenderedMessage};
 use unicode_segmentation::UnicodeSegmentation;
+
+/// Fits `m` in the plain layout; each part's text.
+fn fit(
+    m: &tidings::render::RenderedMessage,
+    link: &str,
+    limit: Option<&tidings::render::TextLimit>,
+    overflow: tidings::render::Overflow,
+) -> Result<Vec<String>, tidings::render::FitError> {
+    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+        .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
+}
 
 const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
 

@@ -319,11 +319,15 @@ async fn oversized_cards_are_refused_without_sending() {
         },
         PERMALINK,
         Some(&limit),
+        channel.format(),
         Overflow::Shorten,
     )
     .unwrap()
     .remove(0);
-    channel.send(&delivery(fitted)).await.unwrap();
+    channel
+        .send(&delivery(fitted.text.to_string()))
+        .await
+        .unwrap();
     assert!(cards(&server).await[0].0 <= DEFAULT_MAX_PAYLOAD);
 }
 

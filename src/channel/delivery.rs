@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::audience::{Audience, Detail, Target};
 use crate::incident::{Incident, IncidentId, Update};
-use crate::render::RenderedMessage;
+use crate::render::{Fitted, RenderedMessage};
 
 /// A deterministic key per (incident, update, channel, target, part): the same
 /// delivery always has the same key, so journals and providers can refuse to send
@@ -137,8 +137,12 @@ pub struct Delivery {
     /// The rendered pieces (title, body, next-update line), before fitting; for
     /// channels with a layout of their own (cards, embeds, subjects).
     pub message: Arc<RenderedMessage>,
-    /// The text fitted to the channel's limit, with the link; what plain-text
-    /// channels send.
+    /// The message fitted to the channel: its pieces (title, body, part
+    /// numbering, next-update line, link) and their layout in the channel's
+    /// [format](super::Channel::format).
+    pub fitted: Arc<Fitted>,
+    /// The text laid out by the channel's format and fitted to its limit:
+    /// what the channel sends (the same as `fitted.text`).
     pub text: Arc<str>,
     /// The link to the source of truth (the primary's permalink).
     pub link: Arc<Url>,
@@ -153,9 +157,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A delivery of the whole `text` on channel `channel`; the key is derived,
-    /// there is no thread yet. Used by the dispatcher, and by tests of your own
-    /// channels.
+    /// A delivery of `text` on channel `channel`, whatever the channel's
+    /// format would make of `message` (for tests of a channel's answers to
+    /// a given text); the key is derived, there is no thread yet. Use
+    /// [`Delivery::fitted`] for what the dispatcher sends.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         channel: impl Into<Arc<str>>,
@@ -168,8 +173,33 @@ impl Delivery {
         text: impl Into<Arc<str>>,
         link: Arc<Url>,
     ) -> Self {
+        let mut fitted = Fitted::whole(&message, link.as_str(), &crate::render::Plain);
+        fitted.text = text.into();
+        Self::fitted(
+            channel, incident, update, audience, detail, target, message, fitted, link,
+        )
+    }
+
+    /// A delivery of a message fitted to the channel (`fitted`, from
+    /// [`fit`](crate::render::fit) with the channel's format, or
+    /// [`Fitted::whole`] for a whole message); the key is derived, there is
+    /// no thread yet. Used by the dispatcher, and by tests of your own
+    /// channels.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fitted(
+        channel: impl Into<Arc<str>>,
+        incident: Arc<Incident>,
+        update: Arc<Update>,
+        audience: Audience,
+        detail: Detail,
+        target: Target,
+        message: Arc<RenderedMessage>,
+        fitted: Fitted,
+        link: Arc<Url>,
+    ) -> Self {
         let channel = channel.into();
         let key = IdempotencyKey::derive(incident.id(), update.seq, &channel, &target, 1);
+        let text = fitted.text.clone();
         Self {
             key,
             channel,
@@ -179,7 +209,8 @@ impl Delivery {
             detail,
             target,
             message,
-            text: text.into(),
+            fitted: Arc::new(fitted),
+            text,
             link,
             thread: None,
             part: Part::WHOLE,

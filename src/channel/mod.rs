@@ -74,6 +74,15 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
     /// threads, whether it can be the primary source of truth.
     fn limits(&self) -> &ChannelLimits;
 
+    /// How it lays a message out on its wire (escaping, where the link goes,
+    /// a card's JSON). The text limit ([`ChannelLimits::text`]) is measured
+    /// on this layout, and the dispatcher fits every message with it, so
+    /// [`Delivery::text`] is exactly what the channel sends. By default, the
+    /// plain layout ([`Plain`](crate::render::Plain)).
+    fn format(&self) -> &dyn crate::render::Format {
+        &crate::render::Plain
+    }
+
     /// Sends one delivery. Must not panic; must return within a bounded time
     /// (every network call has a timeout).
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError>;

@@ -162,7 +162,7 @@ impl Dispatcher {
         let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
         let mut reports = Vec::with_capacity(parts.len());
         let mut held_back = false;
-        for (index, (text, has_link)) in (1..=count).zip(parts) {
+        for (index, (fitted, has_link)) in (1..=count).zip(parts) {
             let part = Part { index, count };
             let key = key(index);
             let entry = entry(key.clone(), part, *has_link);
@@ -185,7 +185,8 @@ impl Dispatcher {
                     detail: prepared.detail,
                     target: job.target.clone(),
                     message: prepared.message.clone(),
-                    text: text.clone(),
+                    fitted: fitted.clone(),
+                    text: fitted.text.clone(),
                     link: job.link.clone(),
                     thread: None,
                     part,

@@ -10,7 +10,7 @@ use super::lane::Lane;
 use crate::audience::{Audience, Detail, Target};
 use crate::incident::{Incident, Update};
 use crate::journal::ClaimOptions;
-use crate::render::{FitError, Overflow, RenderedMessage, fit};
+use crate::render::{FitError, Fitted, Overflow, RenderedMessage, fit};
 
 /// The incident and update as one detail level may see them.
 pub(crate) struct View {
@@ -25,8 +25,8 @@ pub(crate) struct Prepared {
     pub(crate) detail: Detail,
     pub(crate) view: Arc<View>,
     pub(crate) message: Arc<RenderedMessage>,
-    /// Each part's text, and whether it carries the link.
-    pub(crate) parts: Result<Vec<(Arc<str>, bool)>, FitError>,
+    /// Each part, fitted and laid out, and whether it carries the link.
+    pub(crate) parts: Result<Vec<(Arc<Fitted>, bool)>, FitError>,
     pub(crate) planned_at: DateTime<Utc>,
 }
 
@@ -38,20 +38,28 @@ pub(crate) struct RoutePlan<'a> {
     pub(crate) options: ClaimOptions,
 }
 
-/// Fits a message to a lane's channel; each part with whether it has the link.
+/// Fits a message to a lane's channel, in its format; each part with whether
+/// its text carries the link.
 pub(crate) fn fitted(
     message: &RenderedMessage,
     link: &Url,
     lane: &Lane,
     overflow: Overflow,
-) -> Result<Vec<(Arc<str>, bool)>, FitError> {
+) -> Result<Vec<(Arc<Fitted>, bool)>, FitError> {
     let link = link.as_str();
-    let parts = fit(message, link, lane.channel.limits().text.as_ref(), overflow)?;
+    let channel = &lane.channel;
+    let parts = fit(
+        message,
+        link,
+        channel.limits().text.as_ref(),
+        channel.format(),
+        overflow,
+    )?;
     Ok(parts
         .into_iter()
         .map(|p| {
-            let has_link = p.contains(link);
-            (Arc::from(p), has_link)
+            let has_link = p.text.contains(link);
+            (Arc::new(p), has_link)
         })
         .collect())
 }

@@ -24,6 +24,7 @@ use std::num::NonZeroU16;
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::format::{Fitted, Format, Pieces};
 use super::{RenderedMessage, TextLimit};
 use crate::render::LengthUnit;
 
@@ -80,18 +81,23 @@ pub fn fit(
     message: &RenderedMessage,
     link: &str,
     limit: Option<&TextLimit>,
+    format: &dyn Format,
     overflow: Overflow,
-) -> Result<Vec<String>, FitError> {
+) -> Result<Vec<Fitted>, FitError> {
     let next = message.next_update.as_deref();
-    let whole = compose(&message.title, &message.body, "", next, link);
+    let whole = Fitted::new(
+        &pieces(&message.title, &message.body, None, next, link),
+        format,
+    );
     let Some(limit) = limit else {
         return Ok(vec![whole]);
     };
-    if limit.allows(&whole) {
+    if limit.allows(&whole.text) {
         return Ok(vec![whole]);
     }
     let fitter = Fitter {
         limit,
+        format,
         link,
         next,
         title: &message.title,
@@ -105,28 +111,21 @@ pub fn fit(
     }
 }
 
-/// Lays the pieces out; empty pieces leave no blank lines.
-fn compose(title: &str, body: &str, marker: &str, next: Option<&str>, link: &str) -> String {
-    let mut out = String::with_capacity(title.len() + body.len() + link.len() + 64);
-    if !title.is_empty() {
-        out.push_str(title);
+/// The pieces of a candidate: `marker` is the part numbering, if any.
+fn pieces<'a>(
+    title: &'a str,
+    body: &'a str,
+    part: Option<(u16, u16)>,
+    next: Option<&'a str>,
+    link: &'a str,
+) -> Pieces<'a> {
+    Pieces {
+        title,
+        body,
+        part: part.filter(|_| !body.is_empty()),
+        next_update: next,
+        link,
     }
-    if !body.is_empty() {
-        if !out.is_empty() {
-            out.push_str("\n\n");
-        }
-        out.push_str(body);
-        out.push_str(marker);
-    }
-    if !out.is_empty() {
-        out.push_str("\n\n");
-    }
-    if let Some(next) = next.filter(|n| !n.is_empty()) {
-        out.push_str(next);
-        out.push('\n');
-    }
-    out.push_str(link);
-    out
 }
 
 /// Largest `k` in `lo..=hi` with `ok(k)`, for an `ok` that holds up to some `k`
@@ -191,6 +190,7 @@ enum Keep {
 
 struct Fitter<'a> {
     limit: &'a TextLimit,
+    format: &'a dyn Format,
     link: &'a str,
     next: Option<&'a str>,
     title: &'a str,
@@ -198,9 +198,22 @@ struct Fitter<'a> {
 }
 
 impl Fitter<'_> {
-    fn fits(&self, title: &str, body: &str, marker: &str, next: Option<&str>) -> bool {
-        self.limit
-            .allows(&compose(title, body, marker, next, self.link))
+    fn fits(&self, title: &str, body: &str, part: Option<(u16, u16)>, next: Option<&str>) -> bool {
+        self.limit.allows(
+            &self
+                .format
+                .layout(&pieces(title, body, part, next, self.link)),
+        )
+    }
+
+    fn fitted(
+        &self,
+        title: &str,
+        body: &str,
+        part: Option<(u16, u16)>,
+        next: Option<&str>,
+    ) -> Fitted {
+        Fitted::new(&pieces(title, body, part, next, self.link), self.format)
     }
 
     /// `s[..bounds[k]]` with trailing space removed and `…` appended.
@@ -210,13 +223,19 @@ impl Fitter<'_> {
         out
     }
 
-    fn shorten(&self) -> Result<String, FitError> {
+    fn shorten(&self) -> Result<Fitted, FitError> {
         let next = self.next;
         let body_bounds = boundaries(self.body);
         let n = body_bounds.len() - 1;
         if n > 0 {
-            let ok =
-                |k: usize| self.fits(self.title, &Self::cut(self.body, &body_bounds, k), "", next);
+            let ok = |k: usize| {
+                self.fits(
+                    self.title,
+                    &Self::cut(self.body, &body_bounds, k),
+                    None,
+                    next,
+                )
+            };
             if let Some(k) = largest(1, n - 1, &ok) {
                 let k = checked(
                     soften(self.body, &body_bounds, 0, k, Keep::TwoThirds),
@@ -224,23 +243,23 @@ impl Fitter<'_> {
                     &ok,
                 );
                 let body = Self::cut(self.body, &body_bounds, k);
-                return Ok(compose(self.title, &body, "", next, self.link));
+                return Ok(self.fitted(self.title, &body, None, next));
             }
         }
         let title_bounds = boundaries(self.title);
         let t = title_bounds.len() - 1;
-        if self.fits(self.title, "", "", next) {
-            return Ok(compose(self.title, "", "", next, self.link));
+        if self.fits(self.title, "", None, next) {
+            return Ok(self.fitted(self.title, "", None, next));
         }
         if t > 0 {
-            let ok = |k: usize| self.fits(&Self::cut(self.title, &title_bounds, k), "", "", next);
+            let ok = |k: usize| self.fits(&Self::cut(self.title, &title_bounds, k), "", None, next);
             if let Some(k) = largest(1, t - 1, ok) {
                 let title = Self::cut(self.title, &title_bounds, k);
-                return Ok(compose(&title, "", "", next, self.link));
+                return Ok(self.fitted(&title, "", None, next));
             }
         }
-        let bare = compose("", "", "", next, self.link);
-        match self.limit.exceeded(&bare) {
+        let bare = self.fitted("", "", None, next);
+        match self.limit.exceeded(&bare.text) {
             None => Ok(bare),
             Some((bound, needed)) => Err(FitError::DoesNotFit {
                 needed,
@@ -250,7 +269,7 @@ impl Fitter<'_> {
         }
     }
 
-    fn split(&self, max_parts: u16) -> Result<Vec<String>, FitError> {
+    fn split(&self, max_parts: u16) -> Result<Vec<Fitted>, FitError> {
         let bounds = boundaries(self.body);
         for count in 2..=max_parts {
             if let Some(parts) = self.split_into(&bounds, count, count == max_parts) {
@@ -263,16 +282,16 @@ impl Fitter<'_> {
 
     /// Greedy split into at most `count` parts; with `shorten_last`, whatever is
     /// left for the last part is shortened instead of failing.
-    fn split_into(&self, bounds: &[usize], count: u16, shorten_last: bool) -> Option<Vec<String>> {
+    fn split_into(&self, bounds: &[usize], count: u16, shorten_last: bool) -> Option<Vec<Fitted>> {
         let body = self.body;
         let n = bounds.len() - 1;
         let mut chunks: Vec<String> = Vec::new();
         let mut start = 0;
         for index in 1..=count {
             let title = if index == 1 { self.title } else { "" };
-            let marker = format!(" ({index}/{count})");
+            let marker = Some((index, count));
             let rest = body[bounds[start]..].trim_start();
-            if self.fits(title, rest, &marker, self.next) {
+            if self.fits(title, rest, marker, self.next) {
                 chunks.push(rest.to_owned());
                 break;
             }
@@ -282,7 +301,7 @@ impl Fitter<'_> {
                 }
                 let local = boundaries(rest);
                 let ok =
-                    |k: usize| self.fits(title, &Self::cut(rest, &local, k), &marker, self.next);
+                    |k: usize| self.fits(title, &Self::cut(rest, &local, k), marker, self.next);
                 let k = largest(1, local.len().saturating_sub(2), &ok)?;
                 let k = checked(soften(rest, &local, 0, k, Keep::TwoThirds), k, &ok);
                 chunks.push(Self::cut(rest, &local, k));
@@ -291,14 +310,15 @@ impl Fitter<'_> {
             // Leave at least the last grapheme for a later part, which carries
             // the next-update line.
             let ok =
-                |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), &marker, None);
+                |k: usize| self.fits(title, body[bounds[start]..bounds[k]].trim(), marker, None);
             let end = largest(start + 1, n.checked_sub(1)?, &ok)?;
             let end = checked(soften(body, bounds, start, end, Keep::Any), end, &ok);
             chunks.push(body[bounds[start]..bounds[end]].trim().to_owned());
             start = end;
         }
         let total = chunks.len();
-        let parts: Vec<String> = chunks
+        let count = u16::try_from(total).unwrap_or(u16::MAX);
+        let parts: Vec<Fitted> = chunks
             .iter()
             .enumerate()
             .map(|(i, chunk)| {
@@ -306,21 +326,32 @@ impl Fitter<'_> {
                     if i == 0 { self.title } else { "" },
                     if i + 1 == total { self.next } else { None },
                 );
-                let marker = if total > 1 {
-                    format!(" ({}/{total})", i + 1)
-                } else {
-                    String::new()
-                };
-                compose(title, chunk, &marker, next, self.link)
+                let index = u16::try_from(i + 1).unwrap_or(u16::MAX);
+                let marker = (total > 1).then_some((index, count));
+                self.fitted(title, chunk, marker, next)
             })
             .collect();
-        parts.iter().all(|p| self.limit.allows(p)).then_some(parts)
+        parts
+            .iter()
+            .all(|p| self.limit.allows(&p.text))
+            .then_some(parts)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fits in the plain layout; each part's text.
+    fn fit(
+        m: &RenderedMessage,
+        link: &str,
+        limit: Option<&TextLimit>,
+        overflow: Overflow,
+    ) -> Result<Vec<String>, FitError> {
+        super::fit(m, link, limit, &super::super::Plain, overflow)
+            .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
+    }
 
     fn msg(title: &str, body: &str, next: Option<&str>) -> RenderedMessage {
         RenderedMessage {

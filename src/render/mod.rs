@@ -1,18 +1,21 @@
 //! Rendering: from an update to the text each channel sends.
 //!
-//! Two steps. [`Templates::render`] turns an update into a [`RenderedMessage`]
-//! (title, body, next-update line) for an audience's detail level; [`fit`] lays
-//! it out with the link to the source of truth and fits it to the channel's
-//! [`TextLimit`], shortening or splitting per the route's [`Overflow`] policy,
-//! and never cutting the link.
+//! Three steps. [`Templates::render`] turns an update into a
+//! [`RenderedMessage`] (title, body, next-update line) for an audience's detail
+//! level; each channel's [`Format`] lays the pieces out on its wire, link
+//! included; [`fit`] searches for the longest message whose *laid-out* text is
+//! within the channel's [`TextLimit`], shortening or splitting per the route's
+//! [`Overflow`] policy, and never cutting the link.
 
 mod fit;
+mod format;
 pub mod markup;
 mod measure;
 pub mod sms;
 mod templates;
 
 pub use fit::{FitError, Overflow, fit};
+pub use format::{Fitted, Format, Pieces, Plain};
 pub use measure::{LengthUnit, TextLimit};
 pub use templates::{TemplateError, Templates};
 

@@ -84,6 +84,7 @@ pub fn delivery_for(
         &message,
         link.as_str(),
         channel.limits().text.as_ref(),
+        channel.format(),
         overflow,
     )
     .unwrap();
@@ -97,8 +98,8 @@ pub fn delivery_for(
     parts
         .into_iter()
         .enumerate()
-        .map(|(i, text)| {
-            Delivery::new(
+        .map(|(i, fitted)| {
+            Delivery::fitted(
                 "under-test",
                 inc.clone(),
                 update.clone(),
@@ -106,7 +107,7 @@ pub fn delivery_for(
                 Detail::Public,
                 target.clone(),
                 message.clone(),
-                text,
+                fitted,
                 link.clone(),
             )
             .with_part(tidings::channel::Part {
@@ -134,15 +135,16 @@ fn maintenance_announcement(h: &dyn Harness) -> Delivery {
         .render(&m, &update, &Audience::Customers, Detail::Public)
         .unwrap();
     let channel = h.channel();
-    let text = fit(
+    let fitted = fit(
         &message,
         LINK,
         channel.limits().text.as_ref(),
+        channel.format(),
         Overflow::Shorten,
     )
     .unwrap()
     .remove(0);
-    Delivery::new(
+    Delivery::fitted(
         "under-test",
         Arc::new(m),
         Arc::new(update),
@@ -150,7 +152,7 @@ fn maintenance_announcement(h: &dyn Harness) -> Delivery {
         Detail::Public,
         h.target(),
         Arc::new(message),
-        text,
+        fitted,
         Arc::new(LINK.parse().unwrap()),
     )
 }
