@@ -48,7 +48,7 @@ use crate::channel::{
     RateLimitScope, Receipt,
 };
 use crate::render::markup::slack_mrkdwn;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, Pieces, TextLimit};
 
 /// The Web API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";
@@ -59,20 +59,22 @@ pub const MAX_TEXT: usize = 4_000;
 /// The link label, as rendered: `\n<url|View status page>`.
 const LINK_LABEL: &str = "|View status page>";
 
-/// What a fitted text measures once rendered as `mrkdwn` (an upper bound):
-/// escaped characters count as their entities, plus the link's brackets and
-/// label. Fitting against it keeps what Slack receives within [`MAX_TEXT`].
-fn mrkdwn_len(text: &str) -> usize {
-    let escaped: usize = text
-        .chars()
-        .map(|c| match c {
-            '&' => 5,
-            '<' | '>' => 4,
-            '|' => 3,
-            _ => 1,
-        })
-        .sum();
-    escaped + 1 + LINK_LABEL.chars().count()
+/// Slack's `mrkdwn`: the text before the link with `&`, `<` and `>` escaped
+/// (user text cannot open a link, a mention or a broadcast), then the link as
+/// `<url|View status page>` on its own line. The channel's limit
+/// ([`MAX_TEXT`] characters) is measured on this, exactly.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlackFormat;
+
+impl Format for SlackFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        // `&`, `<`, `>` and `|` would break out of `<url|label>`.
+        let url = slack_mrkdwn(pieces.link).replace('|', "%7C");
+        format!(
+            "{}\n<{url}{LINK_LABEL}",
+            slack_mrkdwn(&pieces.text_before_link())
+        )
+    }
 }
 
 enum Mode {
@@ -250,13 +252,7 @@ impl SlackChannelBuilder {
         let mut limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
-            .with_text(TextLimit::new(
-                MAX_TEXT,
-                LengthUnit::Custom {
-                    name: "slack_mrkdwn",
-                    measure: mrkdwn_len,
-                },
-            ))
+            .with_text(TextLimit::chars(MAX_TEXT))
             .with_per_target_rate(self.per_channel_rate);
         if web_api {
             limits = limits.threaded();
@@ -274,15 +270,6 @@ impl SlackChannelBuilder {
             keep_first_current: self.keep_first_current,
         })
     }
-}
-
-/// The message text in `mrkdwn`: escaped user text, then the link.
-pub fn mrkdwn(delivery: &Delivery) -> String {
-    let link = delivery.link.as_str();
-    let text = delivery.text_without_link();
-    // `&`, `<`, `>` and `|` would break out of `<url|label>`.
-    let url = slack_mrkdwn(link).replace('|', "%7C");
-    format!("{}\n<{url}{LINK_LABEL}", slack_mrkdwn(text))
 }
 
 #[derive(Serialize)]
@@ -443,7 +430,7 @@ impl SlackChannel {
                 reason: "a Slack channel id has no spaces".into(),
             });
         }
-        let text = mrkdwn(delivery);
+        let text = &*delivery.text;
         let thread_ts = delivery.thread.as_ref().map(|t| t.root.as_str());
         let body = PostMessage {
             channel,
@@ -486,7 +473,7 @@ impl SlackChannel {
     ) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
         let url = hooks.get(&delivery.target)?;
-        let text = mrkdwn(delivery);
+        let text = &*delivery.text;
         let request = self
             .client
             .post(url.clone())
@@ -510,6 +497,10 @@ impl Channel for SlackChannel {
 
     fn limits(&self) -> &ChannelLimits {
         &self.limits
+    }
+
+    fn format(&self) -> &dyn Format {
+        &SlackFormat
     }
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
