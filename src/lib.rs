@@ -29,6 +29,8 @@
 //! - [`review`]: the post-incident gap analysis, as Markdown and as an SVG
 //!   timeline.
 //! - [`clock`]: the time the dispatcher stamps deliveries with (tokio's clock).
+//! - [`Error`]: one error every error of the crate converts into, for callers
+//!   who `?` everything.
 //!
 //! ## Quick start
 //!
@@ -111,11 +113,14 @@ pub mod cadence;
 pub mod channel;
 pub mod clock;
 pub mod dispatch;
+mod error;
 pub mod incident;
 pub mod journal;
 pub mod maintenance;
 pub mod render;
 pub mod review;
+
+pub use error::{Error, Result};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "slack", feature = "webhook"))]
