@@ -58,9 +58,7 @@ impl Error {
             Error::Journal(e)
             | Error::Dispatch(DispatchError::Journal(e))
             | Error::Cadence(CadenceError::Journal(e))
-            | Error::Cadence(CadenceError::Dispatch(DispatchError::Journal(e))) => {
-                e.is_retryable()
-            }
+            | Error::Cadence(CadenceError::Dispatch(DispatchError::Journal(e))) => e.is_retryable(),
             Error::Channel(e) => e.is_retryable(),
             _ => false,
         }

@@ -119,6 +119,15 @@ pub enum ModelError {
         /// Sequence number the update would have had.
         seq: u32,
     },
+    /// A stored incident (read from JSON) holds an update that posting it
+    /// again would not give.
+    #[error("stored update {seq} is not valid: {reason}")]
+    InvalidStoredUpdate {
+        /// The update's sequence number (0: the incident itself).
+        seq: u32,
+        /// What is wrong.
+        reason: String,
+    },
     /// A maintenance window that ends before (or when) it starts.
     #[error("the maintenance window ends at {until}, not after its start {from}")]
     EmptyWindow {
@@ -604,7 +613,12 @@ impl MaintenanceWindow {
 }
 
 /// An incident: described once, updated until resolved, then reviewed.
+///
+/// Read from JSON (a journal, a file), it is checked as if every update were
+/// posted again: an incident that [`Incident::post`] could not have built is
+/// refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StoredIncident")]
 pub struct Incident {
     id: IncidentId,
     title: String,
@@ -615,6 +629,69 @@ pub struct Incident {
     /// Set for a scheduled maintenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     window: Option<MaintenanceWindow>,
+}
+
+/// An incident as stored, before it is checked.
+#[derive(Deserialize)]
+struct StoredIncident {
+    id: IncidentId,
+    title: String,
+    impact: Impact,
+    started_at: DateTime<Utc>,
+    components: Vec<Component>,
+    updates: Vec<Update>,
+    #[serde(default)]
+    window: Option<MaintenanceWindow>,
+}
+
+impl TryFrom<StoredIncident> for Incident {
+    type Error = ModelError;
+
+    /// Rebuilds the incident by posting every stored update again, so the
+    /// same rules hold as for one built in code.
+    fn try_from(stored: StoredIncident) -> Result<Self, ModelError> {
+        let mut incident = match stored.window {
+            Some(window) => {
+                Incident::maintenance(stored.id, stored.title, window, stored.started_at)?
+            }
+            None => Incident::new(stored.id, stored.title, stored.impact, stored.started_at)?,
+        };
+        incident.impact = stored.impact;
+        let mut seen = std::collections::HashSet::new();
+        for c in &stored.components {
+            if !seen.insert(&c.id) {
+                return Err(ModelError::InvalidStoredUpdate {
+                    seq: 0,
+                    reason: format!("component {} is listed twice", c.id),
+                });
+            }
+        }
+        incident.components = stored.components.clone();
+        for update in stored.updates {
+            let draft = UpdateDraft {
+                status: update.status,
+                at: update.at,
+                message: update.message.clone(),
+                internal_notes: update.internal_notes.clone(),
+                recipients: update.recipients.clone(),
+                next_update_at: update.next_update_at,
+                component_changes: update.component_changes.clone(),
+                holding: update.holding,
+                reminder: update.reminder,
+            };
+            let posted = incident.post(draft)?;
+            if *posted != update {
+                return Err(ModelError::InvalidStoredUpdate {
+                    seq: update.seq,
+                    reason: "posting it again gives another update (its number, message or next-update time differ)"
+                        .into(),
+                });
+            }
+        }
+        // The components' current statuses, as stored.
+        incident.components = stored.components;
+        Ok(incident)
+    }
 }
 
 impl Incident {
@@ -1066,5 +1143,49 @@ mod tests {
             Err(ModelError::InvalidTransition { .. })
         ));
         assert_eq!(inc.updates().len(), 3, "refused drafts leave no trace");
+    }
+
+    #[test]
+    fn an_incident_read_from_json_is_checked_like_one_posted() {
+        let mut inc = incident();
+        inc.post(UpdateDraft::new(Status::Investigating, t(1), "Errors.").next_update_at(t(30)))
+            .unwrap();
+        inc.post(UpdateDraft::new(Status::Resolved, t(20), "Fixed."))
+            .unwrap();
+        let json = serde_json::to_string(&inc).unwrap();
+        assert_eq!(serde_json::from_str::<Incident>(&json).unwrap(), inc);
+
+        let tamper = |from: &str, to: &str| {
+            let bad = json.replacen(from, to, 1);
+            assert_ne!(bad, json, "{from}");
+            serde_json::from_str::<Incident>(&bad)
+                .unwrap_err()
+                .to_string()
+        };
+        // A resolution without... the first update's promise removed.
+        let err = tamper(
+            "\"next_update_at\":\"2026-11-25T14:30:00Z\"",
+            "\"next_update_at\":null",
+        );
+        assert!(err.contains("next_update_at is required"), "{err}");
+        // Time going backwards.
+        let err = tamper("2026-11-25T14:20:00Z", "2026-11-25T13:20:00Z");
+        assert!(err.contains("before"), "{err}");
+        // A sequence number out of order.
+        let err = tamper("\"seq\":2", "\"seq\":7");
+        assert!(err.contains("stored update 7"), "{err}");
+        // A blank title.
+        let err = tamper("\"title\":\"API errors\"", "\"title\":\"  \"");
+        assert!(err.contains("title"), "{err}");
+        // An incident status on... a maintenance.
+        let window = MaintenanceWindow::new(t(60), t(120)).unwrap();
+        let mut m =
+            Incident::maintenance(IncidentId::new("m").unwrap(), "Upgrade", window, t(0)).unwrap();
+        m.post(UpdateDraft::new(Status::Scheduled, t(1), "Planned."))
+            .unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<Incident>(&json).unwrap(), m);
+        let bad = json.replace("\"scheduled\"", "\"investigating\"");
+        assert!(serde_json::from_str::<Incident>(&bad).is_err());
     }
 }
