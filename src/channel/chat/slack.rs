@@ -434,7 +434,7 @@ impl SlackChannel {
         let thread_ts = delivery.thread.as_ref().map(|t| t.root.as_str());
         let body = PostMessage {
             channel,
-            text: &text,
+            text,
             thread_ts,
             reply_broadcast: thread_ts.is_some() && self.reply_broadcast,
         };
@@ -452,7 +452,7 @@ impl SlackChannel {
             let edit = UpdateMessage {
                 channel,
                 ts: root,
-                text: &text,
+                text,
             };
             if let Err(e) = self
                 .api_call(base, token, "chat.update", &edit, channel)
@@ -477,7 +477,7 @@ impl SlackChannel {
         let request = self
             .client
             .post(url.clone())
-            .json(&WebhookMessage { text: &text });
+            .json(&WebhookMessage { text });
         let response = http::send(request, url, self.timeout).await?;
         let status = response.status();
         if status.is_success() {
