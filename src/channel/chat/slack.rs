@@ -474,10 +474,7 @@ impl SlackChannel {
         let name = delivery.target.as_str();
         let url = hooks.get(&delivery.target)?;
         let text = &*delivery.text;
-        let request = self
-            .client
-            .post(url.clone())
-            .json(&WebhookMessage { text });
+        let request = self.client.post(url.clone()).json(&WebhookMessage { text });
         let response = http::send(request, url, self.timeout).await?;
         let status = response.status();
         if status.is_success() {
