@@ -80,6 +80,12 @@ pub(crate) fn error_for_status(status: StatusCode, headers: &HeaderMap) -> Chann
 /// Sends `request` (built for `url`) with `timeout`; maps transport errors and
 /// refuses a response that came through a redirect (whatever the client's
 /// policy), so a signed body or a token never counts as delivered elsewhere.
+///
+/// A redirect is told by the response's URL naming another resource: scheme,
+/// host, port, path or query differ. User information (which reqwest moves
+/// into an `Authorization` header) and the fragment (never sent) are not
+/// compared: reqwest 0.13 reports the URL re-read from the request's
+/// `http::Uri`, which holds neither.
 pub(crate) async fn send(
     request: reqwest::RequestBuilder,
     url: &Url,
@@ -90,13 +96,23 @@ pub(crate) async fn send(
         .send()
         .await
         .map_err(|e| transport_error(e, timeout))?;
-    if response.url() != url {
+    if !same_resource(response.url(), url) {
         return Err(ChannelError::Rejected {
             reason: "the response came from a redirect, which is not followed".into(),
             status: Some(response.status().as_u16()),
         });
     }
     Ok(response)
+}
+
+/// Whether two URLs name the same resource on the same server: what an HTTP
+/// request carries of a URL (scheme, host, port, path and query).
+fn same_resource(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
+        && a.query() == b.query()
 }
 
 /// Reads at most 64 KiB of a response body as text (provider error bodies and
@@ -243,8 +259,25 @@ fn never_started(err: &reqwest::Error) -> bool {
 
 /// Checks an endpoint URL: https, or http on a loopback host (for local
 /// receivers and tests) unless `allow_http` is set.
+///
+/// - User information (`https://user:password@host/…`) is refused: reqwest
+///   would send it as HTTP basic authentication, which no provider here takes
+///   from the URL; credentials go in the provider's own settings (its token,
+///   secret or API key).
+/// - A fragment (`#…`) is accepted and ignored: it is never sent, and plays
+///   no part in telling a redirect (see [`send`]). Providers whose URLs must
+///   have none say so themselves.
+///
+/// Errors never contain the URL, nor any part of it.
 pub(crate) fn check_url(raw: &str, allow_http: bool) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the URL holds a user name or password (user:password@…); put \
+                    credentials in the provider's own configuration, not in the URL"
+                .to_owned(),
+        );
+    }
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_http || is_loopback(&url) => Ok(url),
@@ -330,5 +363,78 @@ mod tests {
         assert!(check_url("http://hooks.example.com/x", true).is_ok());
         assert!(check_url("ftp://x", true).is_err());
         assert!(check_url("not a url", true).is_err());
+    }
+
+    #[test]
+    fn user_information_is_refused_and_a_fragment_kept_out_of_the_way() {
+        for raw in [
+            "https://user:pa55word@hooks.example.com/x",
+            "https://user@hooks.example.com/x",
+            "https://:pa55word@hooks.example.com/x",
+        ] {
+            let err = check_url(raw, false).unwrap_err();
+            assert!(err.contains("user name or password"), "{err}");
+            assert!(!err.contains("pa55word") && !err.contains("user@"), "{err}");
+        }
+        let url = check_url("https://hooks.example.com/x?k=1#frag", false).unwrap();
+        assert_eq!(url.fragment(), Some("frag"));
+    }
+
+    #[test]
+    fn a_redirect_is_another_resource_not_another_spelling() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let base = u("https://hooks.example.com/x/y?k=1");
+        for same in [
+            "https://hooks.example.com/x/y?k=1",
+            "https://user:pw@hooks.example.com/x/y?k=1",
+            "https://hooks.example.com:443/x/y?k=1",
+            "https://HOOKS.example.com/x/y?k=1#frag",
+        ] {
+            assert!(same_resource(&base, &u(same)), "{same}");
+        }
+        for other in [
+            "http://hooks.example.com/x/y?k=1",
+            "https://hooks.example.org/x/y?k=1",
+            "https://hooks.example.com:8443/x/y?k=1",
+            "https://hooks.example.com/x/z?k=1",
+            "https://hooks.example.com/x/y?k=2",
+            "https://hooks.example.com/x/y",
+        ] {
+            assert!(!same_resource(&base, &u(other)), "{other}");
+        }
+    }
+
+    /// What reqwest does with a URL's user information and fragment: the
+    /// former becomes basic authentication, the latter is not sent, and
+    /// neither is in the URL it reports. Neither makes a delivered request
+    /// look redirected.
+    #[tokio::test]
+    async fn user_information_and_fragments_do_not_look_like_redirects() {
+        use wiremock::matchers::{header, method, path, query_param};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/hook"))
+            .and(query_param("k", "1"))
+            .and(header("authorization", "Basic dXNlcjpwdw=="))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let timeout = Duration::from_secs(5);
+        let client = client(timeout).unwrap();
+        let addr = server.address();
+        let url = Url::parse(&format!("http://user:pw@{addr}/hook?k=1#frag")).unwrap();
+        let response = send(client.post(url.clone()), &url, timeout).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        // reqwest reports the URL re-read from the request's `http::Uri`,
+        // which has neither: comparing whole URLs would see a redirect.
+        assert_eq!(response.url().username(), "");
+        assert_eq!(response.url().fragment(), None);
+        assert_ne!(response.url(), &url);
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].url.fragment(), None);
     }
 }
