@@ -154,7 +154,9 @@ pub(crate) async fn body_text(mut response: reqwest::Response) -> String {
 /// anything, is outcome unknown too when hyper had started writing: the
 /// request's bytes may already be in the server's socket, and from the client
 /// a server that reset without reading cannot be told from one that read the
-/// request and then failed.
+/// request and then failed. (hyper-util also reports a connection that died
+/// after connecting but before hyper took the request as a send error like
+/// any other; it is outcome unknown as well, since it cannot be told apart.)
 ///
 /// A timeout that fires before the connection is made (a total timeout no
 /// longer than the connect timeout, as with a shared client) cannot be told
