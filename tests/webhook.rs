@@ -460,3 +460,64 @@ async fn maintenance_events_carry_their_type_and_window() {
         "2026-11-28T14:00:00Z"
     );
 }
+
+#[tokio::test]
+async fn a_fragment_in_the_url_is_ignored_and_the_delivery_sent_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/tidings"))
+        .and(Signed)
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ch = WebhookChannel::builder()
+        .endpoint(
+            "bridge",
+            &format!("{}/hooks/tidings#ops-team", server.uri()),
+            SECRET,
+        )
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let d = Dispatcher::builder(CANONICAL)
+        .primary(
+            "page",
+            Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap())),
+        )
+        .channel("hooks", Arc::new(ch))
+        .audience(customers())
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    let report = d.publish(&inc, &first).await.unwrap();
+    assert!(report.all_sent(), "{report:?}");
+    assert_eq!(
+        report.deliveries[0].outcome.receipt().unwrap().status,
+        Some(204)
+    );
+    let again = d.publish(&inc, &first).await.unwrap();
+    assert_eq!(again.sent_now(), 0, "{again:?}");
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "sent once, recorded sent");
+    assert_eq!(requests[0].url.fragment(), None, "a fragment is never sent");
+}
+
+#[test]
+fn user_information_in_the_url_is_refused_at_build() {
+    let err = WebhookChannel::builder()
+        .endpoint(
+            "bridge",
+            "https://hook-user:pa55w0rd@hooks.example.com/secret-path",
+            SECRET,
+        )
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::Config { .. }), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("user name or password"), "{shown}");
+    assert!(shown.contains("\"bridge\""), "names the endpoint: {shown}");
+    for secret in ["hook-user", "pa55w0rd", "secret-path"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}

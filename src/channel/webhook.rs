@@ -37,6 +37,11 @@
 //! rate limit; 408 and 5xx are transient; 3xx (redirects are never followed),
 //! 410 Gone (disable the endpoint) and other 4xx are permanent.
 //!
+//! Endpoint URLs are https (or http to a loopback host). One with a user name
+//! or password (`https://user:password@host/…`) is refused when the channel
+//! is built: the receiver checks the signature, and credentials do not belong
+//! in the URL. A fragment (`#…`) is accepted and ignored: it is never sent.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use tidings::channel::webhook::WebhookChannel;
@@ -297,7 +302,8 @@ impl WebhookChannel {
 
 impl WebhookChannelBuilder {
     /// Adds an endpoint: the route target `name` posts to `url`, signed with
-    /// `secret` (`whsec_…`). `url` must be https, or http to a loopback host.
+    /// `secret` (`whsec_…`). `url` must be https, or http to a loopback host,
+    /// without a user name or password; a fragment is ignored.
     pub fn endpoint(mut self, name: impl Into<String>, url: &str, secret: &str) -> Self {
         self.pending
             .push((name.into(), url.to_owned(), secret.to_owned()));
