@@ -160,6 +160,8 @@ fn webhook(c: &mut Criterion) {
 
     // The same number of POSTs of a similar body, with the same concurrency and
     // no dispatcher: what the sink and the HTTP stack allow.
+    // reqwest needs a TLS crypto provider (tidings' own clients bring theirs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = reqwest::Client::new();
     let body = vec![b'x'; 900];
     group.bench_function(BenchmarkId::new("raw_reqwest", N), |b| {

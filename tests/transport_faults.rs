@@ -266,11 +266,10 @@ async fn a_connect_that_times_out_is_transient() {
             _ => break,
         }
     }
-    let started = Instant::now();
     let err = send_err(&http_url(addr)).await;
     assert_transient(&err);
+    // The connect timeout fired, not the request's: nothing was sent.
     assert!(err.to_string().contains("connecting timed out"), "{err}");
-    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
     drop(listener);
 }
 
@@ -377,8 +376,9 @@ async fn no_answer_is_a_timeout() {
     let err = send_err(&http_url(server.addr)).await;
     assert_eq!(err, ChannelError::Timeout { after: TIMEOUT });
     assert!(err.is_outcome_unknown());
+    // Bounded by the timeout, not by the server (which answers after 5 s).
     let took = started.elapsed();
-    assert!(took >= TIMEOUT && took < TIMEOUT * 4, "{took:?}");
+    assert!(took >= TIMEOUT && took < Duration::from_secs(4), "{took:?}");
 }
 
 #[tokio::test]
@@ -424,7 +424,12 @@ async fn a_2xx_whose_body_drips_is_sent_without_waiting_for_the_body() {
     let started = Instant::now();
     let receipt = send(&http_url(server.addr)).await.unwrap();
     assert_eq!(receipt.status, Some(200));
-    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
+    // Returned on the status line, long before the body's 3 s drip ends.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 // ---- Answers. ----
@@ -510,8 +515,22 @@ async fn a_certificate_that_is_not_trusted_is_config_and_not_retried() {
 
     // The server works for a client that trusts its certificate: what fails
     // below is the trust, nothing else.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert.clone()))
+        .unwrap();
+    #[cfg(feature = "tls-aws-lc")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "tls-aws-lc"))]
+    let provider = rustls::crypto::ring::default_provider();
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let trusting = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_der(&cert).unwrap()])
+        .tls_backend_preconfigured(tls)
         .build()
         .unwrap();
     let trusted = WebhookChannel::builder()

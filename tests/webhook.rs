@@ -395,6 +395,9 @@ async fn a_shared_client_that_follows_redirects_is_still_refused() {
         .respond_with(ResponseTemplate::new(307).insert_header("Location", location.as_str()))
         .mount(&server)
         .await;
+    // A client of the caller's own: reqwest needs a TLS crypto provider,
+    // installed for the process here.
+    install_crypto_provider();
     let ch = WebhookChannel::builder()
         .endpoint("bridge", &format!("{}/hooks/tidings", server.uri()), SECRET)
         .client(reqwest::Client::new())

@@ -25,6 +25,7 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// outcome is unknown.
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ChannelError> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout((timeout / 2).min(MAX_CONNECT_TIMEOUT))
@@ -33,6 +34,41 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ChannelError>
         .map_err(|e| ChannelError::Config {
             reason: format!("cannot build the HTTP client: {}", e.without_url()),
         })
+}
+
+/// The crypto provider the `tls-*` features chose: aws-lc-rs, else ring.
+fn crypto_provider() -> Result<rustls::crypto::CryptoProvider, ChannelError> {
+    #[cfg(feature = "tls-aws-lc")]
+    {
+        Ok(rustls::crypto::aws_lc_rs::default_provider())
+    }
+    #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
+    {
+        Ok(rustls::crypto::ring::default_provider())
+    }
+    #[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
+    {
+        Err(ChannelError::Config {
+            reason: "no TLS crypto provider is built in: enable the tls-aws-lc (default) or tls-ring feature".into(),
+        })
+    }
+}
+
+/// TLS for HTTP channels: rustls on the chosen provider, certificates checked
+/// against the platform's trust store, HTTP/1.1.
+fn tls_config() -> Result<rustls::ClientConfig, ChannelError> {
+    let config = |reason: String| ChannelError::Config { reason };
+    let provider = std::sync::Arc::new(crypto_provider()?);
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| config(format!("cannot load the platform's certificates: {e}")))?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config(format!("TLS versions: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
 }
 
 /// Parses `Retry-After`: delta-seconds (decimals tolerated) or an HTTP date.

@@ -170,3 +170,15 @@ impl Channel for Probe {
         result
     }
 }
+
+/// Installs the process's default TLS crypto provider, for tests that build
+/// a `reqwest::Client` of their own (tidings' own clients bring theirs).
+#[cfg(feature = "__http")]
+pub fn install_crypto_provider() {
+    #[cfg(feature = "tls-aws-lc")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
+    let provider = rustls::crypto::ring::default_provider();
+    #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+    let _ = provider.install_default();
+}
