@@ -439,18 +439,58 @@ async fn long_text_stays_within_2000_characters_and_keeps_the_link() {
     let requests = server.received_requests().await.unwrap();
     assert!(requests.len() >= 3, "one shortened message, then parts");
     for request in &requests {
+        // Discord counts code points (Python 3's `len`).
         let content = content_of(request);
-        assert!(
-            content.encode_utf16().count() <= MAX_CONTENT,
-            "{} UTF-16 units",
-            content.encode_utf16().count()
-        );
+        let n = content.chars().count();
+        assert!(n <= MAX_CONTENT, "{n} characters");
         assert!(content.ends_with(LINK), "link kept whole: {content}");
     }
     assert!(
-        content_of(&requests[0]).encode_utf16().count() > MAX_CONTENT * 3 / 4,
+        content_of(&requests[0]).chars().count() > MAX_CONTENT * 3 / 4,
         "the limit is used, not wasted"
     );
+}
+
+/// The limit is measured on exactly what Discord receives: a text with no
+/// word to cut at, all of it escaped, fills the content to within one
+/// escaped grapheme of 2,000 code points, and a link with parentheses stays
+/// one whole masked link.
+#[tokio::test]
+async fn the_limit_is_measured_on_the_content_discord_receives() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(message("1"))
+        .mount(&server)
+        .await;
+    // The primary's permalink, https://status.example.com/(eu)/incidents/inc-7.
+    let primary = MemoryChannel::primary("https://status.example.com/(eu)/".parse().unwrap());
+    let masked = "[View status page](https://status.example.com/%28eu%29/incidents/inc-7)";
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", Arc::new(primary))
+        .channel("discord", Arc::new(channel(&server)))
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("discord", [target("ops")]).overflow(Overflow::split(3))),
+        )
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let (mut inc, _) = incident();
+    let long = post(&mut inc, Status::Identified, 10, &"*(<@1>)👩‍👩‍👧".repeat(2_000));
+    let report = d.publish(&inc, &long).await.unwrap();
+    assert!(report.all_sent(), "{report:?}");
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    for (i, request) in requests.iter().enumerate() {
+        let content = content_of(request);
+        let n = content.chars().count();
+        assert!(n <= MAX_CONTENT, "{n} characters");
+        if i < 2 {
+            assert!(n > MAX_CONTENT - 16, "within a grapheme of the limit: {n}");
+        }
+        assert!(content.ends_with(&format!("\n{masked}")), "{content}");
+        assert_eq!(content.matches("](").count(), 1, "one link: {content}");
+    }
 }
 
 #[tokio::test]

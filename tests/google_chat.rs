@@ -280,6 +280,48 @@ async fn long_text_stays_within_4096_and_keeps_the_link() {
     )));
 }
 
+/// The limit is measured on exactly what Chat receives: a text with no word
+/// to cut at, all of it escaped, fills each message to within one escaped
+/// grapheme of 4,096 UTF-16 units, and a link with a `|` stays one whole
+/// `<url|label>` link.
+#[tokio::test]
+async fn the_limit_is_measured_on_the_text_chat_receives() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(created(1))
+        .mount(&server)
+        .await;
+    // The primary's permalink, https://status.example.com/a|b/incidents/inc-7.
+    let primary = MemoryChannel::primary("https://status.example.com/a|b/".parse().unwrap());
+    let linked = "\n<https://status.example.com/a%7Cb/incidents/inc-7|View status page>";
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", Arc::new(primary))
+        .channel("gchat", Arc::new(chat(&server).build().unwrap()))
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("gchat", [target("incidents")]).overflow(Overflow::split(3))),
+        )
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let (mut inc, _) = incident();
+    let long = post(&mut inc, Status::Identified, 10, &"<|>](👩‍👩‍👧".repeat(2_000));
+    let report = d.publish(&inc, &long).await.unwrap();
+    assert!(report.all_sent(), "{report:?}");
+    let bodies = bodies(&server).await;
+    assert_eq!(bodies.len(), 3);
+    for (i, body) in bodies.iter().enumerate() {
+        let text = body["text"].as_str().unwrap();
+        let n = text.encode_utf16().count();
+        assert!(n <= MAX_TEXT, "{n} UTF-16 units");
+        if i < 2 {
+            assert!(n > MAX_TEXT - 16, "within a grapheme of the limit: {n}");
+        }
+        assert!(text.ends_with(linked), "{text}");
+        assert_eq!(text.matches('<').count(), 1, "one link: {text}");
+    }
+}
+
 fn google_error(code: u16, message: &str, status: &str) -> ResponseTemplate {
     ResponseTemplate::new(code)
         .set_body_json(json!({"error": {"code": code, "message": message, "status": status}}))

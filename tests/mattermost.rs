@@ -356,6 +356,60 @@ async fn long_text_stays_within_the_post_limit_and_keeps_the_link() {
     }
 }
 
+/// The limit is measured on exactly what Mattermost receives: a text with no
+/// word to cut at, all of it escaped, fills each post to within one escaped
+/// grapheme of the limit in runes (as the server counts), and a link with
+/// parentheses stays one whole masked link.
+#[tokio::test]
+async fn the_limit_is_measured_on_the_text_mattermost_receives() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ok())
+        .mount(&server)
+        .await;
+    // The primary's permalink, https://status.example.com/(eu)/incidents/inc-7.
+    let primary = MemoryChannel::primary("https://status.example.com/(eu)/".parse().unwrap());
+    let masked = "[View status page](https://status.example.com/%28eu%29/incidents/inc-7)";
+    let max = 4_000;
+    let mattermost = MattermostChannel::builder()
+        .webhook("ops", hook_url(&server))
+        .max_text(max)
+        .build()
+        .unwrap();
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", Arc::new(primary))
+        .channel("mattermost", Arc::new(mattermost))
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("mattermost", [target("ops")]).overflow(Overflow::split(3))),
+        )
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let (mut inc, _) = incident();
+    let long = post(
+        &mut inc,
+        Status::Identified,
+        10,
+        &"*(<!all>)👩‍👩‍👧".repeat(2_000),
+    );
+    let report = d.publish(&inc, &long).await.unwrap();
+    assert!(report.all_sent(), "{report:?}");
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    for (i, request) in requests.iter().enumerate() {
+        let text = text_of(request);
+        let n = text.chars().count();
+        assert!(n <= max, "{n} runes");
+        if i < 2 {
+            assert!(n > max - 16, "within a grapheme of the limit: {n}");
+        }
+        assert!(text.ends_with(&format!("\n{masked}")), "{text}");
+        assert_eq!(text.matches("](").count(), 1, "one link: {text}");
+        assert!(!text.contains("<!"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn webhook_urls_never_appear_in_debug_or_errors() {
     let server = MockServer::start().await;

@@ -8,7 +8,7 @@ use serde_json::json;
 use tidings::channel::Channel;
 use tidings::channel::chat::discord::{DiscordChannel, MAX_CONTENT};
 use tidings::prelude::*;
-use tidings::render::{LengthUnit, TextLimit};
+use tidings::render::TextLimit;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -111,9 +111,9 @@ impl Harness for Discord {
             .await;
     }
     fn received_limit(&self) -> Option<TextLimit> {
-        // What Discord receives (escaped, with the masked link) is within its
-        // limit however it counts: in UTF-16 units, which bound characters.
-        Some(TextLimit::new(MAX_CONTENT, LengthUnit::Utf16Units))
+        // What Discord receives (escaped, with the masked link), counted as
+        // Discord counts: code points.
+        Some(TextLimit::chars(MAX_CONTENT))
     }
     async fn received(&self) -> Vec<String> {
         self.server

@@ -25,12 +25,16 @@
 //! cannot reply to a message, so the channel does not thread (a configured
 //! `thread_id` is where every message goes, not a reply).
 //!
-//! Text is Discord Markdown: user text is escaped with
-//! [`markdown`], so it can neither format,
-//! link nor mention (and `allowed_mentions` pings nobody even if it did); the
-//! link to the status page is a masked link, `[View status page](url)`. The
-//! content stays within Discord's 2,000 characters, counted on the escaped
-//! text (conservatively, in UTF-16 code units).
+//! Text is Discord Markdown, laid out by [`DiscordFormat`]: user text is
+//! escaped with [`markdown`], so it can neither format, link nor mention (and
+//! `allowed_mentions` pings nobody even if it did); the link to the status
+//! page is a masked link, `[View status page](url)`. The channel's limit is
+//! Discord's 2,000 characters ([`MAX_CONTENT`]), measured on exactly the
+//! `content` sent, in Unicode code points: Discord's reference says
+//! "characters" without saying how they are counted; a Discord engineer
+//! stated that the API, written in Python 3, counts code points
+//! (discord/discord-api-docs#1315, 2020). Not confirmed by the reference
+//! itself.
 //!
 //! Rate: by default 5 messages per 2 seconds per webhook (Discord buckets
 //! webhooks by id and token and tells the current quota in `X-RateLimit-*`
@@ -61,39 +65,39 @@ use crate::channel::{
     RateLimitScope, Receipt,
 };
 use crate::render::markup::markdown;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, Pieces, TextLimit};
 
-/// Discord's limit on a message's `content`, in characters.
+/// Discord's limit on a message's `content`, in characters (Unicode code
+/// points, as Discord counts them: see the [module docs](self)).
 pub const MAX_CONTENT: usize = 2_000;
 
 /// The link, as rendered after the text: `\n[View status page](url)`.
 const LINK_OPEN: &str = "[View status page](";
 
-/// What the link's markup adds to the fitted text's link: `[View status
-/// page]()` (the newline before it replaces at least one separator that the
-/// fitted text already has).
-const LINK_OVERHEAD: usize = LINK_OPEN.len() + 1;
-
 /// The longest `username` Discord takes.
 const MAX_USERNAME: usize = 80;
 
-/// What a fitted text measures once rendered as Discord content (an upper
-/// bound): the escaped text in UTF-16 code units (at least Discord's count,
-/// however it counts characters), parentheses as their percent-encoding (the
-/// link's are encoded), plus the link's markup. Fitting against it keeps
-/// what Discord receives within [`MAX_CONTENT`].
-fn content_len(text: &str) -> usize {
-    let parens = text.chars().filter(|c| matches!(c, '(' | ')')).count();
-    markdown(text).encode_utf16().count() + 2 * parens + LINK_OVERHEAD
-}
+/// Discord Markdown: the text before the link (title, body, part number,
+/// next-update line) escaped with [`markdown`], so that it can neither
+/// format, link nor mention, then the link on its own line as a masked link,
+/// `[View status page](url)`, with `(` and `)` in the URL percent-encoded so
+/// that they cannot end it early. The channel's limit ([`MAX_CONTENT`]
+/// characters) is measured on this, exactly: it is the `content` sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscordFormat;
 
-/// The message content: escaped user text, then the link as a masked link.
-pub fn content(delivery: &Delivery) -> String {
-    let link = delivery.link.as_str();
-    let text = delivery.text_without_link();
-    // A parsed URL has no spaces or `<>`; `(` and `)` would end the link early.
-    let url = link.replace('(', "%28").replace(')', "%29");
-    format!("{}\n{LINK_OPEN}{url})", markdown(text))
+impl Format for DiscordFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        let text = markdown(pieces.text_before_link().trim_end());
+        // A parsed URL has no spaces or `<>`; `(` and `)` would end the link
+        // early.
+        let url = pieces.link.replace('(', "%28").replace(')', "%29");
+        if text.is_empty() {
+            format!("{LINK_OPEN}{url})")
+        } else {
+            format!("{text}\n{LINK_OPEN}{url})")
+        }
+    }
 }
 
 /// One Discord webhook: its URL (a secret: it holds the webhook's token), and
@@ -267,13 +271,9 @@ impl DiscordChannelBuilder {
         let limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
-            .with_text(TextLimit::new(
-                MAX_CONTENT,
-                LengthUnit::Custom {
-                    name: "discord_content",
-                    measure: content_len,
-                },
-            ))
+            // Code points, as Discord counts (see the module docs), on the
+            // content exactly as sent.
+            .with_text(TextLimit::chars(MAX_CONTENT))
             .with_per_target_rate(rate);
         let client = match self.client {
             Some(c) => c,
@@ -530,6 +530,10 @@ impl Channel for DiscordChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &DiscordFormat
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
         let hook = self.hooks.get(&delivery.target)?;
@@ -539,9 +543,8 @@ impl Channel for DiscordChannel {
                 reason: "Discord answered 401 or 404 earlier; the webhook is disabled".into(),
             });
         }
-        let content = content(delivery);
         let body = ExecuteWebhook {
-            content: &content,
+            content: &delivery.text,
             allowed_mentions: AllowedMentions { parse: [] },
             username: hook.username.as_deref(),
         };
@@ -726,26 +729,31 @@ mod tests {
     }
 
     #[test]
-    fn the_measure_bounds_what_is_sent() {
-        let link = "https://status.example.com/incidents/(inc)_7";
-        for text in [
-            "plain",
-            "**bold** [x](https://evil) <@123> @everyone # h\n> q\n- l ||s|| `c` \\",
-            "emoji 👩‍👩‍👧 and e\u{301} (UTC)",
-            "",
-        ] {
-            let fitted = format!("{text}\n\n{link}");
-            let rendered = format!(
-                "{}\n[View status page](https://status.example.com/incidents/%28inc%29_7)",
-                markdown(text.trim_end())
-            );
-            assert!(
-                rendered.encode_utf16().count() <= content_len(&fitted),
-                "{text:?}: {} > {}",
-                rendered.encode_utf16().count(),
-                content_len(&fitted)
-            );
-        }
+    fn the_format_escapes_the_text_and_masks_the_link() {
+        let pieces = Pieces {
+            title: "[Investigating] **API** <@123>",
+            body: "@everyone [x](https://evil) # h",
+            part: Some((1, 2)),
+            next_update: None,
+            link: "https://status.example.com/incidents/(inc)_7",
+        };
+        let z = '\u{200B}';
+        assert_eq!(
+            DiscordFormat.layout(&pieces),
+            format!(
+                "\\[Investigating\\] \\*\\*API\\*\\* \\<@{z}123>\n\n@{z}everyone \\[x\\](https://evil) # h (1/2)\n[View status page](https://status.example.com/incidents/%28inc%29_7)"
+            )
+        );
+        let bare = Pieces {
+            title: "",
+            body: "",
+            part: None,
+            ..pieces
+        };
+        assert_eq!(
+            DiscordFormat.layout(&bare),
+            "[View status page](https://status.example.com/incidents/%28inc%29_7)"
+        );
     }
 
     #[test]
@@ -795,7 +803,7 @@ mod tests {
             "{dbg}"
         );
         assert!(!ch.limits().threads);
-        assert_eq!(ch.limits().text.unwrap().max, MAX_CONTENT);
+        assert_eq!(ch.limits().text, Some(TextLimit::chars(MAX_CONTENT)));
         assert_eq!(
             ch.limits().per_target_rate,
             Some(RateLimit::new(5, Duration::from_secs(2)).unwrap())

@@ -19,14 +19,19 @@
 //! # let _ = chat; Ok(()) }
 //! ```
 //!
-//! Text is Chat's own markup: user text is escaped with
-//! [`markup::google_chat`](crate::render::markup::google_chat) (`<` and `>`
-//! become the look-alikes `＜` `＞`, since Chat decodes no entities and
-//! documents no escape, so `<users/all>` mentions nobody and `<url|text>`
-//! links nowhere), and the link to the status page is rendered as
-//! `<url|View status page>`. Text is limited to 4,096 characters (Chat refuses
-//! longer messages with "Message is longer than 4096 characters"), counted in
-//! UTF-16 units and with the escaping, so the limit holds however Chat counts.
+//! Text is Chat's own markup, laid out by [`GoogleChatFormat`]: user text is
+//! escaped with [`markup::google_chat`](crate::render::markup::google_chat)
+//! (`<` and `>` become the look-alikes `＜` `＞`, since Chat decodes no
+//! entities and documents no escape, so `<users/all>` mentions nobody and
+//! `<url|text>` links nowhere), and the link to the status page is rendered
+//! as `<url|View status page>`. The channel's limit is 4,096 characters
+//! ([`MAX_TEXT`]; Chat refuses longer messages with "Message is longer than
+//! 4096 characters", as recorded by integrators), measured on exactly the
+//! `text` sent, in UTF-16 code units. How Chat counts its "characters" is
+//! not documented (unconfirmed): UTF-16 units are never fewer than code
+//! points, so the limit holds whether Chat counts either; it only gives up
+//! one unit per character outside the Basic Multilingual Plane (emoji) if
+//! Chat counts code points.
 //!
 //! Rate: Google documents per-space write quotas shared by every app in the
 //! space, and further, undisclosed limits for webhooks. The default is one
@@ -55,9 +60,10 @@ use crate::channel::{
     RateLimitScope, Receipt,
 };
 use crate::render::markup::google_chat;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, LengthUnit, Pieces, TextLimit};
 
-/// The longest text Chat takes ("Message is longer than 4096 characters").
+/// The longest text Chat takes ("Message is longer than 4096 characters"),
+/// counted here in UTF-16 code units (see the [module docs](self)).
 pub const MAX_TEXT: usize = 4_096;
 
 /// How each request asks Chat to thread: reply in the thread named by the
@@ -74,18 +80,32 @@ const MAX_PREFIX: usize = 256;
 /// The link label, as rendered: `\n<url|View status page>`.
 const LINK_LABEL: &str = "|View status page>";
 
-/// What a fitted text measures once rendered (an upper bound): UTF-16 units
-/// of the escaped text, with `|`, `<` and `>` counted as the `%7C`, `%3C`,
-/// `%3E` they become in the link, plus the link's brackets and label.
-fn chat_len(text: &str) -> usize {
-    let escaped: usize = google_chat(text)
-        .chars()
-        .map(|c| match c {
-            '|' | '\u{FF1C}' | '\u{FF1E}' => 3,
-            c => c.len_utf16(),
-        })
-        .sum();
-    escaped + 1 + LINK_LABEL.chars().count()
+/// Google Chat's markup: the text before the link (title, body, part number,
+/// next-update line) escaped with
+/// [`markup::google_chat`](crate::render::markup::google_chat), so that it
+/// can neither mention nor link, then the link on its own line as
+/// `<url|View status page>`, with `|`, `<` and `>` in the URL
+/// percent-encoded so that they cannot end it early. The channel's limit
+/// ([`MAX_TEXT`] UTF-16 units) is measured on this, exactly: it is the
+/// `text` sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GoogleChatFormat;
+
+impl Format for GoogleChatFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        let text = google_chat(pieces.text_before_link().trim_end());
+        // `|` and `>` would end `<url|label>` early.
+        let url = pieces
+            .link
+            .replace('|', "%7C")
+            .replace('<', "%3C")
+            .replace('>', "%3E");
+        if text.is_empty() {
+            format!("<{url}{LINK_LABEL}")
+        } else {
+            format!("{text}\n<{url}{LINK_LABEL}")
+        }
+    }
 }
 
 /// Posts to Google Chat spaces through incoming webhooks. See the
@@ -201,13 +221,8 @@ impl GoogleChatChannelBuilder {
         let limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
-            .with_text(TextLimit::new(
-                MAX_TEXT,
-                LengthUnit::Custom {
-                    name: "google_chat_text",
-                    measure: chat_len,
-                },
-            ))
+            // UTF-16 units (see the module docs), on the text exactly as sent.
+            .with_text(TextLimit::new(MAX_TEXT, LengthUnit::Utf16Units))
             .with_per_target_rate(self.per_space_rate);
         let client = match self.client {
             Some(c) => c,
@@ -240,18 +255,6 @@ fn threaded(mut url: Url) -> Url {
     query.push_str(REPLY_OPTION);
     url.set_query(Some(&query));
     url
-}
-
-/// The message text: escaped user text, then the link.
-pub fn text(delivery: &Delivery) -> String {
-    let link = delivery.link.as_str();
-    let text = delivery.text_without_link();
-    // `|` and `>` would end `<url|label>` early.
-    let url = link
-        .replace('|', "%7C")
-        .replace('<', "%3C")
-        .replace('>', "%3E");
-    format!("{}\n<{url}{LINK_LABEL}", google_chat(text))
 }
 
 impl GoogleChatChannel {
@@ -370,13 +373,16 @@ impl Channel for GoogleChatChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &GoogleChatFormat
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
         let url = self.hooks.get(&delivery.target)?;
-        let text = text(delivery);
         let key = self.thread_key(delivery);
         let body = CreateMessage {
-            text: &text,
+            text: &delivery.text,
             thread: ThreadRef { thread_key: &key },
         };
         let request = self
@@ -506,9 +512,29 @@ mod tests {
     }
 
     #[test]
-    fn length_counts_the_rendering() {
-        assert_eq!(chat_len("ab"), 2 + 1 + LINK_LABEL.len());
-        assert_eq!(chat_len("a<|>👩"), 1 + 3 + 3 + 3 + 2 + 1 + LINK_LABEL.len());
+    fn the_format_escapes_the_text_and_labels_the_link() {
+        let pieces = Pieces {
+            title: "[Identified] <users/all>",
+            body: "<https://evil|x> [a](b) *b*",
+            part: Some((2, 2)),
+            next_update: Some("Next update by 14:30 UTC."),
+            link: "https://status.example.com/i|<x>",
+        };
+        assert_eq!(
+            GoogleChatFormat.layout(&pieces),
+            "[Identified] \u{FF1C}users/all\u{FF1E}\n\n\u{FF1C}https://evil|x\u{FF1E} [a]\u{200B}(b) *b* (2/2)\n\nNext update by 14:30 UTC.\n<https://status.example.com/i%7C%3Cx%3E|View status page>"
+        );
+        let bare = Pieces {
+            title: "",
+            body: "",
+            part: None,
+            next_update: None,
+            ..pieces
+        };
+        assert_eq!(
+            GoogleChatFormat.layout(&bare),
+            "<https://status.example.com/i%7C%3Cx%3E|View status page>"
+        );
     }
 
     #[test]
@@ -544,5 +570,9 @@ mod tests {
         let ch = builder.build().unwrap();
         assert!(!format!("{ch:?}").contains("SECRET"));
         assert!(!ch.limits().threads);
+        assert_eq!(
+            ch.limits().text,
+            Some(TextLimit::new(MAX_TEXT, LengthUnit::Utf16Units))
+        );
     }
 }

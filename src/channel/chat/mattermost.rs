@@ -24,15 +24,19 @@
 //! answers `200 ok`. Incoming webhooks return no post id and cannot reply in a
 //! thread, so the channel does not thread.
 //!
-//! Text is Mattermost Markdown: user text is escaped with
-//! [`markdown`] (no formatting, links or
+//! Text is Mattermost Markdown, laid out by [`MattermostFormat`]: user text
+//! is escaped with [`markdown`] (no formatting, links or
 //! `@channel`/`@all`/`@here` mentions) and, because Mattermost rewrites
 //! Slack's `<!channel>` into `@channel` in webhook text, `<!` is broken up as
 //! well. The link to the status page is a masked link, `[View status
-//! page](url)`. The text stays within 16,383 characters (Mattermost 5.0+;
+//! page](url)`. The channel's limit is 16,383 characters (Mattermost 5.0+;
 //! older servers take 4,000: see
-//! [`max_text`](MattermostChannelBuilder::max_text)), counted on the escaped
-//! text.
+//! [`max_text`](MattermostChannelBuilder::max_text)), measured on exactly the
+//! `text` sent, in Unicode scalar values: the server counts runes
+//! (`utf8.RuneCountInString`) both when it validates a post and when it
+//! splits longer webhook text into several posts. The 16,383 default is the
+//! server's `PostMessageMaxRunesV2`; a server whose database column is wider
+//! or narrower may take another length (see `max_text`).
 //!
 //! Rate: Mattermost's rate limiting is per client address on the server
 //! (when enabled; 10 requests per second by default), so the default limit
@@ -61,7 +65,7 @@ use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
 };
 use crate::render::markup::markdown;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, Pieces, TextLimit};
 
 /// The longest post of Mattermost 5.0 and later, in characters (Unicode
 /// scalar values); Mattermost splits longer webhook text into several posts.
@@ -77,10 +81,6 @@ const DEFAULT_PER_SECOND: NonZeroU32 = match NonZeroU32::new(10) {
 /// The link, as rendered after the text: `\n[View status page](url)`.
 const LINK_OPEN: &str = "[View status page](";
 
-/// What the link's markup adds to the fitted text's link (the newline before
-/// it replaces at least one separator that the fitted text already has).
-const LINK_OVERHEAD: usize = LINK_OPEN.len() + 1;
-
 /// Escapes user text for a Mattermost webhook: Markdown escaping, and a
 /// zero-width space in `<!`, so Mattermost's Slack compatibility cannot turn
 /// `<!channel>`, `<!here>` or `<!all>` into a mention.
@@ -88,21 +88,29 @@ fn escape(text: &str) -> String {
     markdown(text).replace("\\<!", "\\<\u{200B}!")
 }
 
-/// What a fitted text measures once rendered (an upper bound): the escaped
-/// text in characters, parentheses as their percent-encoding (the link's are
-/// encoded), plus the link's markup.
-fn text_len(text: &str) -> usize {
-    let parens = text.chars().filter(|c| matches!(c, '(' | ')')).count();
-    escape(text).chars().count() + 2 * parens + LINK_OVERHEAD
-}
+/// Mattermost Markdown: the text before the link (title, body, part number,
+/// next-update line) escaped with [`markdown`], so that it can neither
+/// format, link nor mention, and with `<!` broken up by a zero-width space so
+/// that Mattermost's Slack compatibility cannot read `<!channel>` as a
+/// mention; then the link on its own line as a masked link, `[View status
+/// page](url)`, with `(` and `)` in the URL percent-encoded so that they
+/// cannot end it early. The channel's limit (16,383 characters by default)
+/// is measured on this, exactly: it is the `text` sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MattermostFormat;
 
-/// The post's text: escaped user text, then the link as a masked link.
-pub fn text(delivery: &Delivery) -> String {
-    let link = delivery.link.as_str();
-    let body = delivery.text_without_link();
-    // A parsed URL has no spaces or `<>`; `(` and `)` would end the link early.
-    let url = link.replace('(', "%28").replace(')', "%29");
-    format!("{}\n{LINK_OPEN}{url})", escape(body))
+impl Format for MattermostFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        let text = escape(pieces.text_before_link().trim_end());
+        // A parsed URL has no spaces or `<>`; `(` and `)` would end the link
+        // early.
+        let url = pieces.link.replace('(', "%28").replace(')', "%29");
+        if text.is_empty() {
+            format!("{LINK_OPEN}{url})")
+        } else {
+            format!("{text}\n{LINK_OPEN}{url})")
+        }
+    }
 }
 
 /// One Mattermost incoming webhook: its URL (a secret: anyone with it can
@@ -275,13 +283,8 @@ impl MattermostChannelBuilder {
         }
         let hooks = Named::build("Mattermost webhook", self.webhooks, check_webhook)?;
         let limits = ChannelLimits::new()
-            .with_text(TextLimit::new(
-                self.max_text,
-                LengthUnit::Custom {
-                    name: "mattermost_markdown",
-                    measure: text_len,
-                },
-            ))
+            // Runes, as the server counts, on the text exactly as sent.
+            .with_text(TextLimit::chars(self.max_text))
             .with_rate(self.rate);
         let client = match self.client {
             Some(c) => c,
@@ -449,12 +452,15 @@ impl Channel for MattermostChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &MattermostFormat
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let name = delivery.target.as_str();
         let hook = self.hooks.get(&delivery.target)?;
-        let text = text(delivery);
         let body = WebhookPost {
-            text: &text,
+            text: &delivery.text,
             channel: hook.channel.as_deref(),
             username: hook.username.as_deref(),
         };
@@ -625,15 +631,34 @@ mod tests {
     fn escaping_defuses_slack_style_mentions() {
         let e = escape("<!channel> <!here> <!all> <@abc123>");
         assert!(!e.contains("<!") && !e.contains("<@abc"), "{e}");
-        let link = "https://status.example.com/incidents/(inc)_7";
-        for t in ["<!channel> **x** (y) @all", "", "👩‍👩‍👧 e\u{301}"] {
-            let fitted = format!("{t}\n\n{link}");
-            let rendered = format!(
-                "{}\n[View status page](https://status.example.com/incidents/%28inc%29_7)",
-                escape(t)
-            );
-            assert!(rendered.chars().count() <= text_len(&fitted), "{t:?}");
-        }
+    }
+
+    #[test]
+    fn the_format_escapes_the_text_and_masks_the_link() {
+        let pieces = Pieces {
+            title: "[Identified] <!channel> **x**",
+            body: "@all (y)",
+            part: None,
+            next_update: Some("Next update by 14:30 UTC."),
+            link: "https://status.example.com/incidents/(inc)_7",
+        };
+        let z = '\u{200B}';
+        assert_eq!(
+            MattermostFormat.layout(&pieces),
+            format!(
+                "\\[Identified\\] \\<{z}!channel> \\*\\*x\\*\\*\n\n@{z}all (y)\n\nNext update by 14:30 UTC.\n[View status page](https://status.example.com/incidents/%28inc%29_7)"
+            )
+        );
+        let bare = Pieces {
+            title: "",
+            body: "",
+            next_update: None,
+            ..pieces
+        };
+        assert_eq!(
+            MattermostFormat.layout(&bare),
+            "[View status page](https://status.example.com/incidents/%28inc%29_7)"
+        );
     }
 
     #[test]
@@ -667,7 +692,7 @@ mod tests {
         let ch = builder.max_text(4_000).build().unwrap();
         assert!(!format!("{ch:?}").contains("SECRETKEY"));
         assert!(!ch.limits().threads);
-        assert_eq!(ch.limits().text.unwrap().max, 4_000);
+        assert_eq!(ch.limits().text, Some(TextLimit::chars(4_000)));
         assert_eq!(
             ch.limits().rate,
             Some(RateLimit::per_second(DEFAULT_PER_SECOND))

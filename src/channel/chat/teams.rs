@@ -18,11 +18,13 @@
 //! # let _ = teams; Ok(()) }
 //! ```
 //!
-//! The card shows the update's title in bold, a fact set with the status and
-//! the impact, the message, and an "Open status page" button carrying the
-//! link to the source of truth. It is posted in the envelope the Workflows
-//! template expects (`{"type":"message","attachments":[…]}`, Adaptive Card
-//! version 1.4).
+//! The card, laid out by [`TeamsFormat`], shows the message's title in bold,
+//! the message (its body, part number and next-update line), and an "Open
+//! status page" button carrying the link to the source of truth: what the
+//! templates rendered for the audience, as every other channel shows it. It
+//! is posted in the envelope the Workflows template expects
+//! (`{"type":"message","attachments":[…]}`, Adaptive Card version 1.4). A
+//! message split into parts has its title in the first card only.
 //!
 //! Text is Adaptive Card Markdown, escaped with
 //! [`markup::adaptive_card`](crate::render::markup::adaptive_card): Teams
@@ -31,11 +33,14 @@
 //! cannot mention anyone without declaring the mention in `msteams.entities`,
 //! which tidings never does.
 //!
-//! Size: Microsoft refuses messages over 28 KB, and cards have been seen
-//! refused from about 21 KB; the whole JSON payload is kept within
-//! [`DEFAULT_MAX_PAYLOAD`] bytes (configurable): the channel's text limit is
-//! measured in JSON-escaped bytes, and a card still over the ceiling is
-//! refused without being sent.
+//! Size: Microsoft limits the whole JSON payload ("The message size limit is
+//! 28 KB"; whether a KB is 1,000 or 1,024 bytes is not said, so
+//! [`MICROSOFT_MAX_PAYLOAD`] takes 28,000), and cards have been seen refused
+//! from about 21 KB (third-party report, unconfirmed). The format's layout
+//! is the payload itself, so the channel's limit is the payload ceiling in
+//! UTF-8 bytes, measured on exactly the JSON posted: [`DEFAULT_MAX_PAYLOAD`]
+//! by default, configurable up to Microsoft's limit. A delivery over the
+//! ceiling (not fitted by the dispatcher) is refused without being sent.
 //!
 //! Rate: Microsoft documents, for connectors, at most 4 requests per second
 //! per channel (and 60 per 30 s, 100 per hour); Power Automate's limits for
@@ -59,7 +64,7 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde::Serialize;
-use unicode_segmentation::UnicodeSegmentation;
+use serde::de::IgnoredAny;
 use url::Url;
 
 use crate::channel::http;
@@ -67,9 +72,8 @@ use crate::channel::named::Named;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, RateLimitScope, Receipt,
 };
-use crate::incident::Impact;
 use crate::render::markup::adaptive_card;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, Pieces, TextLimit};
 
 /// Microsoft's limit on a webhook message, in bytes of JSON: "The message
 /// size limit is 28 KB."
@@ -86,34 +90,37 @@ pub const THROTTLED: &str = "Microsoft Teams endpoint returned HTTP error 429";
 /// The button's label.
 pub const BUTTON: &str = "Open status page";
 
-/// JSON bytes kept for everything but the title and the message: envelope,
-/// schema, fact set and button (its URL is counted with the text).
-const ENVELOPE: usize = 1_000;
+/// The smallest payload ceiling allowed: room for the card's envelope
+/// (about 350 bytes), a long link (the button's URL) and some text.
+const MIN_PAYLOAD: usize = 3_000;
 
-/// JSON bytes kept for the title block; a longer title is shortened there.
-const TITLE_BUDGET: usize = 1_000;
+/// The Adaptive Card, as the JSON payload posted (envelope included): the
+/// title in a bold text block, the rest of the text before the link (body,
+/// part number, next-update line) in a second text block, both escaped with
+/// [`markup::adaptive_card`](crate::render::markup::adaptive_card) so that
+/// they can neither link nor mention, and the link as the URL of the "Open
+/// status page" button (`Action.OpenUrl`). An empty title or text has no
+/// block. The channel's limit (the payload ceiling, in bytes) is measured on
+/// this, exactly: it is the request body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TeamsFormat;
 
-/// The smallest payload ceiling that leaves room for some text.
-const MIN_PAYLOAD: usize = ENVELOPE + TITLE_BUDGET + 1_000;
-
-const ELLIPSIS: &str = "…";
-
-/// Bytes `s` takes inside a JSON string, as serde_json writes it.
-fn json_len(s: &str) -> usize {
-    s.chars()
-        .map(|c| match c {
-            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-            c if u32::from(c) < 0x20 => 6,
-            c => c.len_utf8(),
-        })
-        .sum()
-}
-
-/// What a fitted text takes in the card, in JSON bytes once escaped (an upper
-/// bound: the link, counted here as text, goes raw into the button). Fitting
-/// against it keeps the payload within its ceiling.
-fn card_bytes(text: &str) -> usize {
-    json_len(&adaptive_card(text))
+impl Format for TeamsFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        let text = Pieces {
+            title: "",
+            ..*pieces
+        }
+        .text_before_link();
+        let message = card(
+            adaptive_card(pieces.title),
+            adaptive_card(text.trim()),
+            pieces.link,
+        );
+        // Strings, booleans and options always serialize; were it ever to
+        // fail, the empty text is refused by `send` as no card.
+        serde_json::to_string(&message).unwrap_or_default()
+    }
 }
 
 /// Posts Adaptive Cards to Microsoft Teams through Workflows webhooks. See the
@@ -223,13 +230,8 @@ impl TeamsChannelBuilder {
         let limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
-            .with_text(TextLimit::new(
-                self.max_payload - ENVELOPE - TITLE_BUDGET,
-                LengthUnit::Custom {
-                    name: "teams_card_json_bytes",
-                    measure: card_bytes,
-                },
-            ))
+            // The layout is the payload: its bytes are what Microsoft limits.
+            .with_text(TextLimit::bytes(self.max_payload))
             .with_per_target_rate(self.per_webhook_rate);
         let client = match self.client {
             Some(c) => c,
@@ -282,15 +284,6 @@ enum Element {
         weight: Option<&'static str>,
         wrap: bool,
     },
-    FactSet {
-        facts: [Fact; 2],
-    },
-}
-
-#[derive(Serialize)]
-struct Fact {
-    title: &'static str,
-    value: &'static str,
 }
 
 #[derive(Serialize)]
@@ -301,49 +294,9 @@ struct OpenUrl<'a> {
     url: &'a str,
 }
 
-fn impact_label(impact: Impact) -> &'static str {
-    match impact {
-        Impact::None => "None",
-        Impact::Minor => "Minor",
-        Impact::Major => "Major",
-        Impact::Critical => "Critical",
-    }
-}
-
-/// The escaped title, shortened (at a grapheme boundary, with `…`) to
-/// [`TITLE_BUDGET`] JSON bytes.
-fn card_title(title: &str) -> String {
-    let escaped = adaptive_card(title);
-    if json_len(&escaped) <= TITLE_BUDGET {
-        return escaped;
-    }
-    let bounds: Vec<usize> = title.grapheme_indices(true).map(|(i, _)| i).collect();
-    let fits =
-        |end: usize| json_len(&adaptive_card(&title[..end])) + ELLIPSIS.len() <= TITLE_BUDGET;
-    // bounds[0] = 0 always fits; the whole title does not.
-    let (mut good, mut bad) = (0, bounds.len());
-    while bad - good > 1 {
-        let mid = good + (bad - good) / 2;
-        if bounds.get(mid).is_some_and(|&end| fits(end)) {
-            good = mid;
-        } else {
-            bad = mid;
-        }
-    }
-    let end = bounds.get(good).copied().unwrap_or(0);
-    let mut out = adaptive_card(title[..end].trim_end());
-    out.push_str(ELLIPSIS);
-    out
-}
-
-fn card<'a>(
-    title: String,
-    text: String,
-    status: &'static str,
-    impact: &'static str,
-    link: &'a str,
-) -> Message<'a> {
-    let mut body = Vec::with_capacity(3);
+/// The card: `title` and `text` (escaped already) and a button to `link`.
+fn card(title: String, text: String, link: &str) -> Message<'_> {
+    let mut body = Vec::with_capacity(2);
     if !title.is_empty() {
         body.push(Element::TextBlock {
             text: title,
@@ -352,18 +305,6 @@ fn card<'a>(
             wrap: true,
         });
     }
-    body.push(Element::FactSet {
-        facts: [
-            Fact {
-                title: "Status",
-                value: status,
-            },
-            Fact {
-                title: "Impact",
-                value: impact,
-            },
-        ],
-    });
     if !text.is_empty() {
         body.push(Element::TextBlock {
             text,
@@ -390,31 +331,6 @@ fn card<'a>(
             },
         }],
     }
-}
-
-/// The card for `delivery`, serialized. The message block is the fitted text
-/// without its link (the button carries it) and without the title (the title
-/// block shows it, on every part of a split message).
-fn payload(delivery: &Delivery) -> Result<Vec<u8>, ChannelError> {
-    let link = delivery.link.as_str();
-    let title = delivery.message.title.as_str();
-    let text = delivery.text_without_link();
-    let text = text.strip_prefix(title).map_or(text, str::trim_start);
-    let message = card(
-        card_title(title),
-        adaptive_card(text),
-        delivery.update.status.label(),
-        if delivery.incident.is_maintenance() {
-            "Maintenance"
-        } else {
-            impact_label(delivery.incident.impact())
-        },
-        link,
-    );
-    serde_json::to_vec(&message).map_err(|e| ChannelError::Rejected {
-        reason: format!("cannot serialize the Teams card: {e}"),
-        status: None,
-    })
 }
 
 /// Logic Apps' error code (`{"error":{"code":"WorkflowNotFound",…}}`), cut to
@@ -504,9 +420,16 @@ impl Channel for TeamsChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &TeamsFormat
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let url = self.hooks.get(&delivery.target)?;
-        let body = payload(delivery)?;
+        // The text is the card laid out by `TeamsFormat` and fitted to the
+        // ceiling; a delivery that was not (built by hand) is refused here
+        // rather than by the flow.
+        let body = &delivery.text;
         if body.len() > self.max_payload {
             return Err(ChannelError::Rejected {
                 reason: format!(
@@ -517,11 +440,17 @@ impl Channel for TeamsChannel {
                 status: None,
             });
         }
+        if serde_json::from_str::<IgnoredAny>(body).is_err() {
+            return Err(ChannelError::Rejected {
+                reason: "the text is not a card laid out by TeamsFormat; not sent".into(),
+                status: None,
+            });
+        }
         let request = self
             .client
             .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
-            .body(body);
+            .body(body.to_string());
         let response = http::send(request, url, self.timeout).await?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -617,39 +546,80 @@ mod tests {
     }
 
     #[test]
-    fn the_envelope_fits_its_allowance() {
-        let bytes = serde_json::to_vec(&card(
-            String::new(),
-            String::new(),
-            "Investigating",
-            "Critical",
-            "",
-        ))
-        .unwrap();
-        assert!(bytes.len() <= ENVELOPE, "{}", bytes.len());
+    fn the_format_lays_out_the_whole_card() {
+        let pieces = Pieces {
+            title: "[Identified] [x](https://evil)",
+            body: "<at>All</at> \"q\" a&b",
+            part: Some((1, 2)),
+            next_update: Some("Next update by 14:30 UTC."),
+            link: "https://status.example.com/incidents/inc-7",
+        };
+        let z = '\u{200B}';
+        let laid: serde_json::Value = serde_json::from_str(&TeamsFormat.layout(&pieces)).unwrap();
+        assert_eq!(
+            laid,
+            serde_json::json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": null,
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {"type": "TextBlock", "text": format!("[Identified] [x]{z}(https://evil)"), "size": "Medium", "weight": "Bolder", "wrap": true},
+                            {"type": "TextBlock", "text": format!("<{z}at>All<{z}/at> \"q\" a&{z}b (1/2)\n\nNext update by 14:30 UTC."), "wrap": true},
+                        ],
+                        "actions": [{"type": "Action.OpenUrl", "title": BUTTON, "url": pieces.link}],
+                    },
+                }],
+            })
+        );
+        let later = Pieces {
+            title: "",
+            ..pieces
+        };
+        let laid: serde_json::Value = serde_json::from_str(&TeamsFormat.layout(&later)).unwrap();
+        let blocks = laid["attachments"][0]["content"]["body"]
+            .as_array()
+            .unwrap();
+        assert_eq!(blocks.len(), 1, "no empty title block");
+        let bare = Pieces {
+            title: "",
+            body: "",
+            part: None,
+            next_update: None,
+            ..pieces
+        };
+        let envelope = TeamsFormat.layout(&bare);
+        assert!(envelope.len() < 400, "{}", envelope.len());
+        assert!(envelope.contains(pieces.link));
     }
 
     #[test]
-    fn json_length_is_what_serde_writes() {
-        for s in [
-            "plain",
-            "quo\"te back\\slash",
-            "new\nline\ttab\r\u{8}\u{c}",
-            "ctl\u{1}\u{1f}\u{7f}",
-            "Ünïcödé 👩‍👩‍👧 \u{2028}",
-        ] {
-            let written = serde_json::to_string(s).unwrap();
-            assert_eq!(json_len(s), written.len() - 2, "{s:?}");
+    fn long_titles_and_bodies_are_cut_within_the_ceiling() {
+        let message = crate::render::RenderedMessage {
+            title: "\"<]( ".repeat(2_000),
+            body: "\"<]( \u{1}".repeat(4_000),
+            next_update: Some("Next update by 14:30 UTC.".into()),
+        };
+        let link = "https://status.example.com/incidents/inc-7";
+        for max in [MIN_PAYLOAD, DEFAULT_MAX_PAYLOAD] {
+            let limit = TextLimit::bytes(max);
+            let fitted = crate::render::fit(
+                &message,
+                link,
+                Some(&limit),
+                &TeamsFormat,
+                crate::render::Overflow::Shorten,
+            )
+            .unwrap()
+            .remove(0);
+            assert!(fitted.text.len() <= max && fitted.text.len() > max - 32);
+            let card: serde_json::Value = serde_json::from_str(&fitted.text).unwrap();
+            assert_eq!(card["attachments"][0]["content"]["actions"][0]["url"], link);
         }
-    }
-
-    #[test]
-    fn long_titles_are_shortened_within_budget() {
-        let title = "\"<]( ".repeat(1_000);
-        let t = card_title(&title);
-        assert!(json_len(&t) <= TITLE_BUDGET);
-        assert!(t.ends_with(ELLIPSIS));
-        assert_eq!(card_title("[Identified] API"), "[Identified] API");
     }
 
     #[test]
@@ -688,8 +658,8 @@ mod tests {
         assert!(!format!("{ch:?}").contains("SECRET"));
         assert!(!ch.limits().threads);
         assert_eq!(
-            ch.limits().text.unwrap().max,
-            DEFAULT_MAX_PAYLOAD - ENVELOPE - TITLE_BUDGET
+            ch.limits().text,
+            Some(TextLimit::bytes(DEFAULT_MAX_PAYLOAD))
         );
     }
 }
