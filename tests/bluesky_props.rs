@@ -1,7 +1,8 @@
 //! Property tests for Bluesky posts: the link facet's UTF-8 byte offsets
-//! always slice exactly the link out of the text (as placed, and as a PDS
-//! receives it), and text fitted to the channel stays within 300 graphemes
-//! and 3,000 UTF-8 bytes, ends with the link and never splits a grapheme.
+//! always slice exactly the link out of the text (as found, and as a PDS
+//! receives it), and text fitted with the channel's format stays within 300
+//! graphemes and 3,000 UTF-8 bytes, ends with the link and never splits a
+//! grapheme.
 #![cfg(feature = "bluesky")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,22 +15,24 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tidings::channel::Channel;
 use tidings::channel::social::bluesky::{
-    BlueskyChannel, MAX_BYTES, MAX_GRAPHEMES, place_link, text_limit,
+    BlueskyChannel, MAX_BYTES, MAX_GRAPHEMES, link_range, text_limit,
 };
 use tidings::prelude::*;
-use tidings::render::{LengthUnit, Overflow, RenderedMessage, TextLimit};
+use tidings::render::{LengthUnit, Overflow, RenderedMessage};
 use unicode_segmentation::UnicodeSegmentation;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Fits `m` in the plain layout; each part's text.
+/// Fits `m` with the channel's format and limit; each part's text, which is
+/// what the channel posts.
 fn fit(
-    m: &tidings::render::RenderedMessage,
+    m: &RenderedMessage,
     link: &str,
-    limit: Option<&tidings::render::TextLimit>,
-    overflow: tidings::render::Overflow,
+    overflow: Overflow,
 ) -> Result<Vec<String>, tidings::render::FitError> {
-    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+    let ch = channel();
+    let limit = ch.limits().text;
+    tidings::render::fit(m, link, limit.as_ref(), ch.format(), overflow)
         .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
 }
 
@@ -91,12 +94,11 @@ fn graphemes(s: &str) -> HashSet<String> {
     s.graphemes(true).map(str::to_owned).collect()
 }
 
-/// The limit the channel declares (building it makes no request).
-fn bluesky_limit() -> TextLimit {
-    let ch = BlueskyChannel::login("status.example.com", "app-pass-word-0000")
+/// A channel (building it makes no request).
+fn channel() -> BlueskyChannel {
+    BlueskyChannel::login("status.example.com", "app-pass-word-0000")
         .build()
-        .unwrap();
-    ch.limits().text.unwrap()
+        .unwrap()
 }
 
 proptest! {
@@ -107,16 +109,16 @@ proptest! {
         let text = match how {
             0 => format!("{prefix}{link}"),           // as fitted: the link last
             1 => format!("{link} {prefix}\n{link}"),  // the link also earlier
-            _ => prefix.clone(),                      // no link: appended
+            _ => prefix.clone(),                      // no link: no facet
         };
-        let (out, range) = place_link(&text, &link);
-        prop_assert_eq!(&out.as_bytes()[range.clone()], link.as_bytes());
-        prop_assert!(out.is_char_boundary(range.start) && out.is_char_boundary(range.end));
-        prop_assert_eq!(range.end, out.len(), "the facet is the link at the end");
-        if how < 2 {
-            prop_assert_eq!(out.as_ref(), text.as_str(), "a text with the link is sent as it is");
-        } else {
-            prop_assert!(out.starts_with(text.trim_end()));
+        match link_range(&text, &link) {
+            Some(range) => {
+                prop_assert!(how < 2);
+                prop_assert_eq!(&text.as_bytes()[range.clone()], link.as_bytes());
+                prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+                prop_assert_eq!(range.end, text.len(), "the facet is the link at the end");
+            }
+            None => prop_assert!(how == 2 && !text.contains(&link)),
         }
     }
 
@@ -124,23 +126,20 @@ proptest! {
     fn fitted_posts_fit_end_with_the_link_and_keep_graphemes_whole(
         title in text(8), body in text(150), next in any::<bool>(), split in any::<bool>(),
     ) {
-        let limit = bluesky_limit();
-        prop_assert_eq!(limit, text_limit());
+        prop_assert_eq!(channel().limits().text, Some(text_limit()));
         let message = RenderedMessage {
             title: title.clone(),
             body: body.clone(),
             next_update: next.then(|| NEXT.to_owned()),
         };
         let overflow = if split { Overflow::split(3) } else { Overflow::Shorten };
-        let parts = fit(&message, LINK, Some(&limit), overflow).unwrap();
+        let parts = fit(&message, LINK, overflow).unwrap();
         let allowed = graphemes(&format!("{title}{body}{NEXT}{LINK} (0123456789/)…\n"));
         for part in &parts {
             prop_assert!(LengthUnit::Graphemes.measure(part) <= MAX_GRAPHEMES);
             prop_assert!(part.len() <= MAX_BYTES);
             prop_assert!(part.ends_with(LINK));
-            let (out, range) = place_link(part, LINK);
-            prop_assert_eq!(out.as_ref(), part.as_str());
-            prop_assert_eq!(range, part.len() - LINK.len()..part.len());
+            prop_assert_eq!(link_range(part, LINK), Some(part.len() - LINK.len()..part.len()));
             // A split grapheme would leave a cluster found nowhere in the input
             // (a lone regional indicator, an emoji ending in a joiner).
             for g in part.graphemes(true) {
@@ -171,14 +170,13 @@ proptest! {
     fn byte_heavy_posts_fit_both_limits(
         title in heavy(10), body in heavy(400), next in any::<bool>(), split in any::<bool>(),
     ) {
-        let limit = bluesky_limit();
         let message = RenderedMessage {
             title: title.clone(),
             body: body.clone(),
             next_update: next.then(|| NEXT.to_owned()),
         };
         let overflow = if split { Overflow::split(4) } else { Overflow::Shorten };
-        let parts = fit(&message, LINK, Some(&limit), overflow).unwrap();
+        let parts = fit(&message, LINK, overflow).unwrap();
         let allowed = graphemes(&format!("{title}{body}{NEXT}{LINK} (0123456789/)…\n"));
         for part in &parts {
             prop_assert!(LengthUnit::Graphemes.measure(part) <= MAX_GRAPHEMES);

@@ -65,14 +65,16 @@ use tidings::render::sms::{Encoding, gsm7_septets, segments};
 use tidings::render::{Overflow, RenderedMessage};
 use unicode_segmentation::UnicodeSegmentation;
 
-/// Fits `m` in the plain layout; each part's text.
+/// Fits `m` with `channel`'s format and limit; each part's text, which is
+/// the `Body` the channel sends.
 fn fit(
-    m: &tidings::render::RenderedMessage,
+    channel: &dyn Channel,
+    m: &RenderedMessage,
     link: &str,
-    limit: Option<&tidings::render::TextLimit>,
-    overflow: tidings::render::Overflow,
+    overflow: Overflow,
 ) -> Result<Vec<String>, tidings::render::FitError> {
-    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+    let limit = channel.limits().text;
+    tidings::render::fit(m, link, limit.as_ref(), channel.format(), overflow)
         .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
 }
 
@@ -476,17 +478,17 @@ fn fitted_messages_are_within_the_budget_by_the_calculators_count() {
                 .smart_encoding(smart)
                 .build()
                 .unwrap();
-        let limit = channel.limits().text.expect("a text limit");
+        assert!(channel.limits().text.is_some(), "a text limit");
         let message = RenderedMessage {
             title: title.chars().take(80).collect(),
             body,
             next_update: next.then(|| "Next update by 2026-11-25 14:30 UTC.".to_owned()),
         };
-        let Ok(out) = fit(&message, LINK, Some(&limit), Overflow::split(parts)) else {
+        let Ok(out) = fit(&channel, &message, LINK, Overflow::split(parts)) else {
             continue;
         };
         for part in out {
-            bodies.push((channel.body(&part).into_owned(), budget as usize));
+            bodies.push((part, budget as usize));
         }
     }
     assert!(bodies.len() >= 300, "{} messages", bodies.len());

@@ -3,7 +3,8 @@
 //! inside a GSM-7 escape pair or a UCS-2 grapheme cluster: skin tones, flags,
 //! `ZWJ` sequences, accents), counts never decrease when text is appended,
 //! boundaries sit exactly at 160/153 and 70/67, and fitting to a segment
-//! budget keeps the link and stays within the budget.
+//! budget (with the Twilio channel's own format) keeps the link and stays
+//! within the budget.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,25 +15,11 @@ mod support;
 
 use proptest::prelude::*;
 use support::sms_texts::*;
+use tidings::render::LengthUnit;
 use tidings::render::sms::{
-    Encoding, cheapest, segment_count, segment_count_exact, segment_limit, segment_limit_exact,
-    segments, smart_encode,
+    Encoding, cheapest, segment_count, segment_count_exact, segment_limit, segments, smart_encode,
 };
-use tidings::render::{Overflow, RenderedMessage};
 use unicode_segmentation::UnicodeSegmentation;
-
-/// Fits `m` in the plain layout; each part's text.
-fn fit(
-    m: &tidings::render::RenderedMessage,
-    link: &str,
-    limit: Option<&tidings::render::TextLimit>,
-    overflow: tidings::render::Overflow,
-) -> Result<Vec<String>, tidings::render::FitError> {
-    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
-        .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
-}
-
-const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
 
 /// The escape to the extension table.
 const ESC: u8 = 0x1B;
@@ -171,6 +158,8 @@ proptest! {
         prop_assert_eq!(s.units, units);
         prop_assert_eq!(s.count, parts.len());
         prop_assert_eq!(segment_count_exact(&t), parts.len());
+        prop_assert_eq!(LengthUnit::SmsSegments.measure(&t), parts.len());
+        prop_assert_eq!(segment_limit(3).unit.measure(&t), parts.len());
     }
 
     #[test]
@@ -189,27 +178,6 @@ proptest! {
         prop_assert_eq!(cheapest(&sent), sent.clone());
         let once = smart_encode(&t).into_owned();
         prop_assert_eq!(smart_encode(&once), once.as_str());
-    }
-
-    #[test]
-    fn fitted_text_is_within_the_budget_and_ends_with_the_link(
-        title in mixed_text(), body in text(), next in any::<bool>(),
-        budget in 1usize..=4, parts in 1u16..=3, exact in any::<bool>(),
-    ) {
-        let limit = if exact { segment_limit_exact(budget) } else { segment_limit(budget) };
-        let message = RenderedMessage {
-            title: title.chars().take(80).collect(),
-            body,
-            next_update: next.then(|| "Next update by 2026-11-25 14:30 UTC.".to_owned()),
-        };
-        let out = fit(&message, LINK, Some(&limit), Overflow::split(parts)).unwrap();
-        prop_assert!(out.len() <= usize::from(parts));
-        for part in &out {
-            let sent = if exact { part.as_str().into() } else { cheapest(part) };
-            prop_assert!(segments(&sent).count <= budget, "{} > {budget}: {sent:?}", segments(&sent).count);
-            prop_assert!(part.ends_with(LINK));
-            prop_assert!(sent.ends_with(LINK));
-        }
     }
 }
 
@@ -305,4 +273,60 @@ fn pairs_never_straddle_a_boundary() {
     let t = format!("{}{}", "ç".repeat(66), "😀".repeat(34));
     assert_eq!(reference(&t).2, vec![66, 66, 2]);
     assert_eq!(segments(&t).count, 3);
+}
+
+/// Fitting with the Twilio channel's own format and limit.
+#[cfg(feature = "sms-twilio")]
+mod fitting {
+    use super::*;
+    use tidings::channel::Channel;
+    use tidings::channel::sms::twilio::TwilioChannel;
+    use tidings::render::{Overflow, RenderedMessage};
+
+    const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25";
+
+    /// Fits `m` with `channel`'s format and limit; each part's text, which
+    /// is what the channel sends.
+    fn fit(
+        channel: &dyn Channel,
+        m: &RenderedMessage,
+        overflow: Overflow,
+    ) -> Result<Vec<String>, tidings::render::FitError> {
+        let limit = channel.limits().text;
+        tidings::render::fit(m, LINK, limit.as_ref(), channel.format(), overflow)
+            .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn fitted_text_is_within_the_budget_and_ends_with_the_link(
+            title in mixed_text(), body in text(), next in any::<bool>(),
+            budget in 1u32..=4, parts in 1u16..=3, smart in any::<bool>(),
+        ) {
+            let channel = TwilioChannel::with_auth_token("AC0123456789abcdef0123456789abcdef", "secret")
+                .from("+15005550006")
+                .segment_budget(budget)
+                .smart_encoding(smart)
+                .build()
+                .unwrap();
+            let budget = budget as usize;
+            let message = RenderedMessage {
+                title: title.chars().take(80).collect(),
+                body,
+                next_update: next.then(|| "Next update by 2026-11-25 14:30 UTC.".to_owned()),
+            };
+            let out = fit(&channel, &message, Overflow::split(parts)).unwrap();
+            prop_assert!(out.len() <= usize::from(parts));
+            for sent in &out {
+                prop_assert!(segments(sent).count <= budget, "{} > {budget}: {sent:?}", segments(sent).count);
+                prop_assert!(sent.ends_with(LINK));
+                if smart {
+                    // Already the cheapest: sending it changes nothing.
+                    prop_assert_eq!(cheapest(sent), sent.as_str());
+                }
+            }
+        }
+    }
 }

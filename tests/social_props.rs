@@ -5,10 +5,11 @@
 //! links differently: URLs followed by punctuation, scheme-less domains
 //! after punctuation, internationalised top-level domains, user information,
 //! a trailing `?`; their weights were checked against twitter-text 3.1.0);
-//! Mastodon's measure never decreases when text is appended, X's is X's own
-//! count of what is sent; and fitting stays within each network's limit as
-//! the network counts the post, keeps the link last and whole, and never
-//! cuts a grapheme.
+//! each network's format lays out what is sent (mentions defused; for X
+//! without the characters it refuses, in NFC) and its limit's unit is the
+//! network's own count; and fitting with the channel's own format stays
+//! within each network's limit as the network counts the post, keeps the
+//! link last and whole, and never cuts a grapheme.
 #![cfg(all(feature = "mastodon", feature = "x"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,31 +17,73 @@ mod support;
 
 use proptest::prelude::*;
 use support::social_texts::*;
+use tidings::channel::Channel;
+use tidings::channel::social::mastodon::{MastodonChannel, MastodonFormat};
+use tidings::channel::social::x::{XChannel, XFormat};
 use tidings::channel::social::{mastodon, x};
 use tidings::render::markup::defuse_mentions;
-use tidings::render::{Overflow, RenderedMessage, TextLimit};
+use tidings::render::{Format, LengthUnit, Overflow, Pieces, Plain, RenderedMessage, TextLimit};
+use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
-/// Fits `m` in the plain layout; each part's text.
+/// Fits `m` with `channel`'s format and limit; each part's text, which is
+/// what the channel sends.
 fn fit(
-    m: &tidings::render::RenderedMessage,
-    link: &str,
-    limit: Option<&tidings::render::TextLimit>,
-    overflow: tidings::render::Overflow,
+    channel: &dyn Channel,
+    m: &RenderedMessage,
+    overflow: Overflow,
 ) -> Result<Vec<String>, tidings::render::FitError> {
-    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+    let limit = channel.limits().text;
+    tidings::render::fit(m, LINK, limit.as_ref(), channel.format(), overflow)
         .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
+}
+
+fn x_channel() -> XChannel {
+    XChannel::builder("token").build().unwrap()
+}
+
+fn mastodon_channel(max: usize) -> MastodonChannel {
+    MastodonChannel::builder("https://mastodon.example", "token")
+        .max_characters(max)
+        .build()
+        .unwrap()
+}
+
+/// A network's own count of a post.
+type Count = fn(&str) -> usize;
+
+/// The channel of a network (Mastodon with `max` characters, or X), its
+/// limit and the network's own count.
+fn network(mastodon: bool, max: usize) -> (Box<dyn Channel>, TextLimit, Count) {
+    let (channel, count): (Box<dyn Channel>, Count) = if mastodon {
+        (Box::new(mastodon_channel(max)), mastodon::status_length)
+    } else {
+        (Box::new(x_channel()), x::weighted_length)
+    };
+    let limit = channel.limits().text.unwrap();
+    (channel, limit, count)
 }
 
 const LINK: &str = "https://status.example.com/incidents/inc-2026-11-25-api-errors";
 
-/// What the X channel sends for `text`: mentions defused, the characters X
-/// refuses (U+FEFF, U+FFFE, U+FFFF) removed.
-fn x_sent(text: &str) -> String {
-    defuse_mentions(text)
-        .chars()
-        .filter(|c| !matches!(c, '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}'))
-        .collect()
+/// Whether every `@` and `＠` that could start a mention is defused (a
+/// zero-width space after it).
+fn defused(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().all(|(i, c)| {
+        let in_word = i > 0 && (chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_');
+        !matches!(c, '@' | '＠') || in_word || chars.get(i + 1) == Some(&'\u{200B}')
+    })
+}
+
+fn pieces<'a>(title: &'a str, body: &'a str, next: Option<&'a str>) -> Pieces<'a> {
+    Pieces {
+        title,
+        body,
+        part: None,
+        next_update: next,
+        link: LINK,
+    }
 }
 
 fn message(title: String, body: String, next: bool) -> RenderedMessage {
@@ -57,26 +100,17 @@ fn is_grapheme_prefix(whole: &str, prefix: &str) -> bool {
             || whole.grapheme_indices(true).any(|(i, _)| i == prefix.len()))
 }
 
-/// Checks one fitted part: within the limit as the network counts what is
-/// sent (mentions defused), the link last and whole.
-fn check_part(
-    part: &str,
-    limit: &TextLimit,
-    count: fn(&str) -> usize,
-) -> Result<(), TestCaseError> {
+/// Checks one fitted part, which is what the channel sends: within the limit
+/// as the network counts it, mentions defused, the link last and whole.
+fn check_part(part: &str, limit: &TextLimit, count: Count) -> Result<(), TestCaseError> {
     prop_assert!(
         limit.allows(part),
         "{} > {}",
         limit.unit.measure(part),
         limit.max
     );
-    let sent = x_sent(part);
-    prop_assert!(
-        count(&sent) <= limit.max,
-        "sent: {} > {}",
-        count(&sent),
-        limit.max
-    );
+    prop_assert_eq!(limit.unit.measure(part), count(part));
+    prop_assert!(defused(part), "{:?}", part);
     let tail = format!("\n{LINK}");
     prop_assert!(part == LINK || part.ends_with(&tail), "{:?}", part);
     Ok(())
@@ -101,55 +135,40 @@ proptest! {
     }
 
     #[test]
-    fn measures_count_the_defused_text((text, _, _) in mixed_text()) {
-        // Away from a link that ends the text, the measure is the count of
-        // what is sent.
-        let text = format!("{text} end");
-        let defused = defuse_mentions(&text);
-        prop_assert_eq!(mastodon::text_limit(500).unit.measure(&text), mastodon::status_length(&defused));
-        prop_assert_eq!(x::text_limit().unit.measure(&text), x::weighted_length(&defused));
-    }
-
-    #[test]
-    fn mastodon_measure_never_decreases_when_text_is_appended(a in soup(), b in soup()) {
-        for unit in [mastodon::text_limit(500).unit] {
-            let whole = format!("{a}{b}");
-            let mut last = 0;
-            for i in (0..=whole.len()).filter(|i| whole.is_char_boundary(*i)) {
-                let n = unit.measure(&whole[..i]);
-                prop_assert!(n >= last, "{:?}: {:?} measures {} < {}", unit, &whole[..i], n, last);
-                last = n;
-            }
+    fn the_units_are_the_networks_counts(a in soup(), (b, _, _) in mixed_text()) {
+        for text in [format!("{a}{b}"), format!("{b}{a} end")] {
+            prop_assert_eq!(LengthUnit::MastodonChars.measure(&text), mastodon::status_length(&text));
+            prop_assert_eq!(mastodon::text_limit(500).unit, LengthUnit::MastodonChars);
+            prop_assert_eq!(LengthUnit::XWeighted.measure(&text), x::weighted_length(&text));
+            prop_assert_eq!(x::text_limit().unit, LengthUnit::XWeighted);
         }
     }
 
     #[test]
-    fn measures_bound_what_the_network_counts(a in soup(), (b, _, _) in mixed_text()) {
-        // Whatever the text, Mastodon's measure is at least its count of
-        // what is sent (followed by a word, as fitting always follows text);
-        // X's measure is X's count of what is sent.
-        for text in [format!("{a}{b} end"), format!("{b}{a} end"), format!("{a}{b}")] {
-            let sent = defuse_mentions(&text);
-            let m = mastodon::text_limit(500).unit.measure(&text);
-            if text.ends_with(" end") {
-                prop_assert!(m >= mastodon::status_length(&sent), "{:?}", text);
-            }
-            let x = x::text_limit().unit.measure(&text);
-            prop_assert_eq!(x, x::weighted_length(&x_sent(&text)), "{:?}", text);
-        }
-    }
-
-    #[test]
-    fn mastodon_mixed_measure_never_decreases((a, _, _) in mixed_text(), (b, _, _) in mixed_text()) {
-        for unit in [mastodon::text_limit(500).unit] {
-            let whole = format!("{a}{b}");
-            let mut last = 0;
-            for i in (0..=whole.len()).filter(|i| whole.is_char_boundary(*i)) {
-                let n = unit.measure(&whole[..i]);
-                prop_assert!(n >= last, "{:?}: {:?} measures {} < {}", unit, &whole[..i], n, last);
-                last = n;
-            }
-        }
+    fn the_formats_lay_out_what_is_sent(
+        a in soup(), (b, _, _) in mixed_text(), (c, _) in x_text(), next in any::<bool>(),
+    ) {
+        let title: String = a.chars().take(40).collect();
+        let body = format!("{b} {c}");
+        let next = next.then_some("Next update by 14:30 UTC.");
+        let p = pieces(&title, &body, next);
+        let plain = Plain.layout(&p);
+        let before = plain.strip_suffix(LINK).unwrap();
+        // Mastodon: the plain layout with mentions defused, the link as it is.
+        let status = MastodonFormat.layout(&p);
+        prop_assert_eq!(&status, &format!("{}{LINK}", defuse_mentions(before)));
+        prop_assert!(defused(&status));
+        prop_assert_eq!(mastodon_channel(500).format().layout(&p), status.clone());
+        // X: also without the characters X refuses, in NFC.
+        let post = XFormat.layout(&p);
+        let expected: String = defuse_mentions(before)
+            .chars()
+            .filter(|c| !matches!(c, '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}'))
+            .nfc()
+            .collect();
+        prop_assert_eq!(&post, &format!("{expected}{LINK}"));
+        prop_assert!(defused(&post));
+        prop_assert_eq!(x_channel().format().layout(&p), post);
     }
 }
 
@@ -165,24 +184,26 @@ proptest! {
         network in any::<bool>(),
     ) {
         let title: String = title.chars().take(80).collect::<String>().replace('\n', " ");
-        let (limit, count): (TextLimit, fn(&str) -> usize) = if network {
-            (mastodon::text_limit(max), mastodon::status_length)
-        } else {
-            (x::text_limit(), x::weighted_length)
-        };
+        let (channel, limit, count) = self::network(network, max);
         let m = message(title, body.repeat(3), next);
-        let parts = fit(&m, LINK, Some(&limit), Overflow::Shorten).unwrap();
+        let parts = fit(channel.as_ref(), &m, Overflow::Shorten).unwrap();
         prop_assert_eq!(parts.len(), 1);
         let out = &parts[0];
         check_part(out, &limit, count)?;
         prop_assert_eq!(next, out.contains("Next update by"));
         // What was kept of the body is a grapheme-aligned prefix of it.
-        let body = m.body.trim();
+        // (As sent: defused, and for X in NFC.)
+        let body: String = if network {
+            defuse_mentions(m.body.trim())
+        } else {
+            defuse_mentions(m.body.trim()).nfc().collect()
+        };
         if !body.contains('…')
+            && !body.contains(['\u{FEFF}', '\u{FFFE}', '\u{FFFF}'])
             && let Some(cut) = out.rfind('…') {
                 let kept = out[..cut].rsplit("\n\n").next().unwrap_or("");
                 if !kept.is_empty() && body.starts_with(kept) {
-                    prop_assert!(is_grapheme_prefix(body, kept), "{:?}", kept);
+                    prop_assert!(is_grapheme_prefix(&body, kept), "{:?}", kept);
                 }
             }
     }
@@ -193,13 +214,9 @@ proptest! {
         max in 100usize..300,
         network in any::<bool>(),
     ) {
-        let (limit, count): (TextLimit, fn(&str) -> usize) = if network {
-            (mastodon::text_limit(max), mastodon::status_length)
-        } else {
-            (x::text_limit(), x::weighted_length)
-        };
+        let (channel, limit, count) = self::network(network, max);
         let m = message("[Identified] API errors".into(), body.repeat(4), true);
-        let parts = fit(&m, LINK, Some(&limit), Overflow::split(4)).unwrap();
+        let parts = fit(channel.as_ref(), &m, Overflow::split(4)).unwrap();
         for part in &parts {
             check_part(part, &limit, count)?;
         }
@@ -221,14 +238,17 @@ proptest! {
         next in any::<bool>(),
         split in any::<bool>(),
     ) {
-        let limit = x::text_limit();
+        let channel = x_channel();
+        let limit = channel.limits().text.unwrap();
+        prop_assert_eq!(limit, x::text_limit());
         let title: String = title.chars().take(80).collect::<String>().replace('\n', " ");
         let m = message(title, format!("{body} {extra} {body}"), next);
         let overflow = if split { Overflow::split(3) } else { Overflow::Shorten };
-        let parts = fit(&m, LINK, Some(&limit), overflow).unwrap();
+        let parts = fit(&channel, &m, overflow).unwrap();
         for part in &parts {
             check_part(part, &limit, x::weighted_length)?;
-            prop_assert!(x::is_valid_post(&x_sent(part)), "{:?}", part);
+            prop_assert!(x::is_valid_post(part), "{:?}", part);
+            prop_assert_eq!(part, &part.nfc().collect::<String>());
         }
     }
 }

@@ -17,8 +17,8 @@ use tidings::channel::sms::twilio::{TwilioChannel, TwilioChannelBuilder};
 use tidings::channel::{ChannelError, RateLimit};
 use tidings::journal::Failure;
 use tidings::prelude::*;
-use tidings::render::RenderedMessage;
 use tidings::render::sms::{Encoding, segments};
+use tidings::render::{Fitted, RenderedMessage};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
@@ -135,6 +135,24 @@ fn delivery(text: &str, to: &str) -> Delivery {
     )
 }
 
+/// A delivery of `message` to `to`, laid out by `sms`'s format, as the
+/// dispatcher makes it.
+fn laid_out(sms: &TwilioChannel, message: RenderedMessage, to: &str) -> Delivery {
+    let (inc, first) = incident();
+    let fitted = Fitted::whole(&message, PERMALINK, sms.format());
+    Delivery::fitted(
+        "sms",
+        Arc::new(inc),
+        Arc::new(first),
+        Audience::Customers,
+        Detail::Public,
+        target(to),
+        Arc::new(message),
+        fitted,
+        Arc::new(PERMALINK.parse().unwrap()),
+    )
+}
+
 fn dispatcher(sms: TwilioChannel, targets: &[&str], retry: RetryPolicy) -> Dispatcher {
     Dispatcher::builder(CANONICAL)
         .primary(
@@ -230,15 +248,29 @@ async fn look_alikes_are_sent_as_gsm_when_cheaper() {
         .mount(&server)
         .await;
     let sms = builder(&server).build().unwrap();
-    let text = format!("[Identified] It’s the “EU” database — fixed soon…\n{PERMALINK}");
-    let receipt = sms.send(&delivery(&text, TO)).await.unwrap();
+    let message = RenderedMessage {
+        title: "[Identified] It’s the “EU” database — fixed soon…".into(),
+        body: String::new(),
+        next_update: None,
+    };
+    let delivery = laid_out(&sms, message.clone(), TO);
+    let receipt = sms.send(&delivery).await.unwrap();
     assert_eq!(receipt.segments, Some(1));
     let body = field(&server.received_requests().await.unwrap()[0], "Body").unwrap();
     assert_eq!(
         body,
-        format!("[Identified] It's the \"EU\" database - fixed soon...\n{PERMALINK}")
+        format!("[Identified] It's the \"EU\" database - fixed soon...\n\n{PERMALINK}")
     );
+    assert_eq!(body, &*delivery.text, "the format's layout, sent as it is");
     assert_eq!(segments(&body).encoding, Encoding::Gsm7);
+    // Without smart encoding: as rendered.
+    let plain = builder(&server).smart_encoding(false).build().unwrap();
+    plain.send(&laid_out(&plain, message, TO)).await.unwrap();
+    let body = field(&server.received_requests().await.unwrap()[1], "Body").unwrap();
+    assert_eq!(
+        body,
+        format!("[Identified] It’s the “EU” database — fixed soon…\n\n{PERMALINK}")
+    );
 }
 
 #[tokio::test]

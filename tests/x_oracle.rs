@@ -19,8 +19,9 @@
 //! [`x::weighted_length`] and [`x::is_valid_post`] must equal `parseTweet`'s
 //! `weightedLength` and `valid`.
 //!
-//! Then every post the fitter makes for X, as [`XChannel::post_text`] sends
-//! it, must be valid by twitter-text's own count.
+//! Then every post the fitter makes for X with the channel's own format
+//! ([`x::XFormat`]), which is what the channel sends, must be valid by
+//! twitter-text's own count.
 //!
 //! Needs `TIDINGS_TEST_NODE` and `TIDINGS_TEST_NPM_DIR` (see
 //! `support/oracle.rs`): run `./scripts/test`.
@@ -29,25 +30,23 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use proptest::prelude::*;
 use support::oracle::{Answer, ask, samples};
 use support::social_texts::*;
-use support::*;
-use tidings::channel::Delivery;
+use tidings::channel::Channel;
 use tidings::channel::social::x::{self, XChannel};
-use tidings::prelude::*;
 use tidings::render::{Overflow, RenderedMessage};
 
-/// Fits `m` in the plain layout; each part's text.
+/// Fits `m` with `channel`'s format and limit; each part's text, which is
+/// what the channel sends.
 fn fit(
-    m: &tidings::render::RenderedMessage,
+    channel: &dyn Channel,
+    m: &RenderedMessage,
     link: &str,
-    limit: Option<&tidings::render::TextLimit>,
-    overflow: tidings::render::Overflow,
+    overflow: Overflow,
 ) -> Result<Vec<String>, tidings::render::FitError> {
-    tidings::render::fit(m, link, limit, &tidings::render::Plain, overflow)
+    let limit = channel.limits().text;
+    tidings::render::fit(m, link, limit.as_ref(), channel.format(), overflow)
         .map(|parts| parts.into_iter().map(|p| p.text.to_string()).collect())
 }
 
@@ -235,10 +234,8 @@ fn fitted_posts_are_valid_for_twitter_text() {
         any::<bool>(),
         1usize..=3,
     );
-    let (inc, first) = incident();
-    let (inc, first) = (Arc::new(inc), Arc::new(first));
-    let link: Arc<url::Url> = Arc::new(LINK.parse().unwrap());
-    let limit = x::text_limit();
+    let channel = XChannel::builder("token").build().unwrap();
+    assert_eq!(channel.limits().text, Some(x::text_limit()));
     let mut posts = Vec::new();
     for ((title, _), (body, _), extra, next, split, repeat) in samples(strategy, 250, 7) {
         let title: String = title
@@ -252,23 +249,10 @@ fn fitted_posts_are_valid_for_twitter_text() {
         } else {
             Overflow::Shorten
         };
-        let Ok(parts) = fit(&m, LINK, Some(&limit), overflow) else {
+        let Ok(parts) = fit(&channel, &m, LINK, overflow) else {
             continue;
         };
-        for part in parts {
-            let d = Delivery::new(
-                "x",
-                inc.clone(),
-                first.clone(),
-                Audience::Customers,
-                Detail::Public,
-                target("timeline"),
-                Arc::new(m.clone()),
-                part,
-                link.clone(),
-            );
-            posts.push(XChannel::post_text(&d));
-        }
+        posts.extend(parts);
     }
     assert!(posts.len() >= 250, "{} posts", posts.len());
     let theirs = twitter_text(&posts);

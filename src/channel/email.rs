@@ -21,10 +21,11 @@
 //!   SMTP step (connect, and every socket read and write). lettre's blocking
 //!   transport runs on tokio's blocking pool: its socket timeouts cover every
 //!   step, which its async transport does not (it only times out connecting).
-//! - **Message.** Subject `[Status] Title`, changing with the status. The plain
-//!   part is the fitted text; the HTML part has every user string HTML-escaped,
-//!   the link as an `<a href>`, no external assets. Targets are e-mail
-//!   addresses.
+//! - **Message.** Subject `[Status] Title`, changing with the status. Both
+//!   parts are laid out by [`EmailFormat`] from the message's pieces: the
+//!   plain part is the plain layout (the delivery's text, as it is); the HTML
+//!   part has every user string HTML-escaped, the link as an `<a href>`, no
+//!   external assets. Targets are e-mail addresses.
 //! - **Threading.** `Message-ID` is `<idempotency-key@domain>`, so retries and
 //!   re-publishes keep it; updates set `In-Reply-To` and `References` to the
 //!   first contact's `Message-ID`.
@@ -58,6 +59,7 @@ use super::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
 use crate::audience::Audience;
+use crate::render::{Format, Pieces, Plain};
 
 /// The per-step SMTP timeout by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -378,28 +380,72 @@ pub fn unsubscribe_token(key: &[u8], recipient: &str) -> String {
     }
 }
 
-/// The HTML part: every user string escaped, the link as a link, no external
-/// assets.
-fn html(title: &str, body: &str, link: &str) -> String {
-    let mut out = String::with_capacity(body.len() * 2 + 512);
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>");
-    out.push_str(&HtmlEscape(title).to_string());
-    out.push_str("</title></head>\n<body style=\"font-family:system-ui,sans-serif;color:#1a1a1a;line-height:1.5;max-width:40em\">\n<h1 style=\"font-size:1.25em\">");
-    out.push_str(&HtmlEscape(title).to_string());
-    out.push_str("</h1>\n");
-    for paragraph in body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-        out.push_str("<p>");
-        let lines: Vec<String> = paragraph
-            .lines()
-            .map(|l| HtmlEscape(l).to_string())
-            .collect();
-        out.push_str(&lines.join("<br>\n"));
-        out.push_str("</p>\n");
+/// How [`EmailChannel`] lays a message out: its [`layout`](Format::layout)
+/// is the `text/plain` part (the plain layout: title, body, next-update
+/// line, link), and [`html`](Self::html) the `text/html` part, from the
+/// same pieces.
+///
+/// ```
+/// use tidings::channel::email::EmailFormat;
+/// use tidings::render::{Format, Pieces};
+///
+/// let pieces = Pieces {
+///     title: "[Identified] <API> errors",
+///     body: "Fixed soon & more.",
+///     part: None,
+///     next_update: Some("Next update by 14:30 UTC."),
+///     link: "https://status.example.com/i/1",
+/// };
+/// assert_eq!(
+///     EmailFormat.layout(&pieces),
+///     "[Identified] <API> errors\n\nFixed soon & more.\n\nNext update by 14:30 UTC.\nhttps://status.example.com/i/1"
+/// );
+/// let html = EmailFormat.html(&pieces);
+/// assert!(html.contains("<p>Fixed soon &amp; more.</p>\n<p>Next update by 14:30 UTC.</p>"));
+/// assert!(html.contains("&lt;API&gt;") && !html.contains("<API>"));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmailFormat;
+
+impl Format for EmailFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        Plain.layout(pieces)
     }
-    out.push_str("<p><a href=\"");
-    out.push_str(&HtmlEscape(link).to_string());
-    out.push_str("\" style=\"color:#0b57d0\">View the status page</a></p>\n</body></html>\n");
-    out
+}
+
+impl EmailFormat {
+    /// The HTML part: the title as the document's title and heading, the
+    /// body's paragraphs (with its part marker, if any) and the next-update
+    /// line as paragraphs, every user string escaped, the link as a link, no
+    /// external assets.
+    pub fn html(&self, pieces: &Pieces<'_>) -> String {
+        // Everything after the title, as in the plain part.
+        let text = Pieces {
+            title: "",
+            ..*pieces
+        }
+        .text_before_link();
+        let title = HtmlEscape(pieces.title).to_string();
+        let mut out = String::with_capacity(text.len() * 2 + 512);
+        out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>");
+        out.push_str(&title);
+        out.push_str("</title></head>\n<body style=\"font-family:system-ui,sans-serif;color:#1a1a1a;line-height:1.5;max-width:40em\">\n<h1 style=\"font-size:1.25em\">");
+        out.push_str(&title);
+        out.push_str("</h1>\n");
+        for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+            out.push_str("<p>");
+            let lines: Vec<String> = paragraph
+                .lines()
+                .map(|l| HtmlEscape(l).to_string())
+                .collect();
+            out.push_str(&lines.join("<br>\n"));
+            out.push_str("</p>\n");
+        }
+        out.push_str("<p><a href=\"");
+        out.push_str(&HtmlEscape(pieces.link).to_string());
+        out.push_str("\" style=\"color:#0b57d0\">View the status page</a></p>\n</body></html>\n");
+        out
+    }
 }
 
 /// Maps an SMTP error: 4xx transient, 5xx permanent (some per recipient).
@@ -487,8 +533,9 @@ impl EmailChannel {
         (!uris.is_empty()).then(|| (uris.join(", "), one_click))
     }
 
-    /// Builds the message for a delivery (public for tests of your own).
-    pub fn message(&self, delivery: &Delivery) -> Result<(Message, String), ChannelError> {
+    /// Builds the message for a delivery: the plain part is its text, as it
+    /// is; the HTML part [`EmailFormat::html`] of its fitted pieces.
+    fn message(&self, delivery: &Delivery) -> Result<(Message, String), ChannelError> {
         let recipient = delivery.target.as_str();
         let to: Mailbox = recipient.parse().map_err(|e| ChannelError::InvalidTarget {
             target: recipient.to_owned(),
@@ -531,14 +578,10 @@ impl EmailChannel {
                 ));
             }
         }
-        let link = delivery.link.as_str();
-        let plain = delivery.text.to_string();
-        let without_link = delivery.text_without_link();
-        let body = without_link.strip_prefix(subject).unwrap_or(without_link);
         let message = builder
             .multipart(MultiPart::alternative_plain_html(
-                plain.clone(),
-                html(subject, body, link),
+                delivery.text.to_string(),
+                EmailFormat.html(&delivery.fitted.pieces()),
             ))
             .map_err(|e| ChannelError::Rejected {
                 reason: format!("cannot build the e-mail: {e}"),
@@ -556,6 +599,10 @@ impl Channel for EmailChannel {
 
     fn limits(&self) -> &ChannelLimits {
         &self.limits
+    }
+
+    fn format(&self) -> &dyn Format {
+        &EmailFormat
     }
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
@@ -650,11 +697,13 @@ mod tests {
 
     #[test]
     fn html_escapes_everything_the_user_wrote() {
-        let h = html(
-            "[Investigating] <b>x</b>",
-            "a & b\n<script>alert(1)</script>\n\n\"quoted\"",
-            "https://s.example/i?a=1&b=2",
-        );
+        let h = EmailFormat.html(&Pieces {
+            title: "[Investigating] <b>x</b>",
+            body: "a & b\n<script>alert(1)</script>\n\n\"quoted\"",
+            part: None,
+            next_update: None,
+            link: "https://s.example/i?a=1&b=2",
+        });
         assert!(h.contains("&lt;script&gt;") && !h.contains("<script>"));
         assert!(
             h.contains(
@@ -666,6 +715,29 @@ mod tests {
             h.contains("href=\"https:&#x2f;&#x2f;s.example&#x2f;i?a=1&amp;b=2\"")
                 || h.contains("href=\"https://s.example/i?a=1&amp;b=2\""),
             "{h}"
+        );
+    }
+
+    #[test]
+    fn html_has_the_pieces_as_paragraphs() {
+        let h = EmailFormat.html(&Pieces {
+            title: "[Identified] API errors",
+            body: "First.\nSecond line.\n\nThird.",
+            part: Some((1, 2)),
+            next_update: Some("Next update by 14:30 UTC."),
+            link: "https://s.example/i",
+        });
+        assert!(
+            h.contains(
+                "</h1>\n<p>First.<br>\nSecond line.</p>\n<p>Third. (1&#x2f;2)</p>\n<p>Next update by 14:30 UTC.</p>\n<p><a href="
+            ) || h.contains(
+                "</h1>\n<p>First.<br>\nSecond line.</p>\n<p>Third. (1/2)</p>\n<p>Next update by 14:30 UTC.</p>\n<p><a href="
+            ),
+            "{h}"
+        );
+        assert!(
+            !h.contains("[Identified] API errors</p>"),
+            "the title is the heading only"
         );
     }
 }

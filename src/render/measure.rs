@@ -5,6 +5,12 @@ use std::fmt;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// How a channel counts length.
+///
+/// Besides the general units, the exact counting rules of the networks and
+/// providers whose channels this crate has are units of their own, each
+/// measuring the text exactly as the provider receives it (what the
+/// channel's [`Format`](super::Format) lays out). A third-party channel with
+/// a rule of its own uses [`Custom`](Self::Custom).
 #[derive(Clone, Copy)]
 #[non_exhaustive]
 pub enum LengthUnit {
@@ -16,12 +22,47 @@ pub enum LengthUnit {
     Utf8Bytes,
     /// UTF-16 code units: JavaScript-based providers.
     Utf16Units,
-    /// A counting rule of the channel's own (weighted characters, URLs counted
-    /// as a fixed length, SMS segments' characters). Fitting finds the
-    /// longest text that fits best when the count does not decrease as text
-    /// is appended; with a rule that can (X's, where `a.co` is a link and
-    /// `a.cop` is not), every text it returns still fits, it may only cut a
-    /// little shorter than it could.
+    /// X's weighted length of a post, as X counts it: twitter-text 3.x's
+    /// `parseTweet` (twitter-text 3.1.0, ported, and compared with the npm
+    /// package on every test run) on the text in NFC. Code points in
+    /// U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh
+    /// 1, others 2; an emoji twitter-text knows (Emoji 11.0, sequences
+    /// included) 2; every link 23, however long. See
+    /// [`x::weighted_length`](crate::channel::social::x::weighted_length).
+    ///
+    /// The count can decrease when text is appended (`a.co` is a link that
+    /// weighs 23, `a.cop` text that weighs 5); fitting checks every cut.
+    #[cfg(feature = "x")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "x")))]
+    XWeighted,
+    /// Mastodon's length of a status: characters, every link (`http://`,
+    /// `https://` and the other schemes Mastodon links, without the
+    /// punctuation that ends it) counted as 23
+    /// (`characters_reserved_per_url`), however long. Current Mastodon
+    /// counts grapheme clusters, which are never more than characters, so
+    /// the count is exact on plain text and safe on every version. See
+    /// [`mastodon::status_length`](crate::channel::social::mastodon::status_length).
+    ///
+    /// Like X's, the count can decrease when text is appended (a link's
+    /// trailing `.` counts at the end of the text, and is part of the link
+    /// once a letter follows); fitting checks every cut.
+    #[cfg(feature = "mastodon")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mastodon")))]
+    MastodonChars,
+    /// SMS segments the text is sent as, exactly as it is: GSM-7 (160
+    /// septets, 153 each when concatenated) or UCS-2 (70 UTF-16 units, 67
+    /// each), never splitting a GSM-7 escape pair or a UCS-2 grapheme
+    /// cluster, as Twilio's segment calculator counts (and every test run
+    /// compares). See [`sms::segments`](super::sms::segments). It never
+    /// decreases when text is appended. A channel that replaces typographic
+    /// look-alikes ([`sms::cheapest`](super::sms::cheapest)) does so in its
+    /// format, so that this counts what is sent.
+    SmsSegments,
+    /// A counting rule of the channel's own, for channels outside this
+    /// crate. Fitting finds the longest text that fits best when the count
+    /// does not decrease as text is appended; with a rule that can, every
+    /// text it returns still fits, it may only cut a little shorter than it
+    /// could.
     Custom {
         /// A short name, for `Debug` and equality.
         name: &'static str,
@@ -38,6 +79,11 @@ impl LengthUnit {
             LengthUnit::Graphemes => text.graphemes(true).count(),
             LengthUnit::Utf8Bytes => text.len(),
             LengthUnit::Utf16Units => text.encode_utf16().count(),
+            #[cfg(feature = "x")]
+            LengthUnit::XWeighted => crate::channel::social::x::weighted_length(text),
+            #[cfg(feature = "mastodon")]
+            LengthUnit::MastodonChars => crate::channel::social::mastodon::status_length(text),
+            LengthUnit::SmsSegments => super::sms::segments(text).count,
             LengthUnit::Custom { measure, .. } => measure(text),
         }
     }
@@ -48,6 +94,11 @@ impl LengthUnit {
             LengthUnit::Graphemes => "graphemes",
             LengthUnit::Utf8Bytes => "utf8_bytes",
             LengthUnit::Utf16Units => "utf16_units",
+            #[cfg(feature = "x")]
+            LengthUnit::XWeighted => "x_weighted",
+            #[cfg(feature = "mastodon")]
+            LengthUnit::MastodonChars => "mastodon_chars",
+            LengthUnit::SmsSegments => "sms_segments",
             LengthUnit::Custom { name, .. } => name,
         }
     }
@@ -181,6 +232,25 @@ mod tests {
         };
         assert_eq!(custom.measure("ab"), 4);
         assert_eq!(format!("{custom:?}"), "double");
+        assert_eq!(LengthUnit::SmsSegments.measure(&"a".repeat(161)), 2);
+        assert_eq!(LengthUnit::SmsSegments.measure(&"ç".repeat(70)), 1);
+        assert_eq!(format!("{:?}", LengthUnit::SmsSegments), "sms_segments");
+    }
+
+    #[cfg(feature = "x")]
+    #[test]
+    fn x_weighs_as_x_does() {
+        let post = "障害 https://status.example.com/incidents/inc-7 e\u{301}";
+        assert_eq!(LengthUnit::XWeighted.measure(post), 5 + 23 + 2);
+        assert_eq!(format!("{:?}", LengthUnit::XWeighted), "x_weighted");
+    }
+
+    #[cfg(feature = "mastodon")]
+    #[test]
+    fn mastodon_counts_links_as_23() {
+        let status = "Fixed: https://status.example.com/incidents/inc-7.";
+        assert_eq!(LengthUnit::MastodonChars.measure(status), 7 + 23 + 1);
+        assert_ne!(LengthUnit::MastodonChars, LengthUnit::Chars);
     }
 
     #[test]

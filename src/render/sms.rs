@@ -29,13 +29,16 @@
 //! ```
 //!
 //! For fitting a message to a budget of segments, [`segment_limit`] gives a
-//! [`TextLimit`] whose unit is *segments*: `max` is the budget and the measure
-//! is [`segment_count`], which never decreases when text is appended (what
-//! [`fit`](super::fit) needs). Typographic characters with a plain GSM-7
-//! look-alike (curly quotes, dashes, `…`, unusual spaces) would force UCS-2 and
-//! cost up to three times as many segments; [`smart_encode`] replaces them, and
-//! [`segment_count`] counts a text the cheaper way, so a shortened message
-//! (which ends its cut with `…`) still fits as GSM-7 when the rest of it is.
+//! [`TextLimit`] whose unit is *segments* ([`LengthUnit::SmsSegments`]):
+//! `max` is the budget and the measure is [`segments`]' count of the text as
+//! it is sent, which never decreases when text is appended. Typographic
+//! characters with a plain GSM-7 look-alike (curly quotes, dashes, `…`,
+//! unusual spaces) would force UCS-2 and cost up to three times as many
+//! segments; [`smart_encode`] replaces them, and [`cheapest`] does when that
+//! costs fewer segments. A channel that sends [`cheapest`] applies it in its
+//! [`Format`](super::Format) (as Twilio's does), so that the limit counts what
+//! is sent, and a shortened message (which ends its cut with `…`) still fits
+//! as GSM-7 when the rest of it is.
 
 use std::borrow::Cow;
 
@@ -262,41 +265,23 @@ pub fn cheapest(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Segments `text` costs when sent as [`cheapest`] makes it: the measure of
-/// [`segment_limit`]. It never decreases when text is appended (it is the
-/// smaller of two counts that never do).
+/// Segments `text` costs when sent as [`cheapest`] makes it. It never
+/// decreases when text is appended (it is the smaller of two counts that
+/// never do).
 pub fn segment_count(text: &str) -> usize {
     segments(&cheapest(text)).count
 }
 
 /// Segments `text` costs when sent exactly as it is: the measure of
-/// [`segment_limit_exact`].
+/// [`LengthUnit::SmsSegments`].
 pub fn segment_count_exact(text: &str) -> usize {
     segments(text).count
 }
 
-/// A [`TextLimit`] of at most `budget` segments, counted by [`segment_count`]
-/// (the sender sends [`cheapest`]).
+/// A [`TextLimit`] of at most `budget` segments of the text exactly as it is
+/// sent ([`LengthUnit::SmsSegments`]).
 pub const fn segment_limit(budget: usize) -> TextLimit {
-    TextLimit::new(
-        budget,
-        LengthUnit::Custom {
-            name: "sms_segments",
-            measure: segment_count,
-        },
-    )
-}
-
-/// A [`TextLimit`] of at most `budget` segments, counted on the text exactly
-/// as it is (for senders that do not replace look-alikes).
-pub const fn segment_limit_exact(budget: usize) -> TextLimit {
-    TextLimit::new(
-        budget,
-        LengthUnit::Custom {
-            name: "sms_segments_exact",
-            measure: segment_count_exact,
-        },
-    )
+    TextLimit::new(budget, LengthUnit::SmsSegments)
 }
 
 #[cfg(test)]
@@ -404,5 +389,6 @@ mod tests {
         assert_eq!(cheapest(&cjk), cjk);
         assert_eq!(segment_count(&cjk), 1);
         assert_eq!(segment_limit(2).max, 2);
+        assert_eq!(segment_limit(2).unit.measure(&cut), 2);
     }
 }

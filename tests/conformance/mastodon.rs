@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
-use tidings::channel::social::mastodon::{DEFAULT_MAX_CHARACTERS, MastodonChannel, status_length};
+use tidings::channel::social::mastodon::{DEFAULT_MAX_CHARACTERS, MastodonChannel};
 use tidings::prelude::*;
 use tidings::render::{LengthUnit, TextLimit};
 use wiremock::matchers::{header, method, path};
@@ -114,10 +114,7 @@ impl Harness for Mastodon {
     fn received_limit(&self) -> Option<TextLimit> {
         Some(TextLimit::new(
             DEFAULT_MAX_CHARACTERS,
-            LengthUnit::Custom {
-                name: "mastodon_received",
-                measure: status_length,
-            },
+            LengthUnit::MastodonChars,
         ))
     }
     async fn received(&self) -> Vec<String> {

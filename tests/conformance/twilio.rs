@@ -9,7 +9,7 @@ use tidings::channel::Channel;
 use tidings::channel::sms::twilio::TwilioChannel;
 use tidings::prelude::*;
 use tidings::render::TextLimit;
-use tidings::render::sms::segment_limit_exact;
+use tidings::render::sms::segment_limit;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -109,7 +109,7 @@ impl Harness for Twilio {
     }
     /// What Twilio bills: segments of the `Body` exactly as received.
     fn received_limit(&self) -> Option<TextLimit> {
-        Some(segment_limit_exact(2))
+        Some(segment_limit(2))
     }
     async fn received(&self) -> Vec<String> {
         self.server

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
-use tidings::channel::social::x::{MAX_WEIGHTED_LENGTH, XChannel, weighted_length};
+use tidings::channel::social::x::{MAX_WEIGHTED_LENGTH, XChannel};
 use tidings::prelude::*;
 use tidings::render::{LengthUnit, TextLimit};
 use wiremock::matchers::{header, method, path};
@@ -125,13 +125,7 @@ impl Harness for X {
     }
     /// X's own weighted count of the post it received (NFC, links 23).
     fn received_limit(&self) -> Option<TextLimit> {
-        Some(TextLimit::new(
-            MAX_WEIGHTED_LENGTH,
-            LengthUnit::Custom {
-                name: "x_received",
-                measure: weighted_length,
-            },
-        ))
+        Some(TextLimit::new(MAX_WEIGHTED_LENGTH, LengthUnit::XWeighted))
     }
     async fn received(&self) -> Vec<String> {
         self.server

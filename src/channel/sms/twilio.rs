@@ -28,13 +28,15 @@
 //! septets, UCS-2 70 / 67 UTF-16 units, a grapheme cluster (an emoji with a
 //! skin tone, a flag, a `ZWJ` sequence) never split across two segments, as
 //! Twilio's segment calculator counts. Fitting shortens the body and keeps the
-//! title (`[Identified] …`) and the link. Typographic look-alikes (curly
-//! quotes, dashes, `…`) are replaced by plain GSM-7 characters when that costs
-//! fewer segments (see [`TwilioChannelBuilder::smart_encoding`]); what is
-//! counted is what is sent. A body over Twilio's hard limit of 1,600
-//! characters is refused before any request. The [`Receipt`] records the
-//! segment count: Twilio's `num_segments`, or our own count when Twilio says
-//! `0` (as it does for messages sent through a Messaging Service).
+//! title (`[Identified] …`) and the link. The message is laid out by
+//! [`TwilioFormat`]: the plain layout, with typographic look-alikes (curly
+//! quotes, dashes, `…`) replaced by plain GSM-7 characters when that costs
+//! fewer segments (see [`TwilioChannelBuilder::smart_encoding`]); the budget
+//! counts the segments of exactly that, which is the `Body` sent. A body over
+//! Twilio's hard limit of 1,600 characters is refused before any request.
+//! The [`Receipt`] records the segment count: Twilio's `num_segments`, or our
+//! own count when Twilio says `0` (as it does for messages sent through a
+//! Messaging Service).
 //!
 //! **Rates.** One message per second for the whole channel (a single long
 //! code; raise it for a toll-free number, short code or Messaging Service), and
@@ -76,7 +78,7 @@ use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
-use crate::render::sms;
+use crate::render::{Format, Pieces, Plain, sms};
 
 /// Twilio's REST API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
@@ -97,6 +99,70 @@ pub const DEFAULT_PER_RECIPIENT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How long Twilio blocks messages between two numbers after error 14107.
 const LOOP_PROTECTION: Duration = Duration::from_secs(30);
+
+/// How [`TwilioChannel`] lays a message out: the plain layout (title, body,
+/// next-update line, link), then, with smart encoding on, [`sms::cheapest`]:
+/// typographic look-alikes (curly quotes, dashes, `…`, unusual spaces)
+/// replaced by plain GSM-7 characters when that costs fewer segments. What
+/// it returns is the `Body` sent, and what the channel's segment budget
+/// ([`sms::segment_limit`]) counts.
+///
+/// ```
+/// use tidings::channel::sms::twilio::TwilioFormat;
+/// use tidings::render::{Format, Pieces};
+///
+/// let pieces = Pieces {
+///     title: "[Identified] It’s the database",
+///     body: "We’re restoring it; writes are paused.",
+///     part: None,
+///     next_update: None,
+///     link: "https://status.example.com/i/1",
+/// };
+/// // Two UCS-2 segments as rendered, one GSM-7 segment with plain quotes.
+/// assert_eq!(
+///     TwilioFormat::new(true).layout(&pieces),
+///     "[Identified] It's the database\n\nWe're restoring it; writes are paused.\n\nhttps://status.example.com/i/1"
+/// );
+/// // Smart encoding off: as rendered.
+/// assert!(TwilioFormat::new(false).layout(&pieces).contains("It’s"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwilioFormat {
+    smart_encoding: bool,
+}
+
+impl TwilioFormat {
+    /// The layout with smart encoding on or off (see
+    /// [`TwilioChannelBuilder::smart_encoding`]).
+    pub const fn new(smart_encoding: bool) -> Self {
+        Self { smart_encoding }
+    }
+
+    /// Whether look-alikes are replaced when that is cheaper.
+    pub const fn smart_encoding(&self) -> bool {
+        self.smart_encoding
+    }
+}
+
+impl Default for TwilioFormat {
+    /// Smart encoding on, as the channel's default.
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl Format for TwilioFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        let text = Plain.layout(pieces);
+        if !self.smart_encoding {
+            return text;
+        }
+        match sms::cheapest(&text) {
+            Cow::Owned(cheaper) => cheaper,
+            Cow::Borrowed(_) => text,
+        }
+    }
+}
 
 /// Who the message is from.
 enum Sender {
@@ -119,7 +185,7 @@ pub struct TwilioChannel {
     credentials: Credentials,
     sender: Sender,
     status_callback: Option<Url>,
-    smart_encoding: bool,
+    format: TwilioFormat,
     client: reqwest::Client,
     timeout: Duration,
     limits: ChannelLimits,
@@ -141,7 +207,7 @@ impl fmt::Debug for TwilioChannel {
                 "status_callback",
                 &self.status_callback.as_ref().map(Url::as_str),
             )
-            .field("smart_encoding", &self.smart_encoding)
+            .field("smart_encoding", &self.format.smart_encoding)
             .field("timeout", &self.timeout)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
@@ -290,7 +356,8 @@ impl TwilioChannelBuilder {
 
     /// Whether curly quotes, dashes, `…` and unusual spaces are replaced by
     /// plain GSM-7 look-alikes when that makes the message cheaper (default
-    /// on). Off, the text is sent exactly as rendered and counted as it is.
+    /// on; see [`TwilioFormat`]). Off, the text is sent exactly as rendered.
+    /// Either way, the segment budget counts what is sent.
     pub fn smart_encoding(mut self, yes: bool) -> Self {
         self.smart_encoding = yes;
         self
@@ -383,13 +450,8 @@ impl TwilioChannelBuilder {
         };
         // A budget of at most 10 makes a u32 → usize conversion lossless.
         let budget = self.segment_budget as usize;
-        let text = if self.smart_encoding {
-            sms::segment_limit(budget)
-        } else {
-            sms::segment_limit_exact(budget)
-        };
         let limits = ChannelLimits::new()
-            .with_text(text)
+            .with_text(sms::segment_limit(budget))
             .with_rate(self.rate)
             .with_per_target_rate(per_recipient);
         let client = match self.client {
@@ -405,23 +467,11 @@ impl TwilioChannelBuilder {
             },
             sender,
             status_callback,
-            smart_encoding: self.smart_encoding,
+            format: TwilioFormat::new(self.smart_encoding),
             client,
             timeout: self.timeout,
             limits,
         })
-    }
-}
-
-impl TwilioChannel {
-    /// The `Body` sent for `text`: [`sms::cheapest`] with smart encoding on,
-    /// else `text` as it is.
-    pub fn body<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.smart_encoding {
-            sms::cheapest(text)
-        } else {
-            Cow::Borrowed(text)
-        }
     }
 }
 
@@ -555,6 +605,10 @@ impl Channel for TwilioChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &self.format
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let to = delivery.target.as_str();
         if !is_e164(to) {
@@ -564,7 +618,8 @@ impl Channel for TwilioChannel {
                     .into(),
             });
         }
-        let body = self.body(&delivery.text);
+        // Laid out by the format and fitted to the budget: sent as it is.
+        let body = &*delivery.text;
         if body.trim().is_empty() {
             return Err(ChannelError::rejected("the SMS body is empty"));
         }
@@ -579,7 +634,7 @@ impl Channel for TwilioChannel {
             Sender::From(from) => form.push(("From", from)),
             Sender::Service(sid) => form.push(("MessagingServiceSid", sid)),
         }
-        form.push(("Body", &body));
+        form.push(("Body", body));
         if let Some(callback) = &self.status_callback {
             form.push(("StatusCallback", callback.as_str()));
         }
@@ -601,7 +656,7 @@ impl Channel for TwilioChannel {
         let segments = created
             .as_ref()
             .and_then(|c| parse_segments(c.num_segments.as_ref()))
-            .unwrap_or_else(|| u32::try_from(sms::segments(&body).count).unwrap_or(u32::MAX));
+            .unwrap_or_else(|| u32::try_from(sms::segments(body).count).unwrap_or(u32::MAX));
         let mut receipt = Receipt::new(crate::clock::now())
             .with_status(status.as_u16())
             .with_segments(segments);
@@ -819,11 +874,31 @@ mod tests {
             .smart_encoding(false)
             .build()
             .unwrap();
+        let layout = |ch: &TwilioChannel, body: &str| {
+            ch.format().layout(&Pieces {
+                title: "",
+                body,
+                part: None,
+                next_update: None,
+                link: "https://s.example/i",
+            })
+        };
         let text = format!("It’s back… {}", "a".repeat(100));
-        assert_eq!(on.body(&text), format!("It's back... {}", "a".repeat(100)));
-        assert_eq!(off.body(&text), text);
+        assert_eq!(
+            layout(&on, &text),
+            format!("It's back... {}\n\nhttps://s.example/i", "a".repeat(100))
+        );
+        assert_eq!(
+            layout(&off, &text),
+            format!("{text}\n\nhttps://s.example/i")
+        );
         // Already one segment as it is: sent unchanged.
-        assert_eq!(on.body("It’s back…"), "It’s back…");
-        assert_ne!(on.limits().text, off.limits().text);
+        assert_eq!(
+            layout(&on, "It’s back…"),
+            "It’s back…\n\nhttps://s.example/i"
+        );
+        // The budget counts what the format lays out, on or off.
+        assert_eq!(on.limits().text, off.limits().text);
+        assert_eq!(on.limits().text, Some(sms::segment_limit(2)));
     }
 }

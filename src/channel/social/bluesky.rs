@@ -22,11 +22,14 @@
 //! token), or logs in again if that fails too, and sends the post once more.
 //!
 //! **Posts.** Each delivery is one `com.atproto.repo.createRecord` of an
-//! `app.bsky.feed.post` record: the fitted text, `createdAt`, the configured
-//! `langs`, and one facet that makes the link to the status page a link
-//! (Bluesky links nothing on its own; a facet's `byteStart`/`byteEnd` are
-//! UTF-8 byte offsets, end exclusive). Updates reply to the previous post, with
-//! the first post as the thread's root, so the incident reads as one thread.
+//! `app.bsky.feed.post` record: the fitted text as it is (the plain layout,
+//! which ends with the link), `createdAt`, the configured `langs`, and one
+//! facet that makes the link to the status page a link (Bluesky links
+//! nothing on its own; a facet's `byteStart`/`byteEnd` are UTF-8 byte
+//! offsets, end exclusive, found by [`link_range`]; a hand-built text without
+//! the link is posted without a facet). Updates reply to the previous post,
+//! with the first post as the thread's root, so the incident reads as one
+//! thread.
 //! The [`Receipt`]'s message ref is the post's `uri` and `cid`
 //! ([`PostRef`]).
 //!
@@ -73,7 +76,6 @@
 //! The app password and the session tokens are secrets: they never appear in
 //! `Debug` output, logs or errors.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -109,8 +111,8 @@ pub const MAX_GRAPHEMES: usize = 300;
 pub const MAX_BYTES: usize = 3_000;
 
 /// Bluesky's text limit: at most [`MAX_GRAPHEMES`] grapheme clusters and
-/// [`MAX_BYTES`] UTF-8 bytes, counted on the text as it is posted (the fitted
-/// text ends with the link, which [`place_link`] then leaves as it is).
+/// [`MAX_BYTES`] UTF-8 bytes, counted on the text as it is posted: the plain
+/// layout, which ends with the link.
 pub const fn text_limit() -> TextLimit {
     TextLimit::graphemes(MAX_GRAPHEMES).and(MAX_BYTES, LengthUnit::Utf8Bytes)
 }
@@ -162,33 +164,24 @@ impl PostRef {
     }
 }
 
-/// The text to post and the byte range of `link` in it (start inclusive, end
-/// exclusive: a facet's `byteStart` and `byteEnd`).
-///
-/// Fitted texts end with the link, so the text is returned as it is and the
-/// range is that of the link's last occurrence; a text without the link gets
-/// it appended on a line of its own.
+/// The byte range of `link` in `text` (start inclusive, end exclusive: a
+/// facet's `byteStart` and `byteEnd`), or `None` if `text` does not contain
+/// it. Fitted texts end with the link, so the range is that of its last
+/// occurrence. The text is only read: it is posted as it is.
 ///
 /// ```
-/// use tidings::channel::social::bluesky::place_link;
+/// use tidings::channel::social::bluesky::link_range;
 ///
-/// let (text, range) = place_link("Panne réglée 🎉\nhttps://s.example/i/1", "https://s.example/i/1");
-/// assert_eq!(range, 20..41);
-/// assert_eq!(&text.as_bytes()[range], b"https://s.example/i/1");
+/// let range = link_range("Panne réglée 🎉\nhttps://s.example/i/1", "https://s.example/i/1");
+/// assert_eq!(range, Some(20..41));
+/// assert_eq!(link_range("Fixed.", "https://s.example/i/1"), None);
 /// ```
-pub fn place_link<'a>(text: &'a str, link: &str) -> (Cow<'a, str>, Range<usize>) {
-    if !link.is_empty()
-        && let Some(start) = text.rfind(link)
-    {
-        return (Cow::Borrowed(text), start..start + link.len());
+pub fn link_range(text: &str, link: &str) -> Option<Range<usize>> {
+    if link.is_empty() {
+        return None;
     }
-    let mut out = text.trim_end().to_owned();
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    let start = out.len();
-    out.push_str(link);
-    (Cow::Owned(out), start..start + link.len())
+    let start = text.rfind(link)?;
+    Some(start..start + link.len())
 }
 
 /// The record key of a delivery's post: a TID (13 characters of base32-sortable,
@@ -502,7 +495,8 @@ struct PostRecord<'a> {
     created_at: &'a str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     langs: &'a [String],
-    facets: [Facet<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facets: Option<[Facet<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reply: Option<Reply<'a>>,
 }
@@ -1012,7 +1006,9 @@ impl Channel for BlueskyChannel {
 
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let link = delivery.link.as_str();
-        let (text, range) = place_link(&delivery.text, link);
+        // The plain layout, fitted to both bounds: posted as it is.
+        let text = &*delivery.text;
+        let range = link_range(text, link);
         let graphemes = text.graphemes(true).count();
         if graphemes > MAX_GRAPHEMES || text.len() > MAX_BYTES {
             return Err(ChannelError::Rejected {
@@ -1035,19 +1031,21 @@ impl Channel for BlueskyChannel {
             rkey: rkey.as_deref(),
             record: PostRecord {
                 kind: POST,
-                text: &text,
+                text,
                 created_at: &created_at,
                 langs: &self.langs,
-                facets: [Facet {
-                    index: ByteSlice {
-                        byte_start: range.start,
-                        byte_end: range.end,
-                    },
-                    features: [LinkFeature {
-                        kind: LINK_FEATURE,
-                        uri: link,
-                    }],
-                }],
+                facets: range.map(|range| {
+                    [Facet {
+                        index: ByteSlice {
+                            byte_start: range.start,
+                            byte_end: range.end,
+                        },
+                        features: [LinkFeature {
+                            kind: LINK_FEATURE,
+                            uri: link,
+                        }],
+                    }]
+                }),
                 reply: replies
                     .as_ref()
                     .map(|(root, parent)| Reply { root, parent }),
@@ -1065,7 +1063,7 @@ impl Channel for BlueskyChannel {
             Ok(body) => serde_json::from_str::<PostRef>(&body).ok(),
             Err(Failure::Refused(refusal)) => {
                 if let (Some(rkey), true) = (rkey.as_deref(), refusal.may_mean_exists())
-                    && let Some(existing) = self.existing_post(&session.did, rkey, &text).await?
+                    && let Some(existing) = self.existing_post(&session.did, rkey, text).await?
                 {
                     tracing::info!(key = %delivery.key, "the Bluesky post already exists (an earlier attempt); not posting twice");
                     return Ok(Receipt::new(crate::clock::now())
@@ -1269,23 +1267,24 @@ mod tests {
     }
 
     #[test]
-    fn links_are_placed_by_utf8_byte_offsets() {
+    fn links_are_found_by_utf8_byte_offsets() {
         let link = "https://status.example.com/incidents/inc-7";
         for prefix in ["", "é ", "👩‍👩‍👧 ", "障害が発生しています。\n", "e\u{301}\n\n"]
         {
             let text = format!("{prefix}{link}");
-            let (out, range) = place_link(&text, link);
-            assert_eq!(out, text);
+            let range = link_range(&text, link).unwrap();
             assert_eq!(range, prefix.len()..prefix.len() + link.len());
-            assert_eq!(&out.as_bytes()[range], link.as_bytes());
+            assert_eq!(&text.as_bytes()[range], link.as_bytes());
         }
         // The last occurrence is the fitted link.
         let text = format!("see {link} and\n{link}");
-        assert_eq!(place_link(&text, link).1.start, text.len() - link.len());
-        // Missing: appended on its own line.
-        let (out, range) = place_link("Fixed.  ", link);
-        assert_eq!(out, format!("Fixed.\n{link}"));
-        assert_eq!(&out[range], link);
+        assert_eq!(
+            link_range(&text, link).unwrap().start,
+            text.len() - link.len()
+        );
+        // Missing: no range (and no facet).
+        assert_eq!(link_range("Fixed.  ", link), None);
+        assert_eq!(link_range("Fixed.", ""), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The links Mastodon and X count at a fixed length, found the same way for
-//! both: the measure of each network's text limit and its exact count.
+//! The links Mastodon counts at a fixed length: its count of a status, the
+//! measure of its text limit.
 //!
 //! A **link** starts with a scheme (`http://`, `https://`, and for Mastodon
 //! a few more) at the start of the text or after a character that is not an
@@ -8,13 +8,11 @@
 //! link character. It runs over link characters: ASCII letters and digits and
 //! ``-._~:/?#@!$&*+,;=%``. It counts [`URL_LENGTH`], however long it is.
 //!
-//! Both networks leave punctuation at the end of a link out of it (`See
+//! Links leave punctuation at their end out of them (`See
 //! https://example.com/x.` links `https://example.com/x`): the link's trailing
-//! ``.,:;!?*=$%~&@`` count as characters of their own once the link is
-//! followed by something (a space, a newline, `…`). At the very end of the
-//! text they are not counted ([`End::Open`]): a link that goes on would make
-//! them part of it, and a count that never decreases when text is appended is
-//! what fitting needs. [`End::Closed`] counts them, as the networks do.
+//! ``.,:;!?*=$%~&@`` count as characters of their own, at the end of the text
+//! too. So the count can decrease when text is appended (`https://a.co/x.`
+//! counts 24, `https://a.co/x.y` 23); fitting checks every cut it makes.
 //!
 //! X (not Mastodon) also links **bare domains** such as `status.example.com`:
 //! a run of link characters that starts a word and contains a `.` followed by
@@ -28,16 +26,6 @@
 /// What every link counts: Mastodon's `characters_reserved_per_url` and X's
 /// `transformedURLLength`.
 pub(crate) const URL_LENGTH: usize = 23;
-
-/// Whether trailing punctuation of a link that ends the text counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
-    /// Not counted: the measure of a text limit (never decreases when text is
-    /// appended).
-    Open,
-    /// Counted, as the networks count a post.
-    Closed,
-}
 
 /// How a network finds links.
 #[derive(Debug, Clone, Copy)]
@@ -114,31 +102,19 @@ fn looks_like_domain(word: &[u8]) -> bool {
 
 /// The length of `text` with links counted [`URL_LENGTH`] and everything else
 /// by `plain` (called on the pieces between links, and on a link's trailing
-/// punctuation when it counts).
-pub(crate) fn length(text: &str, rules: Rules, end: End, plain: &dyn Fn(&str) -> usize) -> usize {
-    scan(text, None, rules, end, plain)
+/// punctuation).
+pub(crate) fn length(text: &str, rules: Rules, plain: &dyn Fn(&str) -> usize) -> usize {
+    scan(text, None, rules, plain)
 }
 
 /// [`length`] of `text` where it follows the character `prev`.
-fn scan(
-    text: &str,
-    mut prev: Option<char>,
-    rules: Rules,
-    end: End,
-    plain: &dyn Fn(&str) -> usize,
-) -> usize {
+fn scan(text: &str, mut prev: Option<char>, rules: Rules, plain: &dyn Fn(&str) -> usize) -> usize {
     let bytes = text.as_bytes();
     let mut total = 0;
     let mut plain_from = 0;
     let mut i = 0;
-    // Charges a link's trailing punctuation unless the text ends there, open.
-    let tail = |from: usize, to: usize| {
-        if to < bytes.len() || end == End::Closed {
-            plain(&text[from..to])
-        } else {
-            0
-        }
-    };
+    // Charges a link's trailing punctuation.
+    let tail = |from: usize, to: usize| plain(&text[from..to]);
     // What a link's end costs when the next character composes with it: its
     // last character, and the punctuation before that, as plain text.
     let composed = |from: usize, to: usize| {
@@ -174,7 +150,7 @@ fn scan(
                     bare_domains: false,
                     ..rules
                 };
-                let word = scan(&text[i..core], prev, inner, End::Open, plain).max(URL_LENGTH);
+                let word = scan(&text[i..core], prev, inner, plain).max(URL_LENGTH);
                 total += plain(&text[plain_from..i]) + word + tail(core, to) + composed(i, to);
                 (i, plain_from, prev) = (to, to, Some(char::from(bytes[to - 1])));
                 continue;
@@ -206,7 +182,7 @@ mod tests {
     }
 
     fn closed(text: &str, rules: Rules) -> usize {
-        length(text, rules, End::Closed, &chars)
+        length(text, rules, &chars)
     }
 
     #[test]
@@ -229,11 +205,11 @@ mod tests {
     }
 
     #[test]
-    fn trailing_punctuation_counts_once_the_link_is_followed() {
+    fn trailing_punctuation_counts_on_its_own() {
         assert_eq!(closed("https://a.com/x.", WEB), 24);
-        assert_eq!(length("https://a.com/x.", WEB, End::Open, &chars), 23);
-        assert_eq!(length("https://a.com/x. ", WEB, End::Open, &chars), 25);
-        assert_eq!(length("https://a.com/x?!…", WEB, End::Open, &chars), 26);
+        assert_eq!(closed("https://a.com/x.y", WEB), 23, "a count can decrease");
+        assert_eq!(closed("https://a.com/x. ", WEB), 25);
+        assert_eq!(closed("https://a.com/x?!…", WEB), 26);
         assert_eq!(
             closed("https://a.com/?a=b&c=", WEB),
             24,
@@ -264,24 +240,5 @@ mod tests {
         assert_eq!(closed("https://a.com,e\u{301}", marks), 23 + 1 + 1 + 1);
         assert_eq!(closed("https://a.com,e\u{301}", BARE), 23 + 1);
         assert_eq!(closed("a.co,e\u{301}", marks), 23 + 1 + 1 + 1);
-    }
-
-    #[test]
-    fn the_open_count_never_decreases_when_text_is_appended() {
-        let texts = [
-            "See https://a.com/x.y?z=1&w=2. Then (https://b.io) a-https://c.io status.example.com. e.g. 障害 @x",
-            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.co https://x ",
-            ".com＠https://https://.co",
-        ];
-        for text in texts {
-            for rules in [WEB, BARE] {
-                let mut last = 0;
-                for (i, _) in text.char_indices().skip(1).chain([(text.len(), ' ')]) {
-                    let n = length(&text[..i], rules, End::Open, &chars);
-                    assert!(n >= last, "{:?}: {n} < {last}", &text[..i]);
-                    last = n;
-                }
-            }
-        }
     }
 }

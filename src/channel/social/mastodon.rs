@@ -28,21 +28,24 @@
 //! 500, and each instance may set its own (`GET /api/v2/instance` →
 //! `configuration.statuses.max_characters`; set it with
 //! [`max_characters`](MastodonChannelBuilder::max_characters)). The text
-//! limit's measure is [`status_length`]'s count of the text as sent (mentions
-//! defused), in characters: current Mastodon counts grapheme clusters, which
-//! are never more than characters, so the count is exact on plain text and
-//! safe on every version. A link is `http://` or `https://` (or `dat`, `dweb`,
-//! `ipfs`, `ipns`, `ssb`, `gopher`, `gemini`) and its link characters (the
-//! rules, shared with X, are in the social module's `links.rs`): trailing
-//! punctuation is not part of it, and a bare domain (`example.com`) is plain
-//! text on Mastodon. Links whose host has no top-level domain (`https://intranet/…`)
-//! are counted as 23 here, but in full by Mastodon.
+//! limit ([`text_limit`], [`LengthUnit::MastodonChars`]) is
+//! [`status_length`]'s count of the status as [`MastodonFormat`] lays it
+//! out, which is what is sent, in characters: current Mastodon counts
+//! grapheme clusters, which are never more than characters, so the count is
+//! exact on plain text and safe on every version. A link is `http://` or
+//! `https://` (or `dat`, `dweb`, `ipfs`, `ipns`, `ssb`, `gopher`, `gemini`)
+//! and its link characters (the rules are in the social module's
+//! `links.rs`): trailing punctuation is not part of it, and a bare domain
+//! (`example.com`) is plain text on Mastodon. Links whose host has no
+//! top-level domain (`https://intranet/…`) are counted as 23 here, but in
+//! full by Mastodon.
 //!
-//! **User text** is plain text; every `@` that could start a mention is
-//! defused ([`defuse_mentions`]), so
-//! the post mentions and notifies nobody. Remote mentions would count only
-//! their `@user` part on Mastodon; defused, they count in full, which is the
-//! safe side.
+//! **User text** is plain text; [`MastodonFormat`] defuses every `@` that
+//! could start a mention
+//! ([`defuse_mentions`](crate::render::markup::defuse_mentions)), so the
+//! post mentions and notifies nobody. Remote mentions would count only their
+//! `@user` part on Mastodon; defused, they count in full, which is the safe
+//! side.
 //!
 //! **Rate.** 300 posts per 5 minutes for the channel (Mastodon allows 300 API
 //! requests per 5 minutes per account). A 429 is a rate limit whose delay
@@ -65,14 +68,13 @@ use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::links::{self, End, Rules};
-use super::{delay_until, post_text, sanitize};
+use super::links::{self, Rules};
+use super::{defused_plain, delay_until, sanitize};
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
-use crate::render::markup::defuse_mentions;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, LengthUnit, Pieces, TextLimit};
 
 /// Mastodon's default longest status, in characters.
 pub const DEFAULT_MAX_CHARACTERS: usize = 500;
@@ -116,26 +118,46 @@ fn chars(text: &str) -> usize {
 /// assert_eq!(status_length("障害 👩‍👩‍👧"), 3 + 5);
 /// ```
 pub fn status_length(text: &str) -> usize {
-    links::length(text, RULES, End::Closed, &chars)
+    links::length(text, RULES, &chars)
 }
 
-/// The measure of [`text_limit`]: [`status_length`] of the text as it is sent
-/// (mentions defused), with punctuation that ends the text right after a link
-/// left out (it never decreases when text is appended).
-fn measure(text: &str) -> usize {
-    links::length(&defuse_mentions(text), RULES, End::Open, &chars)
+/// How [`MastodonChannel`] lays a status out: the plain layout (title,
+/// body, next-update line, link) with every mention defused
+/// ([`defuse_mentions`](crate::render::markup::defuse_mentions)); the link
+/// is left as it is. It is the `status` sent, and what [`text_limit`]
+/// measures.
+///
+/// ```
+/// use tidings::channel::social::mastodon::MastodonFormat;
+/// use tidings::render::{Format, Pieces};
+///
+/// let pieces = Pieces {
+///     title: "[Identified] Login",
+///     body: "Ask @ops@example.social.",
+///     part: None,
+///     next_update: Some("Next update by 14:30 UTC."),
+///     link: "https://status.example.com/i/1",
+/// };
+/// assert_eq!(
+///     MastodonFormat.layout(&pieces),
+///     "[Identified] Login\n\nAsk @\u{200B}ops@example.social.\n\nNext update by 14:30 UTC.\nhttps://status.example.com/i/1"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MastodonFormat;
+
+impl Format for MastodonFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        defused_plain(pieces)
+    }
 }
 
 /// The text limit of a Mastodon instance whose statuses take at most `max`
-/// characters; what [`MastodonChannel`] uses.
+/// characters ([`LengthUnit::MastodonChars`], [`status_length`]), measured
+/// on the status as [`MastodonFormat`] lays it out; what [`MastodonChannel`]
+/// uses.
 pub const fn text_limit(max: usize) -> TextLimit {
-    TextLimit::new(
-        max,
-        LengthUnit::Custom {
-            name: "mastodon_status",
-            measure,
-        },
-    )
+    TextLimit::new(max, LengthUnit::MastodonChars)
 }
 
 /// Who sees a status.
@@ -233,12 +255,6 @@ impl MastodonChannel {
             timeout: http::DEFAULT_TIMEOUT,
             rate: None,
         }
-    }
-
-    /// The status text sent for `delivery`: its fitted text with mentions
-    /// defused, and the link.
-    pub fn status_text(delivery: &Delivery) -> String {
-        post_text(&delivery.text, delivery.link.as_str())
     }
 }
 
@@ -499,6 +515,10 @@ impl Channel for MastodonChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &MastodonFormat
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let target = delivery.target.as_str();
         if target != self.target {
@@ -507,8 +527,10 @@ impl Channel for MastodonChannel {
                 reason: format!("this Mastodon channel posts to {:?} only", self.target),
             });
         }
-        let text = Self::status_text(delivery);
-        let length = status_length(&text);
+        // Laid out by MastodonFormat and fitted to the instance's count:
+        // posted as it is.
+        let text = &*delivery.text;
+        let length = status_length(text);
         let max = self.limits.text.map_or(DEFAULT_MAX_CHARACTERS, |t| t.max);
         if length > max {
             return Err(ChannelError::rejected(format!(
@@ -516,7 +538,7 @@ impl Channel for MastodonChannel {
             )));
         }
         let body = NewStatus {
-            status: &text,
+            status: text,
             visibility: self.visibility,
             in_reply_to_id: delivery.thread.as_ref().map(|t| t.latest.as_str()),
         };
@@ -675,13 +697,25 @@ mod tests {
     }
 
     #[test]
-    fn the_measure_counts_what_is_sent() {
+    fn the_limit_counts_what_is_sent() {
         let link = "https://status.example.com/incidents/2026-11-25-api-errors";
-        let text =
-            format!("[Identified] API @everyone (see https://docs.example.com/x).\n\n{link}");
-        let sent = post_text(&text, link);
-        assert_eq!(measure(&text), status_length(&sent));
+        let sent = MastodonFormat.layout(&Pieces {
+            title: "[Identified] API @everyone (see https://docs.example.com/x).",
+            body: "",
+            part: None,
+            next_update: None,
+            link,
+        });
+        assert_eq!(
+            sent,
+            format!(
+                "[Identified] API @\u{200B}everyone (see https://docs.example.com/x).\n\n{link}"
+            )
+        );
+        assert_eq!(text_limit(500).unit.measure(&sent), status_length(&sent));
         assert_eq!(status_length(&sent), 33 + 23 + 4 + 23);
+        // A link's trailing punctuation counts at the end of the text too.
+        assert_eq!(status_length("https://s.example/?a="), 24);
         assert_eq!(status_length(link), CHARACTERS_RESERVED_PER_URL);
         assert_eq!(
             status_length("status.example.com"),

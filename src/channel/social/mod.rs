@@ -9,17 +9,21 @@
 //!
 //! Posts are plain text: the fitted message, then the link to the status
 //! page, which the network shows as a link and counts at its fixed link
-//! length. Each update replies to the one before it on the same account, so
-//! first contact, updates and resolution read as one thread.
+//! length. Each network's format (`MastodonFormat`, `XFormat`; Bluesky's is
+//! the plain layout) lays a message out exactly as it is posted, and its text
+//! limit is measured on that, so the channel posts the fitted text as it is.
+//! Each update replies to the one before it on the same account, so first
+//! contact, updates and resolution read as one thread.
 //!
 //! User text cannot notify anyone: every `@` that could start a mention gets
 //! a zero-width space after it
 //! ([`defuse_mentions`](crate::render::markup::defuse_mentions)), so
 //! `@everyone` or `@someone@example.social` reads the same and mentions
 //! nobody. Hashtags and links in the text are left as written (they notify
-//! nobody). Each network's text limit counts the text as it is sent, defused,
-//! so fitting never produces a post the network refuses as too long; a post
-//! that would be (a hand-built delivery) is refused before any request.
+//! nobody). The formats defuse, and each network's text limit counts the
+//! text as it is sent (defused), by the network's own rule, so fitting never
+//! produces a post the network refuses as too long; a post that would be (a
+//! hand-built delivery) is refused before any request.
 //!
 //! Access tokens are secrets: they never appear in `Debug` output, logs or
 //! errors.
@@ -68,16 +72,21 @@ pub(crate) fn sanitize(text: &str, max: usize) -> String {
     out
 }
 
-/// The text to post: the fitted text with its mentions defused and the link
-/// after it, untouched. Fitting puts the link last; if it is somehow not
-/// there, it is appended.
+/// The plain layout of `pieces` with the mentions of everything but the link
+/// defused ([`defuse_mentions`](crate::render::markup::defuse_mentions));
+/// the link, last, is left as it is (`https://mastodon.example/@status` must
+/// stay a working link).
 #[cfg(any(feature = "mastodon", feature = "x"))]
-pub(crate) fn post_text(text: &str, link: &str) -> String {
+pub(crate) fn defused_plain(pieces: &crate::render::Pieces<'_>) -> String {
     use crate::render::markup::defuse_mentions;
-    match text.strip_suffix(link) {
-        Some(body) => defuse_mentions(body) + link,
-        None => format!("{}\n{link}", defuse_mentions(text.trim_end())),
-    }
+    use crate::render::{Format, Pieces, Plain};
+    // The plain layout without its link is everything before the link,
+    // separator included.
+    let before = Plain.layout(&Pieces {
+        link: "",
+        ..*pieces
+    });
+    defuse_mentions(&before) + pieces.link
 }
 
 /// The delay of a 429 answer: the latest of the moments the provider named
@@ -140,11 +149,31 @@ mod tests {
 
     #[test]
     fn posts_keep_the_link_and_defuse_the_rest() {
-        let link = "https://status.example.com/incidents/inc-7";
+        use crate::render::{Format, Pieces, Plain};
+        let link = "https://mastodon.example/@status/1";
+        let pieces = Pieces {
+            title: "@everyone down",
+            body: "ask @ops@example.social",
+            part: Some((1, 2)),
+            next_update: Some("Next @ 14:30."),
+            link,
+        };
         assert_eq!(
-            post_text(&format!("@everyone down\n{link}"), link),
-            format!("@\u{200B}everyone down\n{link}")
+            defused_plain(&pieces),
+            format!(
+                "@\u{200B}everyone down\n\nask @\u{200B}ops@example.social (1/2)\n\nNext @\u{200B} 14:30.\n{link}"
+            )
         );
-        assert_eq!(post_text("hi @x ", link), format!("hi @\u{200B}x\n{link}"));
+        let bare = Pieces {
+            title: "",
+            body: "",
+            part: None,
+            next_update: None,
+            link,
+        };
+        assert_eq!(defused_plain(&bare), link);
+        // Only `@`s gain a zero-width space: the plain layout otherwise.
+        let plain = Plain.layout(&pieces);
+        assert_eq!(defused_plain(&pieces).replace('\u{200B}', ""), plain);
     }
 }

@@ -42,16 +42,18 @@
 //! domain is on twitter-text's list, internationalised ones included,
 //! without the punctuation that ends a sentence (`https://example.com/x.`,
 //! a trailing `?`); not `https://user:pw@host` (user information), and no
-//! bare domain right after `-`, `_`, `.` or `/`. The text limit's measure is
-//! this count on the text as sent, so fitting keeps every post within 280
-//! as X counts it. The post is sent NFC-normalised, without the characters
-//! X refuses in a post (U+FEFF, the invisible zero-width no-break space, and
-//! the noncharacters U+FFFE and U+FFFF); a post X would not take
-//! ([`is_valid_post`]) is refused before any request.
+//! bare domain right after `-`, `_`, `.` or `/`. The message is laid out by
+//! [`XFormat`]: the plain layout with mentions defused, without the
+//! characters X refuses in a post (U+FEFF, the invisible zero-width no-break
+//! space, and the noncharacters U+FFFE and U+FFFF), NFC-normalised. The text
+//! limit ([`text_limit`], [`LengthUnit::XWeighted`]) is this count on exactly
+//! that layout, which is the post sent, so fitting keeps every post within
+//! 280 as X counts it; a post X would not take ([`is_valid_post`], a
+//! hand-built delivery) is refused before any request.
 //!
 //! **User text** is plain text; every `@` that could start a mention (also
 //! the fullwidth `＠`) is defused
-//! ([`defuse_mentions`]), so the post
+//! ([`defuse_mentions`](crate::render::markup::defuse_mentions)), so the post
 //! mentions and notifies nobody and cannot turn into a reply.
 //!
 //! **Rate.** By default 100 posts per 24 hours for the channel (the per-user
@@ -84,13 +86,12 @@ use unicode_normalization::UnicodeNormalization;
 use url::Url;
 
 use super::twitter_text;
-use super::{delay_until, post_text, sanitize};
+use super::{defused_plain, delay_until, sanitize};
 use crate::channel::http;
 use crate::channel::{
     Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
 };
-use crate::render::markup::defuse_mentions;
-use crate::render::{LengthUnit, TextLimit};
+use crate::render::{Format, LengthUnit, Pieces, TextLimit};
 
 /// X API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.x.com";
@@ -140,35 +141,47 @@ pub fn is_valid_post(text: &str) -> bool {
     twitter_text::parse(&text).valid
 }
 
-/// The text as [`XChannel`] sends it, before the link: mentions defused,
-/// the characters X refuses (U+FEFF, an invisible zero-width no-break
-/// space, and the noncharacters U+FFFE and U+FFFF) removed.
-fn sendable(text: &str) -> String {
-    defuse_mentions(text)
-        .chars()
-        .filter(|c| !twitter_text::is_invalid(*c))
-        .collect()
+/// How [`XChannel`] lays a post out: the plain layout (title, body,
+/// next-update line, link) with every mention defused
+/// ([`defuse_mentions`](crate::render::markup::defuse_mentions)), without
+/// the characters X refuses in a post (U+FEFF, an invisible zero-width
+/// no-break space, and the noncharacters U+FFFE and U+FFFF), normalised to
+/// NFC. It is the post's `text` as sent, and what [`text_limit`] measures.
+///
+/// ```
+/// use tidings::channel::social::x::XFormat;
+/// use tidings::render::{Format, Pieces};
+///
+/// let pieces = Pieces {
+///     title: "[Resolved] Login",
+///     body: "Cafe\u{301} @everyone\u{FEFF}",
+///     part: None,
+///     next_update: None,
+///     link: "https://status.example.com/i/1",
+/// };
+/// assert_eq!(
+///     XFormat.layout(&pieces),
+///     "[Resolved] Login\n\nCafé @\u{200B}everyone\n\nhttps://status.example.com/i/1"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XFormat;
+
+impl Format for XFormat {
+    fn layout(&self, pieces: &Pieces<'_>) -> String {
+        defused_plain(pieces)
+            .chars()
+            .filter(|c| !twitter_text::is_invalid(*c))
+            .nfc()
+            .collect()
+    }
 }
 
-/// The measure of [`text_limit`]: [`weighted_length`] of the text as it is
-/// sent (mentions defused, refused characters removed, NFC). It is X's own
-/// count, so it can decrease when text is appended (`a.co` is a link that
-/// weighs 23, `a.cop` is text that weighs 5); fitting checks every cut it
-/// makes.
-fn measure(text: &str) -> usize {
-    weighted_length(&sendable(text))
-}
-
-/// X's text limit: [`MAX_WEIGHTED_LENGTH`] weighted characters, counted on
-/// the text as [`XChannel`] sends it.
+/// X's text limit: [`MAX_WEIGHTED_LENGTH`] weighted characters
+/// ([`LengthUnit::XWeighted`], [`weighted_length`]), measured on the post as
+/// [`XFormat`] lays it out, which is what [`XChannel`] sends.
 pub const fn text_limit() -> TextLimit {
-    TextLimit::new(
-        MAX_WEIGHTED_LENGTH,
-        LengthUnit::Custom {
-            name: "x_weighted",
-            measure,
-        },
-    )
+    TextLimit::new(MAX_WEIGHTED_LENGTH, LengthUnit::XWeighted)
 }
 
 /// Posts to one X account. See the [module docs](self).
@@ -255,17 +268,6 @@ impl XChannel {
             Err(poisoned) => poisoned.into_inner(),
         };
         format!("Bearer {}", *token)
-    }
-
-    /// The post text sent for `delivery`: its fitted text with mentions
-    /// defused and the characters X refuses (U+FEFF, U+FFFE, U+FFFF)
-    /// removed, and the link, normalised to NFC.
-    pub fn post_text(delivery: &Delivery) -> String {
-        post_text(&delivery.text, delivery.link.as_str())
-            .chars()
-            .filter(|c| !twitter_text::is_invalid(*c))
-            .nfc()
-            .collect()
     }
 }
 
@@ -521,6 +523,10 @@ impl Channel for XChannel {
         &self.limits
     }
 
+    fn format(&self) -> &dyn Format {
+        &XFormat
+    }
+
     async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
         let target = delivery.target.as_str();
         if target != self.target {
@@ -529,20 +535,22 @@ impl Channel for XChannel {
                 reason: format!("this X channel posts to {:?} only", self.target),
             });
         }
-        let text = Self::post_text(delivery);
-        let parsed = twitter_text::parse(&text);
-        if !parsed.valid {
-            let length = parsed.weighted_length;
+        // Laid out by XFormat and fitted to X's count: posted as it is.
+        let text = &*delivery.text;
+        if !is_valid_post(text) {
+            let length = weighted_length(text);
             return Err(ChannelError::rejected(if length == 0 {
                 "the post is empty; X takes none".to_owned()
-            } else {
+            } else if length > MAX_WEIGHTED_LENGTH {
                 format!(
                     "the post weighs {length} characters; X takes at most {MAX_WEIGHTED_LENGTH}"
                 )
+            } else {
+                "the post has a character X refuses (U+FEFF, U+FFFE or U+FFFF)".to_owned()
             }));
         }
         let body = NewPost {
-            text: &text,
+            text,
             reply: delivery.thread.as_ref().map(|t| Reply {
                 in_reply_to_tweet_id: t.latest.as_str(),
             }),
@@ -641,22 +649,40 @@ mod tests {
         assert_eq!(weighted_length("e.g."), 4);
     }
 
+    fn layout(title: &str, body: &str, link: &str) -> String {
+        XFormat.layout(&Pieces {
+            title,
+            body,
+            part: None,
+            next_update: None,
+            link,
+        })
+    }
+
     #[test]
     fn refused_characters_are_not_sent_nor_counted() {
         assert!(!is_valid_post("Fixed\u{FEFF} now"));
-        assert_eq!(measure("Fixed\u{FEFF} now"), 9);
-        assert_eq!(sendable("a\u{FEFF}b\u{FFFE}c\u{FFFF}"), "abc");
+        let link = "https://status.example.com/i";
+        let post = layout("Fixed\u{FEFF} now", "a\u{FEFF}b\u{FFFE}c\u{FFFF}", link);
+        assert_eq!(post, format!("Fixed now\n\nabc\n\n{link}"));
+        assert!(is_valid_post(&post));
+        assert_eq!(text_limit().unit.measure(&post), 9 + 2 + 3 + 2 + 23);
         assert!(is_valid_post("Fixed now") && !is_valid_post(""));
     }
 
     #[test]
-    fn the_measure_counts_what_is_sent() {
+    fn the_layout_is_what_is_sent_and_measured() {
         let link = "https://status.example.com/incidents/inc-7";
-        let text = format!("Ce\u{301}st @everyone ＠x 👩‍👩‍👧\n\n{link}");
-        let sent: String = post_text(&text, link).nfc().collect();
-        assert_eq!(measure(&text), weighted_length(&sent));
-        assert!(sent.contains("@\u{200B}everyone") && sent.contains("＠\u{200B}x"));
-        assert!(sent.contains("Cést"));
+        let post = layout("Ce\u{301}st @everyone ＠x 👩‍👩‍👧", "", link);
+        assert_eq!(
+            post,
+            format!("Cést @\u{200B}everyone ＠\u{200B}x 👩‍👩‍👧\n\n{link}")
+        );
+        assert_eq!(post, post.nfc().collect::<String>());
+        assert_eq!(text_limit().unit.measure(&post), weighted_length(&post));
+        // A link with an `@` is left as it is.
+        let link = "https://mastodon.example/@status";
+        assert!(layout("@x", "", link).ends_with(&format!("\n\n{link}")));
     }
 
     #[test]
