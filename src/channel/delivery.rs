@@ -225,17 +225,6 @@ impl Delivery {
         self
     }
 
-    /// The fitted text without its trailing link (and the blank space before
-    /// it): for channels that render the link their own way (a button, a
-    /// markup link, an HTML anchor). Fitting always puts the link last; if it
-    /// is somehow not there, the whole text is returned.
-    pub fn text_without_link(&self) -> &str {
-        self.text
-            .strip_suffix(self.link.as_str())
-            .unwrap_or(&self.text)
-            .trim_end()
-    }
-
     /// Marks the delivery as one part of a split message (and re-derives its key).
     #[must_use]
     pub fn with_part(mut self, part: Part) -> Self {

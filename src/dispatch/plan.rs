@@ -39,7 +39,9 @@ pub(crate) struct RoutePlan<'a> {
 }
 
 /// Fits a message to a lane's channel, in its format; each part with whether
-/// its text carries the link.
+/// it carries the link. Every part has the link among its pieces (the fitter
+/// never cuts it), and the channel's format places it, escaped or as a
+/// button as its wire needs, so the text is not searched for it.
 pub(crate) fn fitted(
     message: &RenderedMessage,
     link: &Url,
@@ -58,7 +60,7 @@ pub(crate) fn fitted(
     Ok(parts
         .into_iter()
         .map(|p| {
-            let has_link = p.text.contains(link);
+            let has_link = !p.link.is_empty();
             (Arc::new(p), has_link)
         })
         .collect())
