@@ -98,6 +98,11 @@ impl Breaker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether the circuit is open or half-open.
+    pub(crate) fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::Acquire)
+    }
+
     /// Leave for an attempt now, or `None` (fail fast).
     pub(crate) fn admit(&self) -> Option<Permit<'_>> {
         self.admit_at(Instant::now())

@@ -12,6 +12,7 @@ use super::budget::{Budget, RetryBudget};
 use super::dispatcher::{Dispatcher, Inner, PolicyPlan};
 use super::lane::Lane;
 use super::limiter::Limiters;
+use super::metrics::Telemetry;
 use super::pause::Pauses;
 use super::retry::RetryPolicy;
 use crate::audience::{AudiencePolicy, Detail, PolicyError, Target};
@@ -328,6 +329,7 @@ impl DispatcherBuilder {
                 breaker: Breaker::new(self.breaker),
                 budget: Budget::new(self.budget),
                 counters: Default::default(),
+                telemetry: Telemetry::new(name.into()),
                 deduplicates: limits.deduplicates,
             }
         };

@@ -15,7 +15,7 @@ use super::budget::Budget;
 use super::dispatcher::Dispatcher;
 use super::guard::{ClaimGuard, renew_while};
 use super::limiter::Limiters;
-use super::metrics::Counters;
+use super::metrics::{Counters, Telemetry};
 use super::pause::Pauses;
 use super::plan::Prepared;
 use super::report::{DeliveryReport, Outcome};
@@ -35,6 +35,7 @@ pub(crate) struct Lane {
     pub(crate) breaker: Breaker,
     pub(crate) budget: Budget,
     pub(crate) counters: Counters,
+    pub(crate) telemetry: Telemetry,
     /// Whether the provider deduplicates by the idempotency key, so a send
     /// whose outcome is unknown may be repeated.
     pub(crate) deduplicates: bool,
@@ -277,8 +278,10 @@ impl Dispatcher {
             // A provider's pause holds the whole bucket; then the rate
             // limiters; then the breaker's leave, taken last so a probe is
             // not held through the waits.
+            let waiting = Instant::now();
             let ticket = lane.pauses.wait(&delivery.target).await;
             lane.limiters.until_ready(&delivery.target).await;
+            lane.telemetry.waited(waiting.elapsed());
             let Some(permit) = lane.breaker.admit() else {
                 let failure = Failure::CircuitOpen {
                     channel: lane.name.to_string(),
@@ -332,6 +335,7 @@ impl Dispatcher {
             }
             done.attempts += 1;
             Counters::add(&lane.counters.attempts);
+            let sending = Instant::now();
             let sent = renew_while(
                 journal,
                 &token,
@@ -339,6 +343,8 @@ impl Dispatcher {
                 self.send_once(lane, &delivery, done.attempts),
             )
             .await;
+            lane.telemetry.attempt(sending.elapsed());
+            let was_open = lane.breaker.is_tripped();
 
             let (finish, next) = match sent {
                 Ok(receipt) => {
@@ -371,6 +377,7 @@ impl Dispatcher {
                     lane.breaker.record(permit, health);
                     if rate_limited {
                         Counters::add(&lane.counters.rate_limited);
+                        lane.telemetry.rate_limited();
                         // The whole bucket waits; this delivery's retry with it.
                         lane.pauses
                             .rate_limited(&delivery.target, error.retry_after());
@@ -384,6 +391,7 @@ impl Dispatcher {
                                 let allowed = lane.budget.withdraw();
                                 if !allowed {
                                     Counters::add(&lane.counters.retries_denied);
+                                    lane.telemetry.retry_denied();
                                     tracing::warn!(channel = %lane.name, key = %entry.key, "retry budget spent; the outbox tries later");
                                 }
                                 allowed
@@ -417,6 +425,9 @@ impl Dispatcher {
                     }
                 }
             };
+            if lane.breaker.is_tripped() != was_open {
+                lane.telemetry.circuit(!was_open);
+            }
             let at = match &finish {
                 Finish::Sent(receipt) => receipt.at,
                 _ => clock::now(),
@@ -521,17 +532,29 @@ fn settled(claim: Claim) -> Outcome {
 /// Counts a delivery's outcome on its lane.
 fn count_outcome(lane: &Lane, outcome: &Outcome) {
     let c = &lane.counters;
+    let t = &lane.telemetry;
     match outcome {
-        Outcome::Sent(_) => Counters::add(&c.sent),
-        Outcome::AlreadySent(_) => Counters::add(&c.already_sent),
+        Outcome::Sent(_) => {
+            Counters::add(&c.sent);
+            t.outcome("sent");
+        }
+        Outcome::AlreadySent(_) => {
+            Counters::add(&c.already_sent);
+            t.outcome("already_sent");
+        }
         Outcome::Failed(failure) => {
             Counters::add(&c.failed);
+            t.outcome("failed");
+            t.failure(failure.kind());
             if matches!(failure, Failure::CircuitOpen { .. }) {
                 Counters::add(&c.circuit_open);
             }
         }
-        Outcome::InDoubt(_) => Counters::add(&c.in_doubt),
-        Outcome::InFlight { .. } => {}
+        Outcome::InDoubt(_) => {
+            Counters::add(&c.in_doubt);
+            t.outcome("in_doubt");
+        }
+        Outcome::InFlight { .. } => t.outcome("in_flight"),
     }
 }
 

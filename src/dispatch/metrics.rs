@@ -1,13 +1,105 @@
-//! Counters per channel, for export to your metrics system.
+//! Metrics: through the [`metrics`](https://docs.rs/metrics) facade, and as
+//! counters per channel.
 //!
-//! Read them with [`Dispatcher::metrics`](super::Dispatcher::metrics) and
-//! export them under the names in [`names`], labelled by `channel` (the name
-//! it is registered under: bounded cardinality, never a recipient).
+//! Every delivery, attempt, rate-limit wait and breaker change is recorded
+//! through the `metrics` facade under the names in [`emitted`]: install any
+//! recorder (Prometheus, StatsD, OpenTelemetry …) and they are exported; with
+//! none, they cost next to nothing. Labels have bounded cardinality: the
+//! channel's registered name, an outcome, an error kind; never a recipient
+//! or an incident. `examples/metrics.rs` exposes them with
+//! `metrics-exporter-prometheus`.
+//!
+//! The same counts are kept per channel since the dispatcher was built:
+//! [`Dispatcher::metrics`](super::Dispatcher::metrics) gives a snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// Suggested metric names (Prometheus style), one per field of
-/// [`ChannelMetrics`].
+use metrics::SharedString;
+
+/// The names recorded through the `metrics` facade.
+pub mod emitted {
+    /// Counter: deliveries by `channel` and `outcome` (`sent`,
+    /// `already_sent`, `failed`, `in_doubt`, `in_flight`).
+    pub const DELIVERIES: &str = "tidings_deliveries_total";
+    /// Counter: failed deliveries by `channel` and `kind` (an error kind:
+    /// `transient`, `rejected`, `circuit_open`, `panicked`, …).
+    pub const FAILURES: &str = "tidings_delivery_failures_total";
+    /// Counter: calls to the channel, retries included, by `channel`.
+    pub const ATTEMPTS: &str = "tidings_send_attempts_total";
+    /// Histogram: seconds one call to the channel took, by `channel`.
+    pub const SEND_SECONDS: &str = "tidings_send_seconds";
+    /// Counter: answers that were rate limits, by `channel`.
+    pub const RATE_LIMITED: &str = "tidings_rate_limited_total";
+    /// Histogram: seconds a delivery waited for a provider's pause or the
+    /// rate limiters before its attempt, by `channel` (only waits > 0).
+    pub const RATE_LIMIT_WAIT_SECONDS: &str = "tidings_rate_limit_wait_seconds";
+    /// Gauge: 1 while the channel's circuit is open (or a probe is out), 0
+    /// when closed, by `channel`.
+    pub const CIRCUIT_OPEN: &str = "tidings_circuit_open";
+    /// Counter: retries the retry budget refused, by `channel`.
+    pub const RETRIES_DENIED: &str = "tidings_retries_denied_total";
+    /// Gauge: audiences overdue, as last seen by the cadence (holding
+    /// statements and `watch`), by `incident_kind` (`incident`,
+    /// `maintenance`).
+    pub const AUDIENCES_OVERDUE: &str = "tidings_audiences_overdue";
+}
+
+/// What one lane records through the facade.
+#[derive(Debug, Clone)]
+pub(crate) struct Telemetry {
+    channel: SharedString,
+}
+
+impl Telemetry {
+    pub(crate) fn new(channel: std::sync::Arc<str>) -> Self {
+        Self {
+            channel: SharedString::from(channel),
+        }
+    }
+
+    pub(crate) fn outcome(&self, outcome: &'static str) {
+        metrics::counter!(emitted::DELIVERIES, "channel" => self.channel.clone(), "outcome" => outcome)
+            .increment(1);
+    }
+
+    pub(crate) fn failure(&self, kind: &'static str) {
+        metrics::counter!(emitted::FAILURES, "channel" => self.channel.clone(), "kind" => kind)
+            .increment(1);
+    }
+
+    pub(crate) fn attempt(&self, took: Duration) {
+        metrics::counter!(emitted::ATTEMPTS, "channel" => self.channel.clone()).increment(1);
+        metrics::histogram!(emitted::SEND_SECONDS, "channel" => self.channel.clone())
+            .record(took.as_secs_f64());
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        metrics::counter!(emitted::RATE_LIMITED, "channel" => self.channel.clone()).increment(1);
+    }
+
+    pub(crate) fn waited(&self, wait: Duration) {
+        if !wait.is_zero() {
+            metrics::histogram!(emitted::RATE_LIMIT_WAIT_SECONDS, "channel" => self.channel.clone())
+                .record(wait.as_secs_f64());
+        }
+    }
+
+    pub(crate) fn circuit(&self, open: bool) {
+        metrics::gauge!(emitted::CIRCUIT_OPEN, "channel" => self.channel.clone()).set(if open {
+            1.0
+        } else {
+            0.0
+        });
+    }
+
+    pub(crate) fn retry_denied(&self) {
+        metrics::counter!(emitted::RETRIES_DENIED, "channel" => self.channel.clone()).increment(1);
+    }
+}
+
+/// Names for the fields of [`ChannelMetrics`], should you export the
+/// snapshot yourself (what the facade records is named in [`emitted`]).
 pub mod names {
     /// Deliveries sent, by channel.
     pub const SENT: &str = "tidings_deliveries_sent_total";
