@@ -65,28 +65,38 @@ pub(crate) struct Job<'a> {
 /// The background tasks writing deliveries' final outcomes to the journal;
 /// a pass waits for all of them before it ends.
 #[derive(Default)]
-pub(crate) struct Finishes(std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>);
+pub(crate) struct Finishes {
+    /// Writes spawned and not yet done; memory stays flat however many
+    /// deliveries a pass has (no handle is kept per write).
+    pending: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
+}
 
 impl Finishes {
-    fn push(&self, task: tokio::task::JoinHandle<()>) {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(task);
+    /// Runs `write` as a task of its own (it completes even if the pass is
+    /// dropped), counted until it is done.
+    fn spawn(&self, write: impl std::future::Future<Output = ()> + Send + 'static) {
+        let pending = self.pending.clone();
+        pending.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        tokio::spawn(async move {
+            write.await;
+            if pending.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                pending.1.notify_waiters();
+            }
+        });
     }
 
-    /// Waits for every write pushed so far.
+    /// Waits until every write spawned so far is done.
     pub(crate) async fn wait(&self) {
-        let tasks = std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        for task in tasks {
-            if let Err(e) = task.await {
-                tracing::error!(error = %e, "a journal write task failed");
+        loop {
+            let done = self.pending.1.notified();
+            let mut done = std::pin::pin!(done);
+            // Registered before the count is read: a wake-up between the
+            // two is not missed.
+            done.as_mut().enable();
+            if self.pending.0.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
             }
+            done.await;
         }
     }
 }
@@ -451,7 +461,7 @@ impl Dispatcher {
                 // (its own task, so a dropped publish still writes it), so the
                 // lane's slot goes to the next delivery at once; the publish
                 // waits for every such record before it returns.
-                (Err(_), Some(finishes)) => finishes.push(tokio::spawn(record)),
+                (Err(_), Some(finishes)) => finishes.spawn(record),
                 _ => record.await,
             }
             match next {
