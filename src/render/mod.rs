@@ -17,7 +17,7 @@ mod templates;
 pub use fit::{FitError, Overflow, fit};
 pub use format::{Fitted, Format, Pieces, Plain};
 pub use measure::{LengthUnit, TextLimit};
-pub use templates::{TemplateError, Templates};
+pub use templates::{MessageVars, TemplateError, Templates};
 
 use serde::{Deserialize, Serialize};
 
