@@ -18,6 +18,7 @@ pub use fit::{FitError, Overflow, fit};
 pub use format::{Fitted, Format, Pieces, Plain};
 pub use measure::{LengthUnit, TextLimit};
 pub use templates::{MessageVars, TemplateError, Templates};
+pub(crate) use templates::{elapsed, utc};
 
 use serde::{Deserialize, Serialize};
 
