@@ -4,8 +4,8 @@
 //! detail, sooner; outer rings (all employees, external customers) get plain
 //! language and never internal notes. An [`AudiencePolicy`] says, for one
 //! audience, which channels and targets it reads ([`Route`]s), how much detail it
-//! gets ([`Detail`]), the longest silence it may be left in, and optionally which
-//! components it cares about.
+//! gets ([`Detail`]), how soon it must hear first and the longest silence it may
+//! be left in, and optionally which components it cares about.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,9 +20,12 @@ use crate::render::Overflow;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
-    /// A custom audience name was empty, too long, not `[a-z0-9_-]`, or the name
-    /// of a built-in tier.
-    #[error("invalid custom audience name {0:?}: use 1-64 of [a-z0-9_-], not a built-in tier name")]
+    /// A custom audience name was empty, too long, not `[a-z0-9_-]`, the name
+    /// of a built-in tier, or one of the names kept for the incident roles
+    /// ([`Audience::ROLE_NAMES`]).
+    #[error(
+        "invalid custom audience name {0:?}: use 1-64 of [a-z0-9_-], not a built-in tier name nor communication_owner or incident_commander"
+    )]
     InvalidAudienceName(String),
     /// A target was empty or contained control characters.
     #[error("invalid target {0:?}: must be non-empty and free of control characters")]
@@ -33,6 +36,15 @@ pub enum PolicyError {
     /// `max_silence` was zero.
     #[error("audience {0}: max_silence must be greater than zero")]
     ZeroMaxSilence(Audience),
+    /// The first-message target was zero (no message can be that early).
+    #[error("audience {0}: first_message_within must be greater than zero")]
+    ZeroFirstMessage(Audience),
+    /// The communication owner's reminder was set to zero before the due
+    /// time (it would come with the escalation; use `None` for no reminder).
+    #[error(
+        "audience {0}: the owner's reminder must come some time before the audience is due (or None for no reminder)"
+    )]
+    ZeroOwnerReminder(Audience),
     /// The maintenance reminder was set to zero before the start (a reminder
     /// must come before the work starts; use `None` for no reminder).
     #[error("audience {0}: a maintenance reminder must come some time before the start")]
@@ -77,7 +89,14 @@ impl Audience {
         ("customers", Audience::Customers),
     ];
 
-    /// A user-named tier: 1-64 of `[a-z0-9_-]`, not a built-in tier's name.
+    /// The names of the audiences that messages to the incident roles are
+    /// journaled under (prompts to the communication owner and the incident
+    /// commander, see [`Role`](crate::incident::Role)): not tiers of people,
+    /// so no policy should name them, and [`Audience::custom`] refuses them.
+    pub const ROLE_NAMES: [&'static str; 2] = ["communication_owner", "incident_commander"];
+
+    /// A user-named tier: 1-64 of `[a-z0-9_-]`, not a built-in tier's name
+    /// nor one of [`Audience::ROLE_NAMES`].
     pub fn custom(name: impl Into<String>) -> Result<Self, PolicyError> {
         let name = name.into();
         let ok = !name.is_empty()
@@ -85,7 +104,8 @@ impl Audience {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-            && !Self::BUILT_IN.iter().any(|(n, _)| *n == name);
+            && !Self::BUILT_IN.iter().any(|(n, _)| *n == name)
+            && !Self::ROLE_NAMES.contains(&name.as_str());
         if ok {
             Ok(Audience::Custom(name.into()))
         } else {
@@ -103,6 +123,12 @@ impl Audience {
             Audience::Customers => "customers",
             Audience::Custom(name) => name,
         }
+    }
+
+    /// Whether this is the audience of an incident role
+    /// ([`Audience::ROLE_NAMES`]): a person told what is due, not a tier.
+    pub fn is_role(&self) -> bool {
+        matches!(self, Audience::Custom(name) if Self::ROLE_NAMES.contains(&&**name))
     }
 
     /// Whether this tier may ever see internal notes. Customers and all employees
@@ -131,6 +157,19 @@ impl Audience {
         };
         Duration::from_secs(minutes * 60)
     }
+
+    /// The default time by which the first message about an incident must
+    /// reach the audience (the play: communicate early, within minutes, before
+    /// the cause is known): 5 minutes for responders, 10 for support and
+    /// leadership, 15 for everyone else.
+    pub fn default_first_message(&self) -> Duration {
+        let minutes = match self {
+            Audience::CoreResponders => 5,
+            Audience::FrontLineSupport | Audience::Leadership => 10,
+            _ => 15,
+        };
+        Duration::from_secs(minutes * 60)
+    }
 }
 
 impl fmt::Display for Audience {
@@ -144,6 +183,8 @@ impl TryFrom<String> for Audience {
     fn try_from(s: String) -> Result<Self, PolicyError> {
         match Self::BUILT_IN.iter().find(|(n, _)| *n == s) {
             Some((_, a)) => Ok(a.clone()),
+            // Journals store the role audiences of prompts; read them back.
+            None if Self::ROLE_NAMES.contains(&s.as_str()) => Ok(Audience::Custom(s.into())),
             None => Audience::custom(s),
         }
     }
@@ -236,14 +277,24 @@ impl From<Target> for String {
     }
 }
 
-/// One channel and the targets on it that an audience reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One channel and the targets on it that an audience (or a person in an
+/// incident role) reads.
+///
+/// Serialized as `{"channel": "chat", "targets": ["#inc"]}`, with
+/// `"overflow"` and `"resend_in_doubt"` when they are not the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[must_use]
 pub struct Route {
     pub(crate) channel: String,
     pub(crate) targets: Vec<Target>,
+    #[serde(default, skip_serializing_if = "is_default_overflow")]
     pub(crate) overflow: Overflow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) resend_in_doubt: Option<bool>,
+}
+
+fn is_default_overflow(overflow: &Overflow) -> bool {
+    *overflow == Overflow::default()
 }
 
 impl Route {
@@ -296,7 +347,13 @@ impl Route {
 /// ([`AudiencePolicy::maintenance_reminder`]): one hour.
 pub const DEFAULT_MAINTENANCE_REMINDER: Duration = Duration::from_secs(60 * 60);
 
-/// How one audience is told: its routes, detail, longest silence and scope.
+/// How long before an audience falls due the incident's communication owner
+/// is reminded, unless its policy says otherwise
+/// ([`AudiencePolicy::owner_reminder`]): five minutes.
+pub const DEFAULT_OWNER_REMINDER: Duration = Duration::from_secs(5 * 60);
+
+/// How one audience is told: its routes, detail, first-message target,
+/// longest silence and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct AudiencePolicy {
@@ -304,6 +361,8 @@ pub struct AudiencePolicy {
     pub(crate) routes: Vec<Route>,
     pub(crate) detail: Detail,
     pub(crate) max_silence: Duration,
+    pub(crate) first_message: Duration,
+    pub(crate) owner_reminder: Option<Duration>,
     pub(crate) components: Option<Vec<ComponentId>>,
     pub(crate) holding: bool,
     pub(crate) reminder: Option<Duration>,
@@ -311,11 +370,15 @@ pub struct AudiencePolicy {
 
 impl AudiencePolicy {
     /// A policy with the tier's defaults ([`Audience::default_detail`],
-    /// [`Audience::default_max_silence`]) and no routes yet.
+    /// [`Audience::default_max_silence`], [`Audience::default_first_message`],
+    /// the owner reminded [`DEFAULT_OWNER_REMINDER`] before it falls due) and
+    /// no routes yet.
     pub fn new(audience: Audience) -> Self {
         Self {
             detail: audience.default_detail(),
             max_silence: audience.default_max_silence(),
+            first_message: audience.default_first_message(),
+            owner_reminder: Some(DEFAULT_OWNER_REMINDER),
             audience,
             routes: Vec::new(),
             components: None,
@@ -340,6 +403,26 @@ impl AudiencePolicy {
     /// Sets the longest allowed silence between messages.
     pub fn max_silence(mut self, max_silence: Duration) -> Self {
         self.max_silence = max_silence;
+        self
+    }
+
+    /// Sets how soon after an incident starts the first message must reach
+    /// the audience: its own target, apart from the longest silence (the
+    /// play: communicate early, within minutes). Scheduled maintenances,
+    /// announced in advance, are judged by `max_silence` alone.
+    pub fn first_message_within(mut self, within: Duration) -> Self {
+        self.first_message = within;
+        self
+    }
+
+    /// How long before the audience falls due the incident's communication
+    /// owner is reminded on their route (default
+    /// [`DEFAULT_OWNER_REMINDER`], five minutes; `None`: never). Only for
+    /// incidents with a communication owner
+    /// ([`Incident::with_owner`](crate::incident::Incident::with_owner)); see
+    /// [`Dispatcher::send_role_prompts`](crate::dispatch::Dispatcher::send_role_prompts).
+    pub fn owner_reminder(mut self, before: Option<Duration>) -> Self {
+        self.owner_reminder = before;
         self
     }
 
@@ -386,6 +469,16 @@ impl AudiencePolicy {
     pub fn longest_silence(&self) -> Duration {
         self.max_silence
     }
+    /// How soon after an incident starts the first message must reach the
+    /// audience.
+    pub fn first_message_target(&self) -> Duration {
+        self.first_message
+    }
+    /// How long before the audience falls due the communication owner is
+    /// reminded, if at all.
+    pub fn reminds_owner_before(&self) -> Option<Duration> {
+        self.owner_reminder
+    }
     /// Whether overdue, this audience gets an automatic holding statement.
     pub fn sends_holding_statements(&self) -> bool {
         self.holding
@@ -409,13 +502,20 @@ impl AudiencePolicy {
     }
 
     /// Checks the policy: at least one route, each with a target; a non-zero
-    /// silence; no internal notes for customers or all employees.
+    /// silence, first-message target and owner's reminder; no internal notes
+    /// for customers or all employees.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if self.detail == Detail::Internal && !self.audience.may_see_internal() {
             return Err(PolicyError::InternalNotesNotAllowed(self.audience.clone()));
         }
         if self.max_silence.is_zero() {
             return Err(PolicyError::ZeroMaxSilence(self.audience.clone()));
+        }
+        if self.first_message.is_zero() {
+            return Err(PolicyError::ZeroFirstMessage(self.audience.clone()));
+        }
+        if self.owner_reminder.is_some_and(|d| d.is_zero()) {
+            return Err(PolicyError::ZeroOwnerReminder(self.audience.clone()));
         }
         if self.reminder.is_some_and(|d| d.is_zero()) {
             return Err(PolicyError::ZeroReminder(self.audience.clone()));
@@ -453,6 +553,23 @@ mod tests {
         assert!(Audience::custom("customers").is_err());
         assert!(Audience::custom("Big Partners").is_err());
         assert!(Audience::custom("").is_err());
+        // The role audiences cannot be made by hand, but read back.
+        assert!(Audience::custom("communication_owner").is_err());
+        let owner: Audience = serde_json::from_str("\"communication_owner\"").unwrap();
+        assert!(owner.is_role() && owner.may_see_internal());
+        assert!(!Audience::Customers.is_role());
+    }
+
+    #[test]
+    fn routes_round_trip_through_serde() {
+        let plain = Route::new("chat", [Target::new("@dana").unwrap()]);
+        let json = serde_json::to_string(&plain).unwrap();
+        assert_eq!(json, r#"{"channel":"chat","targets":["@dana"]}"#);
+        assert_eq!(serde_json::from_str::<Route>(&json).unwrap(), plain);
+        let split = plain.overflow(Overflow::split(3)).resend_in_doubt(true);
+        let json = serde_json::to_string(&split).unwrap();
+        assert_eq!(serde_json::from_str::<Route>(&json).unwrap(), split);
+        assert!(serde_json::from_str::<Route>(r#"{"channel":"c","targets":["a\nb"]}"#).is_err());
     }
 
     #[test]
@@ -485,6 +602,19 @@ mod tests {
             .route(Route::new("chat", [Target::new("#lead").unwrap()]))
             .max_silence(Duration::ZERO);
         assert!(matches!(p.validate(), Err(PolicyError::ZeroMaxSilence(_))));
+        let p = AudiencePolicy::new(Audience::Leadership)
+            .route(Route::new("chat", [Target::new("#lead").unwrap()]));
+        assert_eq!(p.first_message_target(), Duration::from_secs(600));
+        assert_eq!(p.reminds_owner_before(), Some(DEFAULT_OWNER_REMINDER));
+        assert!(matches!(
+            p.clone().first_message_within(Duration::ZERO).validate(),
+            Err(PolicyError::ZeroFirstMessage(_))
+        ));
+        assert!(matches!(
+            p.clone().owner_reminder(Some(Duration::ZERO)).validate(),
+            Err(PolicyError::ZeroOwnerReminder(_))
+        ));
+        p.owner_reminder(None).validate().unwrap();
         assert!(Target::new("a\r\nBcc: x").is_err());
         assert!(Target::new("  ").is_err());
     }

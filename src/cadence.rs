@@ -6,8 +6,9 @@
 //! [journal](crate::journal::Journal), [`Cadence`] tells for each audience the
 //! last message it was sent and when the next one is due: the earlier of the
 //! promise made by the update it last received and that message's time plus
-//! its `max_silence` (before any message: the incident start plus
-//! `max_silence`; for a scheduled maintenance that has not started, see
+//! its `max_silence` (before any message: the incident start plus its
+//! first-message target, [`AudiencePolicy::first_message_within`], if
+//! shorter; for a scheduled maintenance that has not started, see
 //! below). [`Cadence::overdue`] lists the audiences past due. Closed
 //! incidents (resolved, or with a published postmortem) are never overdue.
 //!
@@ -18,6 +19,18 @@
 //! marked [`Update::holding`]) and publishes it, so it is journaled, threaded,
 //! linked and reviewed like every other message; [`Dispatcher::watch`] does so
 //! on its own until the incident closes.
+//!
+//! Someone must own the communication. An incident names its communication
+//! owner and its incident commander, each with a route
+//! ([`Incident::with_owner`], [`Incident::with_commander`]);
+//! [`Dispatcher::send_role_prompts`] reminds the owner on their route before
+//! an audience falls due (its policy's lead,
+//! [`AudiencePolicy::owner_reminder`], five minutes by default) and tells the
+//! commander once it is overdue, each once per due time. The prompts are
+//! updates for the role alone ([`Update::prompt`]), journaled and reviewed,
+//! never sent to an audience. [`Dispatcher::watch`] does all of it in order:
+//! the reminder before the due time, then at the due time the escalation,
+//! then the holding statement.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -70,10 +83,11 @@ use chrono::{DateTime, Utc};
 use crate::audience::{Audience, AudiencePolicy, Target};
 use crate::clock;
 use crate::dispatch::{DispatchError, DispatchReport, Dispatcher};
+use crate::incident::{Incident, IncidentId, ModelError, Prompt, Role, Status, UpdateDraft};
 #[cfg(doc)]
-use crate::incident::Update;
-use crate::incident::{Incident, IncidentId, ModelError, Status, UpdateDraft};
+use crate::incident::{Person, Update};
 use crate::journal::{DeliveryState, JournalError, JournalRecord};
+use crate::render::{elapsed, utc};
 
 /// Why the cadence could not be read, or a holding statement or maintenance
 /// reminder not sent.
@@ -89,6 +103,17 @@ pub enum CadenceError {
     /// The holding statement or reminder could not be published.
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    /// The route of the person in an incident role names a channel this
+    /// dispatcher does not have (or its primary, which carries no prompt).
+    #[error(
+        "the {role}'s route names channel {channel:?}, which this dispatcher does not have: register it with DispatcherBuilder::channel, or give the person a route on a registered channel (not the primary)"
+    )]
+    UnknownRoleChannel {
+        /// The role.
+        role: Role,
+        /// The channel named.
+        channel: String,
+    },
 }
 
 /// The last message an audience was sent.
@@ -207,7 +232,14 @@ impl Cadence {
                     .and_then(|l| incident.update(l.seq))
                     .and_then(|u| u.next_update_at);
                 let since = last.as_ref().map_or(incident.started_at(), |l| l.at);
-                let deadline = add(since, policy.longest_silence());
+                // An incident's first message has a target of its own.
+                let silence = match &last {
+                    None if !incident.is_maintenance() => {
+                        policy.first_message_target().min(policy.longest_silence())
+                    }
+                    _ => policy.longest_silence(),
+                };
+                let deadline = add(since, silence);
                 let due = (!closed).then(|| match (promised, scheduled) {
                     // Before a maintenance starts there is nothing to tell:
                     // the promise made (by default, the start) is the due
@@ -254,7 +286,9 @@ impl Cadence {
         self.audiences.iter().find(|a| &a.audience == audience)
     }
 
-    /// When `audience` must hear again (`None` if closed or unknown).
+    /// When `audience` must hear again (`None` if closed or unknown). Before
+    /// its first message, for an incident: the start plus its first-message
+    /// target (or its longest silence, if shorter).
     pub fn due(&self, audience: &Audience) -> Option<DateTime<Utc>> {
         self.audience(audience).and_then(|a| a.due)
     }
@@ -325,13 +359,15 @@ impl Dispatcher {
         incident: &mut Incident,
         now: DateTime<Utc>,
     ) -> Result<Vec<DispatchReport>, CadenceError> {
-        let Some(latest) = incident.latest() else {
+        let Some(latest) = incident.latest_news() else {
             return Ok(Vec::new());
         };
         if latest.status.is_closed() || latest.status == Status::Scheduled {
             return Ok(Vec::new());
         }
-        let (status, at) = (latest.status, latest.at.max(now));
+        // Not before any update, prompts to the roles included.
+        let at = incident.latest().map_or(now, |u| u.at.max(now));
+        let status = latest.status;
         let cadence = self.cadence(incident).await?;
         let mut again = BTreeSet::new();
         let mut fresh: BTreeMap<Duration, Vec<Audience>> = BTreeMap::new();
@@ -376,22 +412,273 @@ impl Dispatcher {
         Ok(reports)
     }
 
-    /// Keeps the cadence of a shared incident until it closes: sends holding
+    /// Prompts the people in the incident roles about the audiences falling
+    /// due at `now`; returns the reports (empty when nobody was prompted).
+    ///
+    /// - The **communication owner** ([`Incident::with_owner`]) is reminded
+    ///   once an audience is due within its policy's lead
+    ///   ([`AudiencePolicy::owner_reminder`], five minutes by default) and
+    ///   before it is due: which audiences, by when, and what happens if
+    ///   nothing goes out.
+    /// - The **incident commander** ([`Incident::with_commander`]) is told
+    ///   once an audience is due (overdue): which, since when, whether the
+    ///   owner was reminded, and whether a holding statement goes out.
+    ///
+    /// Each is prompted once per audience and due time (a new due time, after
+    /// the audience hears again, is a new reminder). A prompt is an
+    /// [`Update`] posted on `incident` for the role alone
+    /// ([`UpdateDraft::prompt`]), published like any other on the person's
+    /// [route](Person::route), so it is journaled and shows in the review; it
+    /// never reaches an audience or the status page. Audiences due at the
+    /// same time share one prompt.
+    ///
+    /// Nothing is sent for a closed incident, or to a role nobody holds. A
+    /// route naming a channel this dispatcher does not have is refused
+    /// ([`CadenceError::UnknownRoleChannel`]) before anything is posted.
+    pub async fn send_role_prompts(
+        &self,
+        incident: &mut Incident,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DispatchReport>, CadenceError> {
+        if incident.status().is_closed() || incident.roles().is_empty() {
+            return Ok(Vec::new());
+        }
+        for role in Role::ALL {
+            if let Some(person) = incident.roles().get(role)
+                && self.lane_index(person.route().channel()).is_none()
+            {
+                return Err(CadenceError::UnknownRoleChannel {
+                    role,
+                    channel: person.route().channel().to_owned(),
+                });
+            }
+        }
+        let cadence = self.cadence(incident).await?;
+        let mut due: BTreeMap<(Role, DateTime<Utc>), Vec<Audience>> = BTreeMap::new();
+        for (role, audience, at) in self.prompts_due(incident, &cadence) {
+            if at <= now
+                && !(role == Role::CommunicationOwner
+                    && self.owner_too_late(&cadence, &audience, now))
+            {
+                let at = cadence.due(&audience).unwrap_or(at);
+                due.entry((role, at)).or_default().push(audience);
+            }
+        }
+        let mut reports = Vec::new();
+        for ((role, due_at), audiences) in due {
+            let message = match role {
+                Role::CommunicationOwner => {
+                    self.owner_reminder_text(incident, &cadence, &audiences, due_at, now)
+                }
+                Role::IncidentCommander => {
+                    self.escalation_text(incident, &cadence, &audiences, due_at)
+                }
+            };
+            let at = incident.latest().map_or(now, |u| u.at.max(now));
+            let draft = UpdateDraft::new(incident.status(), at, message)
+                .prompt(Prompt::new(role, audiences, due_at));
+            let update = incident.post(draft)?.clone();
+            tracing::info!(incident = %incident.id(), seq = update.seq, role = role.as_str(), "prompting an incident role");
+            reports.push(self.publish(incident, &update).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Every prompt still to send about `incident`: the role, the audience,
+    /// and when it falls due (a reminder: the audience's due time less its
+    /// lead; an escalation: its due time).
+    fn prompts_due(
+        &self,
+        incident: &Incident,
+        cadence: &Cadence,
+    ) -> Vec<(Role, Audience, DateTime<Utc>)> {
+        let roles = incident.roles();
+        let mut out = Vec::new();
+        for a in cadence.audiences() {
+            let Some(due) = a.due else { continue };
+            let prompted = |role: Role| {
+                incident.updates().iter().any(|u| {
+                    u.prompt.as_ref().is_some_and(|p| {
+                        p.role == role && p.due == due && p.audiences.contains(&a.audience)
+                    })
+                })
+            };
+            let lead = self
+                .policy(&a.audience)
+                .and_then(AudiencePolicy::reminds_owner_before);
+            if roles.owner.is_some()
+                && let Some(lead) = lead
+                && !prompted(Role::CommunicationOwner)
+            {
+                let at = chrono::Duration::from_std(lead)
+                    .ok()
+                    .and_then(|lead| due.checked_sub_signed(lead))
+                    .unwrap_or(due);
+                out.push((Role::CommunicationOwner, a.audience.clone(), at));
+            }
+            if roles.commander.is_some() && !prompted(Role::IncidentCommander) {
+                out.push((Role::IncidentCommander, a.audience.clone(), due));
+            }
+        }
+        out
+    }
+
+    /// Whether it is too late to remind the owner about `audience`: it is
+    /// already due (the commander is told instead).
+    fn owner_too_late(&self, cadence: &Cadence, audience: &Audience, now: DateTime<Utc>) -> bool {
+        cadence.due(audience).is_none_or(|due| due <= now)
+    }
+
+    /// When [`Dispatcher::watch`] should look at the role prompts again: the
+    /// next reminder or escalation not yet sent that falls due after `now`.
+    async fn role_wake(
+        &self,
+        incident: &Incident,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, CadenceError> {
+        if incident.status().is_closed() || incident.roles().is_empty() {
+            return Ok(None);
+        }
+        let cadence = self.cadence(incident).await?;
+        Ok(self
+            .prompts_due(incident, &cadence)
+            .into_iter()
+            .map(|(_, _, at)| at)
+            .filter(|at| *at > now)
+            .min())
+    }
+
+    /// What the communication owner is told before `audiences` fall due.
+    fn owner_reminder_text(
+        &self,
+        incident: &Incident,
+        cadence: &Cadence,
+        audiences: &[Audience],
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> String {
+        let first = audiences
+            .iter()
+            .all(|a| cadence.audience(a).is_none_or(|c| c.last.is_none()));
+        let mut text = format!(
+            "{} must hear {} by {} (in {}). You own the communication: post an update now.",
+            sentence(&names(audiences)),
+            if first {
+                "first about this incident"
+            } else {
+                "again"
+            },
+            utc(due),
+            elapsed(now, due),
+        );
+        let holding: Vec<Audience> = self.holding_for(incident, audiences);
+        if !holding.is_empty() {
+            text.push_str(&format!(
+                " Otherwise {} will get a holding statement then.",
+                names(&holding)
+            ));
+        }
+        if let Some(commander) = &incident.roles().commander {
+            text.push_str(&format!(
+                " If nothing has gone out by then, {} (incident commander) will be told.",
+                commander.name()
+            ));
+        }
+        text
+    }
+
+    /// What the incident commander is told once `audiences` are overdue.
+    fn escalation_text(
+        &self,
+        incident: &Incident,
+        cadence: &Cadence,
+        audiences: &[Audience],
+        due: DateTime<Utc>,
+    ) -> String {
+        let last = audiences
+            .iter()
+            .filter_map(|a| cadence.audience(a).and_then(|c| c.last.as_ref()))
+            .map(|l| l.at)
+            .max();
+        let mut text = format!(
+            "{} were due to hear at {} and have not ({}).",
+            sentence(&names(audiences)),
+            utc(due),
+            last.map_or_else(
+                || "nothing has been sent to them yet".to_owned(),
+                |at| format!("last message {}", utc(at))
+            ),
+        );
+        let reminded = incident.updates().iter().find(|u| {
+            u.prompt.as_ref().is_some_and(|p| {
+                p.role == Role::CommunicationOwner
+                    && p.due == due
+                    && audiences.iter().any(|a| p.audiences.contains(a))
+            })
+        });
+        match (&incident.roles().owner, reminded) {
+            (Some(owner), Some(reminder)) => text.push_str(&format!(
+                " {} (communication owner) was reminded at {}.",
+                owner.name(),
+                utc(reminder.at)
+            )),
+            (Some(owner), None) => text.push_str(&format!(
+                " {} (communication owner) was not reminded.",
+                owner.name()
+            )),
+            (None, _) => {
+                text.push_str(" Nobody owns the communication: name a communication owner.")
+            }
+        }
+        let holding = self.holding_for(incident, audiences);
+        if !holding.is_empty() {
+            text.push_str(&format!(
+                " A holding statement goes out to {} now.",
+                names(&holding)
+            ));
+        }
+        text.push_str(" As incident commander, make sure an update goes out.");
+        text
+    }
+
+    /// Those of `audiences` that a holding statement would go to now: their
+    /// policy asks for one, and the incident has said something already.
+    fn holding_for(&self, incident: &Incident, audiences: &[Audience]) -> Vec<Audience> {
+        let open = incident
+            .latest_news()
+            .is_some_and(|u| !u.status.is_closed() && u.status != Status::Scheduled);
+        audiences
+            .iter()
+            .filter(|a| {
+                open && self
+                    .policy(a)
+                    .is_some_and(AudiencePolicy::sends_holding_statements)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Keeps the cadence of a shared incident until it closes: reminds the
+    /// communication owner before an audience falls due and tells the
+    /// incident commander when it is overdue (see
+    /// [`Dispatcher::send_role_prompts`]), then sends holding
     /// statements whenever an audience that asks for them falls due (see
     /// [`Dispatcher::send_holding_statements`]) and, for a scheduled
     /// maintenance, reminders before it starts (see
     /// [`Dispatcher::send_maintenance_reminders`]), sleeping on tokio's clock
-    /// in between. Returns once there is nothing left to keep: at once if no
-    /// audience asks for holding statements and the incident is not a
-    /// maintenance or no audience asks for reminders; without holding
+    /// in between. Returns once there is nothing left to keep: at once if the
+    /// incident names no role (when the watch starts), no audience asks for
+    /// holding statements and the incident is not a
+    /// maintenance or no audience asks for reminders; without roles or holding
     /// statements, once the maintenance has started (by the clock or an
     /// update); and once the incident is closed (noticed at the next due
     /// time; abort the task to stop sooner). While an audience that asks for
     /// reminders has not been told of the maintenance, it looks every minute
     /// (it may be told, and then be due).
     ///
-    /// The lock is held while statements are posted and published; post your
-    /// own updates through the same mutex. Errors end the watch.
+    /// The lock is held while prompts and statements are posted and
+    /// published; post your own updates through the same mutex. Errors end
+    /// the watch.
     pub async fn watch(
         &self,
         incident: Arc<tokio::sync::Mutex<Incident>>,
@@ -399,9 +686,14 @@ impl Dispatcher {
         let holding = self
             .policies()
             .any(AudiencePolicy::sends_holding_statements);
-        let reminders = incident.lock().await.is_maintenance()
-            && self.policies().any(|p| p.reminds_before().is_some());
-        if !holding && !reminders {
+        let (reminders, roles) = {
+            let incident = incident.lock().await;
+            (
+                incident.is_maintenance() && self.policies().any(|p| p.reminds_before().is_some()),
+                !incident.roles().is_empty(),
+            )
+        };
+        if !holding && !reminders && !roles {
             return Ok(());
         }
         loop {
@@ -413,6 +705,9 @@ impl Dispatcher {
                 if reminders {
                     self.send_maintenance_reminders(&mut incident, clock::now())
                         .await?;
+                }
+                if roles {
+                    self.send_role_prompts(&mut incident, clock::now()).await?;
                 }
                 let mut next = None;
                 if holding {
@@ -427,9 +722,12 @@ impl Dispatcher {
                         .min();
                 }
                 let now = clock::now();
+                if roles && let Some(wake) = self.role_wake(&incident, now).await? {
+                    next = next.into_iter().chain(Some(wake)).min();
+                }
                 if reminders {
                     match self.reminder_wake(&incident, now).await? {
-                        None if !holding => return Ok(()),
+                        None if !holding && !roles => return Ok(()),
                         None => {}
                         Some(wake) => next = next.into_iter().chain(Some(wake)).min(),
                     }
@@ -462,6 +760,28 @@ fn holding_message(status: Status) -> &'static str {
         }
         _ => "We are still investigating this issue. There is nothing new to share yet.",
     }
+}
+
+/// `customers`, `customers and leadership`, `a, b and c`.
+fn names(audiences: &[Audience]) -> String {
+    let names: Vec<String> = audiences
+        .iter()
+        .map(|a| a.as_str().replace('_', " "))
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The first letter capitalised.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `t + d`, saturating.

@@ -4,6 +4,15 @@
 //! validated when it is posted ([`Incident::post`]), so a dispatcher never sees an
 //! update that goes back in time, follows a resolution, or forgets to say when the
 //! next one comes.
+//!
+//! An incident also names who holds its two [roles](Role): the communication
+//! owner, who writes the updates, and the incident commander, who makes sure
+//! they go out ([`Incident::with_owner`], [`Incident::with_commander`]), each
+//! with a [`Route`] to reach them. The dispatcher reminds the owner before an
+//! audience falls due and tells the commander when it is overdue; those
+//! [prompts](Prompt) are updates too, for the role alone, so that they are
+//! journaled and reviewed like every message, but they are never news for an
+//! audience.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audience::Audience;
+use crate::audience::{Audience, Route};
 
 /// Why an incident or update was refused. Every variant names the bad input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +136,28 @@ pub enum ModelError {
         seq: u32,
         /// What is wrong.
         reason: String,
+    },
+    /// A person named for an incident role has a blank or multi-line name, or
+    /// a route without a target.
+    #[error("person {name:?}: {reason}")]
+    InvalidPerson {
+        /// The name as given.
+        name: String,
+        /// What is wrong, and what to do.
+        reason: &'static str,
+    },
+    /// A prompt to an incident role ([`UpdateDraft::prompt`]) that the model
+    /// refuses: on a closed incident, changing the status or components,
+    /// promising a next update, also a holding statement or a reminder, or
+    /// about no audience.
+    #[error("update {seq}: a prompt to the {role} {reason}")]
+    InvalidPrompt {
+        /// Sequence number the update would have had.
+        seq: u32,
+        /// The role prompted.
+        role: Role,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// A maintenance window that ends before (or when) it starts.
     #[error("the maintenance window ends at {until}, not after its start {from}")]
@@ -386,6 +417,166 @@ impl Recipients {
     }
 }
 
+/// The two roles the play asks an incident team to fill, so that somebody
+/// owns the communication (its most common gap is that nobody did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Writes and sends every update; reminded before an audience falls due.
+    CommunicationOwner,
+    /// Runs the response; told when an audience is overdue.
+    IncidentCommander,
+}
+
+impl Role {
+    /// Both roles.
+    pub const ALL: [Role; 2] = [Role::CommunicationOwner, Role::IncidentCommander];
+
+    /// The snake-case name (`"communication_owner"`), also the name of the
+    /// audience its prompts are journaled under ([`Audience::ROLE_NAMES`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::CommunicationOwner => "communication_owner",
+            Role::IncidentCommander => "incident_commander",
+        }
+    }
+
+    /// A label for people (`"communication owner"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::CommunicationOwner => "communication owner",
+            Role::IncidentCommander => "incident commander",
+        }
+    }
+
+    /// The audience prompts to this role are sent and journaled under: not a
+    /// tier of people, so no audience policy applies to it, and it never
+    /// reaches customers.
+    pub fn audience(self) -> Audience {
+        Audience::Custom(Arc::from(self.as_str()))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A person in an incident role: a name, and the route to reach them on (a
+/// channel registered in the dispatcher, other than the primary, and their
+/// targets on it: a direct message, a pager number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawPerson")]
+pub struct Person {
+    name: String,
+    route: Route,
+}
+
+/// A person as stored, checked when read back.
+#[derive(Deserialize)]
+struct RawPerson {
+    name: String,
+    route: Route,
+}
+
+impl TryFrom<RawPerson> for Person {
+    type Error = ModelError;
+    fn try_from(raw: RawPerson) -> Result<Self, ModelError> {
+        Person::new(raw.name, raw.route)
+    }
+}
+
+impl Person {
+    /// A person called `name` (one line, not blank), reached on `route`
+    /// (at least one target).
+    pub fn new(name: impl Into<String>, route: Route) -> Result<Self, ModelError> {
+        let name = name.into();
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            return Err(ModelError::InvalidPerson {
+                name,
+                reason: "the name must be one line and not blank",
+            });
+        }
+        if route.targets().is_empty() {
+            return Err(ModelError::InvalidPerson {
+                name,
+                reason: "the route lists no target: add where to reach them",
+            });
+        }
+        Ok(Self {
+            name: name.trim().to_owned(),
+            route,
+        })
+    }
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Where to reach them.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+}
+
+/// Who holds the incident's roles. Either may be unnamed: an incident
+/// without a communication owner is the play's most common root cause of a
+/// communication gap, and the [review](crate::review) says so.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Roles {
+    /// The communication owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Person>,
+    /// The incident commander.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commander: Option<Person>,
+}
+
+impl Roles {
+    /// The person in `role`, if named.
+    pub fn get(&self, role: Role) -> Option<&Person> {
+        match role {
+            Role::CommunicationOwner => self.owner.as_ref(),
+            Role::IncidentCommander => self.commander.as_ref(),
+        }
+    }
+
+    /// Whether nobody is named.
+    pub fn is_empty(&self) -> bool {
+        self.owner.is_none() && self.commander.is_none()
+    }
+}
+
+/// What a prompt to an incident role is about: some audiences are due (or
+/// overdue) to hear at `due`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Prompt {
+    /// Who is prompted: the communication owner is reminded before the
+    /// audiences fall due, the incident commander told once they are overdue.
+    pub role: Role,
+    /// The audiences due.
+    pub audiences: Vec<Audience>,
+    /// When they are (or were) due.
+    pub due: DateTime<Utc>,
+}
+
+impl Prompt {
+    /// A prompt to `role` that `audiences` are due at `due`.
+    pub fn new(
+        role: Role,
+        audiences: impl IntoIterator<Item = Audience>,
+        due: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            role,
+            audiences: audiences.into_iter().collect(),
+            due,
+        }
+    }
+}
+
 /// One message about an incident, as posted by the people handling it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
@@ -418,10 +609,27 @@ pub struct Update {
     /// it as an update.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reminder: bool,
+    /// Set when this is a prompt to a person in an incident role (a reminder
+    /// to the communication owner, an escalation to the incident commander;
+    /// see [`UpdateDraft::prompt`]): for that role alone, never news for an
+    /// audience, rendered with the `owner_reminder.*` and `escalation.*`
+    /// templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Prompt>,
+    /// Whether this is the incident's first message to its audiences: its
+    /// first update that is not a [prompt](Update::prompt) (update 1, unless
+    /// the communication owner was reminded before it). Set by
+    /// [`Incident::post`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first: bool,
 }
 
 impl Update {
-    /// Which of the communication acts this update is.
+    /// Which of the communication acts this update is. A
+    /// [prompt](Update::prompt) to an incident role is none of them; it
+    /// counts as an [`Act::Update`] (or, before the first contact, an
+    /// [`Act::Announcement`] for a maintenance) and is rendered with its own
+    /// templates.
     pub fn act(&self) -> Act {
         match self.status {
             _ if self.reminder => Act::Reminder,
@@ -430,9 +638,15 @@ impl Update {
             Status::Scheduled => Act::Announcement,
             Status::InProgress | Status::Verifying => Act::Maintenance,
             Status::Completed => Act::Completion,
-            _ if self.seq == 1 => Act::FirstContact,
+            _ if self.prompt.is_none() && (self.first || self.seq == 1) => Act::FirstContact,
             _ => Act::Update,
         }
+    }
+
+    /// Whether this is a [prompt](Update::prompt) to an incident role
+    /// rather than news for an audience.
+    pub fn is_prompt(&self) -> bool {
+        self.prompt.is_some()
     }
 
     /// The same update without its internal notes: what outer rings may see.
@@ -497,6 +711,7 @@ pub struct UpdateDraft {
     component_changes: Vec<(ComponentId, ComponentStatus)>,
     holding: bool,
     reminder: bool,
+    prompt: Option<Prompt>,
 }
 
 impl UpdateDraft {
@@ -512,6 +727,7 @@ impl UpdateDraft {
             component_changes: Vec::new(),
             holding: false,
             reminder: false,
+            prompt: None,
         }
     }
 
@@ -557,6 +773,18 @@ impl UpdateDraft {
     /// ([`AudiencePolicy::maintenance_reminder`](crate::audience::AudiencePolicy::maintenance_reminder)).
     pub fn reminder(mut self) -> Self {
         self.reminder = true;
+        self
+    }
+
+    /// Makes the update a prompt to a person in an incident role: for that
+    /// role alone (its [audience](Role::audience); the recipients are set to
+    /// it), with the incident's current status, no component change and no
+    /// next-update promise (it is not news). Refused on a closed incident.
+    /// The dispatcher writes these itself
+    /// ([`Dispatcher::send_role_prompts`](crate::dispatch::Dispatcher::send_role_prompts)).
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.recipients = Recipients::Only(vec![prompt.role.audience()]);
+        self.prompt = Some(prompt);
         self
     }
 }
@@ -629,6 +857,9 @@ pub struct Incident {
     /// Set for a scheduled maintenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     window: Option<MaintenanceWindow>,
+    /// Who holds the incident roles.
+    #[serde(default, skip_serializing_if = "Roles::is_empty")]
+    roles: Roles,
 }
 
 /// An incident as stored, before it is checked.
@@ -642,6 +873,8 @@ struct StoredIncident {
     updates: Vec<Update>,
     #[serde(default)]
     window: Option<MaintenanceWindow>,
+    #[serde(default)]
+    roles: Roles,
 }
 
 impl TryFrom<StoredIncident> for Incident {
@@ -657,6 +890,7 @@ impl TryFrom<StoredIncident> for Incident {
             None => Incident::new(stored.id, stored.title, stored.impact, stored.started_at)?,
         };
         incident.impact = stored.impact;
+        incident.roles = stored.roles;
         let mut seen = std::collections::HashSet::new();
         for c in &stored.components {
             if !seen.insert(&c.id) {
@@ -678,8 +912,14 @@ impl TryFrom<StoredIncident> for Incident {
                 component_changes: update.component_changes.clone(),
                 holding: update.holding,
                 reminder: update.reminder,
+                prompt: update.prompt.clone(),
             };
             let posted = incident.post(draft)?;
+            // Whether it was the first is worked out again, not trusted.
+            let update = Update {
+                first: posted.first,
+                ..update
+            };
             if *posted != update {
                 return Err(ModelError::InvalidStoredUpdate {
                     seq: update.seq,
@@ -717,6 +957,7 @@ impl Incident {
             components: Vec::new(),
             updates: Vec::new(),
             window: None,
+            roles: Roles::default(),
         })
     }
 
@@ -799,6 +1040,45 @@ impl Incident {
         self
     }
 
+    /// Names the communication owner: the person who writes and sends the
+    /// updates, reminded on their route before an audience falls due.
+    pub fn with_owner(mut self, owner: Person) -> Self {
+        self.roles.owner = Some(owner);
+        self
+    }
+
+    /// Names the incident commander: told on their route when an audience
+    /// is overdue.
+    pub fn with_commander(mut self, commander: Person) -> Self {
+        self.roles.commander = Some(commander);
+        self
+    }
+
+    /// Hands a role over (or leaves it unnamed with `None`). Prompts already
+    /// posted keep their role; the review names whoever holds it now.
+    pub fn set_role(&mut self, role: Role, person: Option<Person>) {
+        match role {
+            Role::CommunicationOwner => self.roles.owner = person,
+            Role::IncidentCommander => self.roles.commander = person,
+        }
+    }
+
+    /// Who holds the incident roles.
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
+    /// Every update that is news for an audience (not a
+    /// [prompt](Update::prompt) to an incident role), oldest first.
+    pub fn news(&self) -> impl DoubleEndedIterator<Item = &Update> + '_ {
+        self.updates.iter().filter(|u| u.prompt.is_none())
+    }
+
+    /// The latest update that is news for an audience.
+    pub fn latest_news(&self) -> Option<&Update> {
+        self.news().next_back()
+    }
+
     /// Changes the impact (for example when an incident escalates).
     pub fn set_impact(&mut self, impact: Impact) {
         self.impact = impact;
@@ -848,11 +1128,13 @@ impl Incident {
         self.latest().map_or(initial, |u| u.status)
     }
 
-    /// A copy with every update's internal notes removed: what outer rings may
+    /// A copy with every update's internal notes removed, and without the
+    /// roles (who is on duty and how to reach them): what outer rings may
     /// see.
     pub fn without_internal_notes(&self) -> Incident {
         Incident {
             updates: self.updates.iter().map(Update::public).collect(),
+            roles: Roles::default(),
             ..self.clone()
         }
     }
@@ -907,6 +1189,33 @@ impl Incident {
         {
             return Err(ModelError::InvalidReminder { seq });
         }
+        if let Some(prompt) = &draft.prompt {
+            let refuse = |reason| {
+                Err(ModelError::InvalidPrompt {
+                    seq,
+                    role: prompt.role,
+                    reason,
+                })
+            };
+            if self.status().is_closed() {
+                return refuse("is not sent once the incident is closed");
+            }
+            if draft.status != self.status() {
+                return refuse("keeps the incident's status");
+            }
+            if !draft.component_changes.is_empty() {
+                return refuse("changes no component");
+            }
+            if draft.next_update_at.is_some() {
+                return refuse("promises no next update: it is not news");
+            }
+            if draft.holding || draft.reminder {
+                return refuse("is neither a holding statement nor a maintenance reminder");
+            }
+            if prompt.audiences.is_empty() {
+                return refuse("must name the audiences that are due");
+            }
+        }
         let previous = self.latest().map(|u| u.status);
         let allowed = match (previous, draft.status) {
             (Some(Status::Postmortem | Status::Completed), _) => false,
@@ -921,7 +1230,7 @@ impl Incident {
                 previous: previous.unwrap_or_else(|| self.status()),
             });
         }
-        let next_update_at = if draft.status.is_closed() {
+        let next_update_at = if draft.status.is_closed() || draft.prompt.is_some() {
             None
         } else {
             // A maintenance's window is its promise when the update makes
@@ -968,11 +1277,16 @@ impl Incident {
                 .internal_notes
                 .map(|n| n.trim().to_owned())
                 .filter(|n| !n.is_empty()),
-            recipients: draft.recipients,
+            recipients: match &draft.prompt {
+                Some(prompt) => Recipients::Only(vec![prompt.role.audience()]),
+                None => draft.recipients,
+            },
             next_update_at,
             component_changes: draft.component_changes,
             holding: draft.holding,
             reminder: draft.reminder,
+            first: draft.prompt.is_none() && self.latest_news().is_none(),
+            prompt: draft.prompt,
         };
         self.updates.push(update);
         let last = self.updates.len() - 1;
@@ -1143,6 +1457,103 @@ mod tests {
             Err(ModelError::InvalidTransition { .. })
         ));
         assert_eq!(inc.updates().len(), 3, "refused drafts leave no trace");
+    }
+
+    fn person(name: &str, target: &str) -> Person {
+        let target = crate::audience::Target::new(target).unwrap();
+        Person::new(name, Route::new("chat", [target])).unwrap()
+    }
+
+    #[test]
+    fn prompts_to_roles_are_not_news() {
+        let mut inc = incident()
+            .with_owner(person("Dana Reyes", "@dana"))
+            .with_commander(person("Sam Okafor", "@sam"));
+        assert_eq!(inc.roles().owner.as_ref().unwrap().name(), "Dana Reyes");
+        // The owner is reminded before the first contact is due.
+        let due = t(5);
+        let prompt = Prompt::new(Role::CommunicationOwner, [Audience::Customers], due);
+        let reminder = inc
+            .post(UpdateDraft::new(Status::Investigating, t(0), "Due at 14:05.").prompt(prompt))
+            .unwrap()
+            .clone();
+        assert_eq!(reminder.seq, 1);
+        assert_eq!(reminder.next_update_at, None);
+        assert_eq!(
+            reminder.recipients,
+            Recipients::Only(vec![Role::CommunicationOwner.audience()])
+        );
+        assert!(reminder.is_prompt() && !reminder.first);
+        assert_eq!(inc.latest_news(), None);
+        // The first contact is still the first contact.
+        let first = inc
+            .post(UpdateDraft::new(Status::Investigating, t(4), "Errors.").next_update_at(t(30)))
+            .unwrap();
+        assert_eq!(
+            (first.seq, first.first, first.act()),
+            (2, true, Act::FirstContact)
+        );
+        let second = inc
+            .post(UpdateDraft::new(Status::Investigating, t(6), "More.").next_update_at(t(30)))
+            .unwrap();
+        assert_eq!((second.first, second.act()), (false, Act::Update));
+        assert_eq!(inc.news().count(), 2);
+
+        // What a prompt may not do.
+        let p = || Prompt::new(Role::IncidentCommander, [Audience::Customers], t(30));
+        let refused = |inc: &mut Incident, draft: UpdateDraft| {
+            assert!(
+                matches!(inc.post(draft), Err(ModelError::InvalidPrompt { .. })),
+                "accepted"
+            );
+        };
+        refused(
+            &mut inc,
+            UpdateDraft::new(Status::Identified, t(7), "x").prompt(p()),
+        );
+        refused(
+            &mut inc,
+            UpdateDraft::new(Status::Investigating, t(7), "x")
+                .next_update_at(t(40))
+                .prompt(p()),
+        );
+        refused(
+            &mut inc,
+            UpdateDraft::new(Status::Investigating, t(7), "x")
+                .holding()
+                .prompt(p()),
+        );
+        refused(
+            &mut inc,
+            UpdateDraft::new(Status::Investigating, t(7), "x").prompt(Prompt::new(
+                Role::IncidentCommander,
+                [],
+                t(30),
+            )),
+        );
+        inc.post(UpdateDraft::new(Status::Resolved, t(8), "Done."))
+            .unwrap();
+        refused(
+            &mut inc,
+            UpdateDraft::new(Status::Resolved, t(9), "x").prompt(p()),
+        );
+
+        // Stored and read back, roles and prompts included.
+        let json = serde_json::to_string(&inc).unwrap();
+        assert!(json.contains("\"communication_owner\""), "{json}");
+        let back: Incident = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, inc);
+        assert_eq!(back.update(2).unwrap().act(), Act::FirstContact);
+        // Outer rings never see who is on duty.
+        assert!(inc.without_internal_notes().roles().is_empty());
+        // A stored person is checked like one built in code.
+        let bad = json.replacen("Dana Reyes", " ", 1);
+        let err = serde_json::from_str::<Incident>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("name must be one line"), "{err}");
+        assert!(Person::new("Dana", Route::new("chat", [])).is_err());
+        assert!(Person::new("Dana\nReyes", Route::new("chat", [])).is_err());
     }
 
     #[test]

@@ -133,8 +133,8 @@ pub mod prelude {
     pub use crate::channel::{Channel, ChannelError, ChannelLimits, Delivery, Receipt};
     pub use crate::dispatch::{DispatchReport, Dispatcher, Outcome, RetryPolicy};
     pub use crate::incident::{
-        Act, ComponentId, ComponentStatus, Impact, Incident, IncidentId, MaintenanceWindow, Status,
-        UpdateDraft,
+        Act, ComponentId, ComponentStatus, Impact, Incident, IncidentId, MaintenanceWindow, Person,
+        Role, Status, UpdateDraft,
     };
     pub use crate::render::Overflow;
 }

@@ -254,5 +254,5 @@ fn latest_announcement(incident: &Incident) -> Option<&Update> {
     if incident.status() != Status::Scheduled {
         return None;
     }
-    incident.updates().iter().rev().find(|u| !u.reminder)
+    incident.news().rev().find(|u| !u.reminder)
 }

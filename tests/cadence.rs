@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use support::{PERMALINK_BASE, target};
-use tidings::cadence::Cadence;
+use tidings::cadence::{Cadence, CadenceError};
 use tidings::channel::ChannelError;
 use tidings::channel::memory::MemoryChannel;
-use tidings::incident::{Recipients, Update};
+use tidings::incident::{Person, Recipients, Role, Update};
 use tidings::journal::DeliveryState;
 use tidings::prelude::*;
 use tidings::review::MessageKind;
 
 const MIN: Duration = Duration::from_secs(60);
+const SEC: Duration = Duration::from_secs(1);
 
 fn min(n: i64) -> chrono::Duration {
     chrono::Duration::minutes(n)
@@ -37,8 +38,9 @@ struct Setup {
     lead: Arc<MemoryChannel>,
 }
 
-/// Responders on chat (20 min), customers by mail (60 min), leadership on
-/// their own chat (30 min, never holding statements).
+/// Responders on chat (20 min; the first message within 5), customers by
+/// mail (60 min; the first within 15), leadership on their own chat (30 min,
+/// the first too; never holding statements).
 fn setup(holding: bool) -> Setup {
     let page = Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap()));
     let chat = Arc::new(MemoryChannel::new());
@@ -64,7 +66,8 @@ fn setup(holding: bool) -> Setup {
         .audience(
             AudiencePolicy::new(Audience::Leadership)
                 .route(Route::new("lead", [target("#leadership")]))
-                .max_silence(30 * MIN),
+                .max_silence(30 * MIN)
+                .first_message_within(30 * MIN),
         )
         .build()
         .unwrap();
@@ -104,10 +107,11 @@ async fn due_is_the_earlier_of_the_promise_and_max_silence() {
     let t0 = tidings::clock::now();
     let mut inc = incident(t0);
 
-    // Before anything is sent, everyone is due at start + max_silence.
+    // Before anything is sent, everyone is due at start + its first-message
+    // target (the play: communicate early), not its longest silence.
     let c = s.dispatcher.cadence(&inc).await.unwrap();
-    assert_eq!(c.due(&Audience::CoreResponders), Some(t0 + min(20)));
-    assert_eq!(c.due(&Audience::Customers), Some(t0 + min(60)));
+    assert_eq!(c.due(&Audience::CoreResponders), Some(t0 + min(5)));
+    assert_eq!(c.due(&Audience::Customers), Some(t0 + min(15)));
     assert_eq!(c.due(&Audience::Leadership), Some(t0 + min(30)));
     assert!(c.audiences().iter().all(|a| a.last.is_none()));
 
@@ -601,6 +605,323 @@ async fn a_target_shared_by_audiences_counts_for_each() {
     assert_eq!(Cadence::from_records(&inc, &records, d.policies()), c);
 }
 
+// ─── Roles: the owner reminded, the commander told, then the holding statement ───
+
+/// Customers by mail (30 min, holding statements, the owner reminded 5
+/// minutes before they are due); the owner and the commander on chat.
+struct Roles {
+    d: Dispatcher,
+    page: Arc<MemoryChannel>,
+    chat: Arc<MemoryChannel>,
+    mail: Arc<MemoryChannel>,
+}
+
+fn roles() -> Roles {
+    let page = Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap()));
+    let chat = Arc::new(MemoryChannel::new());
+    let mail = Arc::new(MemoryChannel::new());
+    let d = Dispatcher::builder(support::CANONICAL)
+        .primary("page", page.clone())
+        .channel("chat", chat.clone())
+        .channel("mail", mail.clone())
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("mail", [target("subscribers@example.com")]))
+                .max_silence(30 * MIN)
+                .holding_statements(true)
+                .owner_reminder(Some(5 * MIN)),
+        )
+        .build()
+        .unwrap();
+    Roles {
+        d,
+        page,
+        chat,
+        mail,
+    }
+}
+
+fn person(name: &str, on: &str) -> Person {
+    Person::new(name, Route::new("chat", [target(on)])).unwrap()
+}
+
+fn staffed(t0: DateTime<Utc>) -> Incident {
+    incident(t0)
+        .with_owner(person("Dana Reyes", "@dana"))
+        .with_commander(person("Sam Okafor", "@sam"))
+}
+
+/// What went to whom on chat: (target, title line).
+fn chat_log(chat: &MemoryChannel) -> Vec<(String, String)> {
+    chat.deliveries()
+        .iter()
+        .map(|d| {
+            let first_line = d.text.lines().next().unwrap_or_default().to_owned();
+            (d.target.as_str().to_owned(), first_line)
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_watch_reminds_the_owner_then_tells_the_commander_then_holds() {
+    let s = roles();
+    let t0 = tidings::clock::now();
+    let mut inc = staffed(t0);
+    post(
+        &s.d,
+        &mut inc,
+        UpdateDraft::new(Status::Investigating, t0, "Checkout fails.").next_update_at(t0 + min(30)),
+    )
+    .await;
+    let shared = Arc::new(tokio::sync::Mutex::new(inc));
+    let watcher = tokio::spawn({
+        let d = s.d.clone();
+        let shared = shared.clone();
+        async move { d.watch(shared).await }
+    });
+
+    // Nothing before the lead time.
+    tokio::time::sleep(24 * MIN).await;
+    assert!(s.chat.is_empty());
+    // +25: the owner is reminded, on their route alone. (A second more for
+    // the watch, woken at the same instant, to publish.)
+    tokio::time::sleep(MIN + SEC).await;
+    assert_eq!(
+        chat_log(&s.chat),
+        [("@dana".into(), "[Update due] Checkout errors".into())]
+    );
+    let reminder = s.chat.texts()[0].clone();
+    assert!(
+        reminder.contains("Customers must hear again by")
+            && reminder.contains("(in 5 min). You own the communication: post an update now.")
+            && reminder.contains("Otherwise customers will get a holding statement then.")
+            && reminder.contains("Sam Okafor (incident commander) will be told."),
+        "{reminder}"
+    );
+    assert_eq!(s.mail.len(), 1);
+
+    // +30, due: the commander is told, then the holding statement goes out.
+    tokio::time::sleep(5 * MIN).await;
+    assert_eq!(
+        chat_log(&s.chat)[1],
+        ("@sam".into(), "[Update overdue] Checkout errors".into())
+    );
+    let escalation = s.chat.texts()[1].clone();
+    assert!(
+        escalation.contains("Customers were due to hear at")
+            && escalation.contains("Dana Reyes (communication owner) was reminded at")
+            && escalation.contains("A holding statement goes out to customers now."),
+        "{escalation}"
+    );
+    assert_eq!(s.mail.len(), 2);
+    assert!(s.mail.texts()[1].contains("We are still investigating"));
+    {
+        let inc = shared.lock().await;
+        let kinds: Vec<_> = inc
+            .updates()
+            .iter()
+            .map(|u| {
+                (
+                    u.prompt.as_ref().map(|p| p.role),
+                    u.holding,
+                    (u.at - t0).num_minutes(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (None, false, 0),
+                (Some(Role::CommunicationOwner), false, 25),
+                (Some(Role::IncidentCommander), false, 30),
+                (None, true, 30),
+            ]
+        );
+        let prompt = inc.update(2).unwrap().prompt.as_ref().unwrap();
+        assert_eq!(prompt.audiences, [Audience::Customers]);
+        assert_eq!(prompt.due, t0 + min(30));
+    }
+
+    // The holding statement promised +60; an update at +50 promises +80, so
+    // the owner's next reminder moves to +75; the resolution at +70 ends it.
+    tokio::time::sleep(20 * MIN).await;
+    {
+        let mut inc = shared.lock().await;
+        let now = tidings::clock::now();
+        post(
+            &s.d,
+            &mut inc,
+            UpdateDraft::new(Status::Identified, now, "A bad deploy.").next_update_at(t0 + min(80)),
+        )
+        .await;
+    }
+    tokio::time::sleep(20 * MIN).await;
+    {
+        let mut inc = shared.lock().await;
+        let now = tidings::clock::now();
+        post(
+            &s.d,
+            &mut inc,
+            UpdateDraft::new(Status::Resolved, now, "Fixed."),
+        )
+        .await;
+    }
+    tokio::time::sleep(60 * MIN).await;
+    assert!(watcher.is_finished());
+    watcher.await.unwrap().unwrap();
+    assert_eq!(s.chat.len(), 2, "no reminder about a due time that moved");
+
+    // Prompts never reach an audience or the status page.
+    for ch in [&s.page, &s.mail] {
+        assert!(ch.deliveries().iter().all(|d| d.update.prompt.is_none()));
+    }
+    assert!(
+        s.chat
+            .deliveries()
+            .iter()
+            .all(|d| d.update.prompt.is_some() && d.link.as_str().contains("inc-9"))
+    );
+
+    // The review names the owner and lists both prompts, delivered.
+    let inc = shared.lock().await;
+    let review = s.d.review(&inc).await.unwrap();
+    let prompts: Vec<_> = review
+        .prompts
+        .iter()
+        .map(|p| {
+            (
+                p.role,
+                p.person.clone(),
+                (p.due - t0).num_minutes(),
+                p.delivered_at.map(|at| (at - t0).num_minutes()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            (
+                Role::CommunicationOwner,
+                Some("Dana Reyes".to_owned()),
+                30,
+                Some(25)
+            ),
+            (
+                Role::IncidentCommander,
+                Some("Sam Okafor".to_owned()),
+                30,
+                Some(30)
+            ),
+        ]
+    );
+    // Customers' timeline has no prompt in it.
+    let customers = &review.audience(&Audience::Customers).unwrap().timeline;
+    assert!(customers.messages.iter().all(|m| !m.kind.is_prompt()));
+    assert_eq!(customers.messages.len(), 4);
+    let md = review.to_markdown();
+    for line in [
+        "- Communication owner: Dana Reyes (chat: @dana)",
+        "- Incident commander: Sam Okafor (chat: @sam)",
+        "- Reminders to the communication owner: 1; escalations to the incident commander: 1",
+        "| Reminder to the owner |",
+        "| Escalation to the commander |",
+    ] {
+        assert!(md.contains(line), "missing {line:?} in\n{md}");
+    }
+    assert!(
+        md.contains("| communication owner (Dana Reyes) | customers |"),
+        "{md}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_owner_is_reminded_before_the_first_contact() {
+    let s = roles();
+    let t0 = tidings::clock::now();
+    let mut inc = staffed(t0);
+    // Customers must hear first within 15 minutes: the owner is reminded at
+    // +10, once.
+    let now = advance_to(t0, 9).await;
+    assert!(
+        s.d.send_role_prompts(&mut inc, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let now = advance_to(t0, 10).await;
+    let reports = s.d.send_role_prompts(&mut inc, now).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert!(
+        s.d.send_role_prompts(&mut inc, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.chat.texts()[0].contains("Customers must hear first about this incident by"));
+    // No holding statement before the first contact, whatever the prompts.
+    assert!(
+        s.d.send_holding_statements(&mut inc, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The first contact, after the prompt, is still the first contact.
+    let now = advance_to(t0, 12).await;
+    let report = post(
+        &s.d,
+        &mut inc,
+        UpdateDraft::new(Status::Investigating, now, "Checkout fails.")
+            .next_update_at(t0 + min(40)),
+    )
+    .await;
+    assert_eq!(report.seq, 2);
+    assert_eq!(inc.update(2).unwrap().act(), Act::FirstContact);
+    assert!(s.mail.texts()[0].starts_with("[Investigating] Checkout errors"));
+    let review = s.d.review(&inc).await.unwrap();
+    assert_eq!(review.updates[1].kind, MessageKind::FirstContact);
+    assert_eq!(review.updates[0].kind, MessageKind::OwnerReminder);
+    let customers = &review.audience(&Audience::Customers).unwrap().timeline;
+    assert_eq!(customers.first_message, Some(12 * MIN));
+    assert!(!customers.first_message_late());
+    // Due at +40 now: the commander is told then if nothing went out.
+    let now = advance_to(t0, 40).await;
+    let reports = s.d.send_role_prompts(&mut inc, now).await.unwrap();
+    assert_eq!(reports.len(), 1, "the owner's reminder at +35 was missed");
+    assert_eq!(
+        chat_log(&s.chat).last().unwrap().0,
+        "@sam",
+        "{:?}",
+        chat_log(&s.chat)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_role_on_an_unknown_channel_is_refused_before_anything_is_posted() {
+    let s = roles();
+    let t0 = tidings::clock::now();
+    let mut inc = incident(t0)
+        .with_owner(Person::new("Dana Reyes", Route::new("pager", [target("+15550100")])).unwrap());
+    let now = advance_to(t0, 14).await;
+    let err = s.d.send_role_prompts(&mut inc, now).await.unwrap_err();
+    assert!(
+        matches!(&err, CadenceError::UnknownRoleChannel { role: Role::CommunicationOwner, channel } if channel == "pager"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("register it with DispatcherBuilder::channel")
+    );
+    assert!(inc.updates().is_empty());
+    // Nobody named: nothing to prompt.
+    let mut bare = incident(t0);
+    assert!(
+        s.d.send_role_prompts(&mut bare, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Compiles only if the dispatcher's futures are `Send`, so that a publish or
 /// a watch can be spawned on a multi-threaded runtime.
 #[allow(dead_code)]
@@ -610,5 +931,7 @@ fn futures_are_send(d: &Dispatcher, inc: &mut Incident, update: &Update) {
     send(d.cadence(inc));
     send(d.review(inc));
     send(d.send_holding_statements(inc, tidings::clock::now()));
+    send(d.send_role_prompts(inc, tidings::clock::now()));
+    send(d.review_at(inc, tidings::clock::now()));
     send(d.watch(Arc::new(tokio::sync::Mutex::new(inc.clone()))));
 }

@@ -18,7 +18,9 @@ use tidings::journal::{
     JournalRecord, LinkChoice, MemoryJournal, Owner, Pruned, Publication, Transition,
 };
 use tidings::prelude::*;
-use tidings::review::{Gap, MessageKind, Review};
+use tidings::review::{
+    FindingKind, Gap, GapEnd, MessageKind, PostmortemStatus, PromiseOutcome, Recommendation, Review,
+};
 
 const MIN: Duration = Duration::from_secs(60);
 
@@ -217,18 +219,31 @@ async fn scripted() -> Scripted {
     }
 }
 
-fn gap(
-    after: Option<u32>,
-    before: u32,
-    minutes: u32,
-    over: bool,
-) -> (Option<u32>, u32, Duration, bool) {
-    (after, before, minutes * MIN, over)
+type GapRow = (Option<u32>, GapEnd, Duration, bool);
+
+/// A silence after `after` (`None`: the start) ended by message `before`.
+fn gap(after: Option<u32>, before: u32, minutes: u32, over: bool) -> GapRow {
+    (after, GapEnd::Message(before), minutes * MIN, over)
 }
 
-fn gaps(g: &[Gap]) -> Vec<(Option<u32>, u32, Duration, bool)> {
+/// A silence after `after` ended by `end` (the resolution, or now).
+fn gap_to(after: Option<u32>, end: GapEnd, minutes: u32, over: bool) -> GapRow {
+    (after, end, minutes * MIN, over)
+}
+
+/// `t0 + minutes` as the review writes it.
+fn short(t0: DateTime<Utc>, minutes: i64) -> String {
+    let t = t0 + min(minutes);
+    if t.date_naive() == t0.date_naive() {
+        t.format("%H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
+
+fn gaps(g: &[Gap]) -> Vec<GapRow> {
     g.iter()
-        .map(|g| (g.after, g.before, g.length, g.over_target))
+        .map(|g| (g.after, g.end, g.length, g.over_target))
         .collect()
 }
 
@@ -378,15 +393,21 @@ async fn the_markdown_report_has_the_numbers_in_tables() {
     for line in [
         "- First message, on any channel: 4 min after the start",
         "- Last update before the resolution: 25 min before it",
-        "- Deliveries: 18 sent, 2 failed, 1 without the link, 0 unfinished",
-        "- Silences over target: 4",
+        "- Deliveries: 18 sent, 2 failed, 0 sent after failing first, 1 without the link, 0 unfinished",
+        // Per audience: the SMS silence is the customers' on one channel only
+        // (they heard by mail).
+        "- Silences over target: 3 (counted per audience)",
+        "- First messages later than their target: 0",
+        "- Promises of a next update (per audience): 4 kept, 2 late, 0 broken or overdue, 0 pending",
+        "- Postmortem: published 1 d after the resolution",
+        "- Communication owner: **none named**: nobody owned the communication",
         "| Channel | Audience | Target silence | First message after | Messages | Longest silence | Over target | Last update → resolution | Without link | Failed |",
         "| page (primary) | customers | 1 h | 4 min | 5 | 45 min | 0 | 25 min | 0 | 0 |",
         "| chat | core\\_responders | 20 min | 4 min | 5 | 45 min | 3 | 25 min | 0 | 0 |",
         "| mail | customers | 1 h | 4 min | 5 | 45 min | 0 | 25 min | 1 | 0 |",
         "| sms | customers | 1 h | 1 h 15 min | 3 | 1 h 15 min | 1 | 25 min | 0 | 2 |",
-        "| core\\_responders | 20 min | 4 min | 5 | 45 min | 3 | 25 min |",
-        "| customers | 1 h | 4 min | 5 | 45 min | 0 | 25 min |",
+        "| core\\_responders | 5 min | 4 min | 20 min | 5 | 45 min | 3 | 2 | 1 | 0 | 0 | 25 min |",
+        "| customers | 15 min | 4 min | 1 h | 5 | 45 min | 0 | 2 | 1 | 0 | 0 | 25 min |",
         "## Silences over target",
         "## Messages without the link",
         "## Failed deliveries",
@@ -401,7 +422,22 @@ async fn the_markdown_report_has_the_numbers_in_tables() {
         })
         .count();
     assert_eq!(over_rows, 4, "{md}");
-    assert!(md.contains("| 1 h 15 min | 1 h |"), "{md}");
+    let t = |m| short(s.t0, m);
+    let late = format!(
+        "| core\\_responders | #2 | {} | {} | late by 15 min: #3 at {} |",
+        t(30),
+        t(60),
+        t(75)
+    );
+    assert!(md.contains(&late), "{late} in\n{md}");
+    // The SMS wait for a first message, against the first-message target.
+    assert!(md.contains("| 1 h 15 min | 15 min |"), "{md}");
+    // The play's review table: the gaps, with the common cause.
+    assert!(md.contains("## Review table"), "{md}");
+    assert!(
+        md.contains("*To be filled in.* Common cause: Nobody owned the communication."),
+        "{md}"
+    );
     assert!(md.contains("carrier refused the number"));
     // Every table row has as many cells as its header.
     check_tables(&md);
@@ -497,12 +533,29 @@ async fn output_is_deterministic_for_a_journal() {
         .records(s.incident.id())
         .await
         .unwrap();
+    let history = s
+        .dispatcher
+        .journal()
+        .history(s.incident.id())
+        .await
+        .unwrap();
     let policies: Vec<_> = s.dispatcher.policies().cloned().collect();
-    let a = Review::new(&s.incident, &records, &policies);
+    let now = tidings::clock::now();
+    let a = Review::builder(&s.incident, now)
+        .records(&records)
+        .history(&history)
+        .policies(&policies)
+        .build();
     // The same journal, stored and read back.
     let json = serde_json::to_string(&records).unwrap();
     let stored: Vec<JournalRecord> = serde_json::from_str(&json).unwrap();
-    let b = Review::new(&s.incident, &stored, &policies);
+    let json = serde_json::to_string(&history).unwrap();
+    let stored_history: Vec<Transition> = serde_json::from_str(&json).unwrap();
+    let b = Review::builder(&s.incident, now)
+        .records(&stored)
+        .history(&stored_history)
+        .policies(&policies)
+        .build();
     assert_eq!(a, b);
     assert_eq!(a.to_markdown(), b.to_markdown());
     assert_eq!(a.to_svg(), b.to_svg());
@@ -573,7 +626,7 @@ async fn hostile_text_is_escaped_everywhere() {
 async fn an_incident_without_deliveries_still_renders() {
     let t0 = tidings::clock::now();
     let inc = Incident::new(IncidentId::new("quiet").unwrap(), "Quiet", Impact::None, t0).unwrap();
-    let empty = Review::new(&inc, &[], []);
+    let empty = Review::builder(&inc, t0).build();
     assert!(empty.channels.is_empty() && empty.first_message.is_none());
     let svg = empty.to_svg();
     roxmltree::Document::parse(&svg).unwrap();
@@ -582,18 +635,23 @@ async fn an_incident_without_deliveries_still_renders() {
     assert!(md.contains("- Resolved: not yet"));
     assert!(md.contains("- First message, on any channel: none"));
 
-    // A configured route that never carried anything is a row of silence.
+    // A configured route that never carried anything is a row of silence:
+    // one silence, from the start to the review.
     let policy = AudiencePolicy::new(Audience::Leadership)
         .route(Route::new("mail", [target("ceo@example.com")]));
-    let review = Review::new(&inc, &[], [&policy]);
+    let review = Review::builder(&inc, t0 + min(30))
+        .policies([&policy])
+        .build();
     let row = review.channel("mail", &Audience::Leadership).unwrap();
     assert!(row.timeline.messages.is_empty() && row.timeline.first_message.is_none());
-    roxmltree::Document::parse(&review.to_svg()).unwrap();
-    assert!(
-        review
-            .to_markdown()
-            .contains("No message was sent on this channel.")
+    assert_eq!(
+        gaps(&row.timeline.gaps),
+        [gap_to(None, GapEnd::Now, 30, true)]
     );
+    roxmltree::Document::parse(&review.to_svg()).unwrap();
+    let md = review.to_markdown();
+    assert!(md.contains("No message was received."), "{md}");
+    check_tables(&md);
 }
 
 /// Every Markdown table row has as many cells as its header.
@@ -635,4 +693,539 @@ async fn write_the_scripted_review() {
     let dir = std::env::var("TIDINGS_REVIEW_OUT").unwrap();
     std::fs::write(format!("{dir}/review.svg"), r.to_svg()).unwrap();
     std::fs::write(format!("{dir}/review.md"), r.to_markdown()).unwrap();
+    // An open incident, reviewed 90 minutes after its only update.
+    let mut open = story(true);
+    open.post(25, Status::Investigating, Some(55)).await;
+    advance_to(open.t0, 115).await;
+    let r = open.d.review(&open.inc).await.unwrap();
+    std::fs::write(format!("{dir}/open.svg"), r.to_svg()).unwrap();
+    std::fs::write(format!("{dir}/open.md"), r.to_markdown()).unwrap();
+}
+
+// ─── Gaps the review exists to find, on timelines whose answers are known ───
+
+/// Customers on mail (longest silence 30 min, first message within 15),
+/// responders on chat (30 min, the first within 5); no retries. An owner can
+/// be named.
+struct Story {
+    d: Dispatcher,
+    mail: Arc<MemoryChannel>,
+    sms: Arc<MemoryChannel>,
+    inc: Incident,
+    t0: DateTime<Utc>,
+}
+
+fn story(owner: bool) -> Story {
+    let page = Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap()));
+    let chat = Arc::new(MemoryChannel::new());
+    let mail = Arc::new(MemoryChannel::new());
+    let sms = Arc::new(MemoryChannel::new());
+    let d = Dispatcher::builder(support::CANONICAL)
+        .primary("page", page)
+        .channel("chat", chat)
+        .channel("mail", mail.clone())
+        .channel("sms", sms.clone())
+        .retry(RetryPolicy::never())
+        .audience(
+            AudiencePolicy::new(Audience::CoreResponders)
+                .route(Route::new("chat", [target("#inc")]))
+                .max_silence(30 * MIN),
+        )
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("mail", [target("subscribers@example.com")]))
+                .max_silence(30 * MIN),
+        )
+        .build()
+        .unwrap();
+    let t0 = tidings::clock::now();
+    let mut inc = Incident::new(
+        IncidentId::new("inc-18").unwrap(),
+        "Checkout errors",
+        Impact::Major,
+        t0,
+    )
+    .unwrap();
+    if owner {
+        inc = inc.with_owner(
+            tidings::incident::Person::new("Dana Reyes", Route::new("chat", [target("@dana")]))
+                .unwrap(),
+        );
+    }
+    Story {
+        d,
+        mail,
+        sms,
+        inc,
+        t0,
+    }
+}
+
+impl Story {
+    /// Posts and publishes at `t0 + at`; `next` in minutes from t0.
+    async fn post(&mut self, at: i64, status: Status, next: Option<i64>) -> u32 {
+        let now = advance_to(self.t0, at).await;
+        let mut draft = UpdateDraft::new(status, now, format!("{status} at +{at}"));
+        if let Some(next) = next {
+            draft = draft.next_update_at(self.t0 + min(next));
+        }
+        let update = self.inc.post(draft).unwrap().clone();
+        self.d.publish(&self.inc, &update).await.unwrap();
+        update.seq
+    }
+
+    /// The mail channel refuses the next update.
+    fn refuse_mail(&self) {
+        self.mail
+            .fail_next(ChannelError::rejected("mailbox unavailable"));
+    }
+
+    /// Updates at +5, +30, +55 (each promising 25 minutes on), the
+    /// resolution at +80; mail refuses the updates in `refused` (1-based).
+    async fn play(&mut self, refused: &[u32]) {
+        for (seq, (at, status)) in [
+            (5, Status::Investigating),
+            (30, Status::Identified),
+            (55, Status::Monitoring),
+            (80, Status::Resolved),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if refused.contains(&(seq as u32 + 1)) {
+                self.refuse_mail();
+            }
+            let next = (!status.is_closed()).then_some(at + 25);
+            self.post(at, status, next).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_audience_that_hears_nothing_is_one_silence_over_the_whole_span() {
+    let mut s = story(false);
+    s.play(&[1, 2, 3, 4]).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    let customers = &r.audience(&Audience::Customers).unwrap().timeline;
+    assert!(customers.messages.is_empty());
+    // From the start to the resolution: 80 minutes, against the target for a
+    // first message (15 min).
+    assert_eq!(
+        gaps(&customers.gaps),
+        [gap_to(None, GapEnd::Resolution, 80, true)]
+    );
+    assert_eq!(customers.gaps[0].target, 15 * MIN);
+    assert!(customers.first_message_late());
+    // The mail row says the same; the responders heard everything.
+    let mail = r.channel("mail", &Audience::Customers).unwrap();
+    assert_eq!(gaps(&mail.timeline.gaps), gaps(&customers.gaps));
+    assert_eq!(mail.failures.len(), 4);
+    // The review table has it, with the play's most common cause.
+    let finding = &r.findings[0];
+    assert_eq!(finding.kind, FindingKind::NeverHeard);
+    assert_eq!(finding.audience, Some(Audience::Customers));
+    assert_eq!(finding.recommendation, Recommendation::DefineRoles);
+    assert!(finding.root_cause.is_none());
+    let md = r.to_markdown();
+    assert!(!md.contains("every silence was within its target"), "{md}");
+    assert!(
+        md.contains("- Silences over target: 1 (counted per audience)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("customers heard nothing for 1 h 20 min"),
+        "{md}"
+    );
+    check_tables(&md);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_silence_runs_to_the_resolution() {
+    // Mail delivers the first two updates, then fails until the resolution.
+    let mut s = story(false);
+    s.play(&[3, 4]).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    let customers = &r.audience(&Audience::Customers).unwrap().timeline;
+    assert_eq!(
+        gaps(&customers.gaps),
+        [
+            gap(None, 1, 5, false),
+            gap(Some(1), 2, 25, false),
+            gap_to(Some(2), GapEnd::Resolution, 50, true),
+        ]
+    );
+    let longest = customers.longest_silence().unwrap();
+    assert_eq!((longest.from, longest.to), (s.t0 + min(30), s.t0 + min(80)));
+    assert!(!customers.resolution_received());
+    // #1 promised +30 and #2 came then; #2 promised +55 and nothing came
+    // before the resolution.
+    let promises: Vec<_> = customers
+        .promises
+        .iter()
+        .map(|p| (p.seq, p.outcome))
+        .collect();
+    assert_eq!(
+        promises,
+        [
+            (1, PromiseOutcome::Kept { at: s.t0 + min(30) }),
+            (
+                2,
+                PromiseOutcome::Broken {
+                    resolved_at: s.t0 + min(80)
+                }
+            ),
+        ]
+    );
+    // Responders heard the resolution: their last silence ends with it.
+    let core = &r.audience(&Audience::CoreResponders).unwrap().timeline;
+    assert_eq!(core.gaps.last().unwrap().end, GapEnd::Message(4));
+    let kinds: Vec<_> = r.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [FindingKind::Silence, FindingKind::PromiseBroken],
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.audience == Some(Audience::Customers))
+    );
+    let md = r.to_markdown();
+    assert!(md.contains("until the resolution at"), "{md}");
+    assert!(
+        md.contains("**broken**: no update before the resolution"),
+        "{md}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_incident_is_silent_until_now() {
+    let mut s = story(false);
+    // Nothing posted yet, 20 minutes in: everyone has been silent so far.
+    let now = advance_to(s.t0, 20).await;
+    let r = s.d.review_at(&s.inc, now).await.unwrap();
+    assert_eq!(r.reviewed_at, now);
+    let customers = &r.audience(&Audience::Customers).unwrap().timeline;
+    assert_eq!(gaps(&customers.gaps), [gap_to(None, GapEnd::Now, 20, true)]);
+    assert_eq!(r.findings[0].kind, FindingKind::NeverHeard);
+
+    // One update at +25 promising +55; the review at +115 sees a silence of
+    // 90 minutes so far, and the promise an hour overdue.
+    s.post(25, Status::Investigating, Some(55)).await;
+    let now = advance_to(s.t0, 115).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    assert_eq!(r, s.d.review_at(&s.inc, now).await.unwrap());
+    let customers = &r.audience(&Audience::Customers).unwrap().timeline;
+    assert_eq!(
+        gaps(&customers.gaps),
+        [
+            gap(None, 1, 25, true),
+            gap_to(Some(1), GapEnd::Now, 90, true)
+        ]
+    );
+    assert_eq!(
+        customers.promises[0].outcome,
+        PromiseOutcome::Overdue { by: 60 * MIN }
+    );
+    assert_eq!(r.postmortem, PostmortemStatus::NotExpected);
+    let md = r.to_markdown();
+    assert!(md.contains("- Resolved: not yet (reviewed"), "{md}");
+    assert!(md.contains("| 1 h 30 min | 30 min |"), "{md}");
+    assert!(md.contains("**overdue** by 1 h"), "{md}");
+    let svg = r.to_svg();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert!(
+        doc.descendants()
+            .any(|n| n.has_tag_name("text") && n.text() == Some("now"))
+    );
+    check_tables(&md);
+}
+
+#[tokio::test(start_paused = true)]
+async fn promises_are_kept_late_or_broken() {
+    let mut s = story(false);
+    // #1 at +5 promises +30; #2 comes at +50 and promises +70; the
+    // resolution comes at +90 with nothing between.
+    s.post(5, Status::Investigating, Some(30)).await;
+    s.post(50, Status::Identified, Some(70)).await;
+    s.post(90, Status::Resolved, None).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    for audience in [Audience::Customers, Audience::CoreResponders] {
+        let t = &r.audience(&audience).unwrap().timeline;
+        let promises: Vec<_> = t
+            .promises
+            .iter()
+            .map(|p| (p.seq, p.due, p.outcome))
+            .collect();
+        assert_eq!(
+            promises,
+            [
+                (
+                    1,
+                    s.t0 + min(30),
+                    PromiseOutcome::Late {
+                        at: s.t0 + min(50),
+                        by: 20 * MIN
+                    }
+                ),
+                (
+                    2,
+                    s.t0 + min(70),
+                    PromiseOutcome::Broken {
+                        resolved_at: s.t0 + min(90)
+                    }
+                ),
+            ],
+            "{audience}"
+        );
+        assert_eq!(t.promise_counts(), (0, 1, 1, 0));
+    }
+    let promise_rows: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FindingKind::PromiseLate | FindingKind::PromiseBroken
+            )
+        })
+        .collect();
+    assert_eq!(promise_rows.len(), 4, "two audiences × two promises");
+    assert!(
+        promise_rows[0].gap.contains("20 min late"),
+        "{}",
+        promise_rows[0].gap
+    );
+    // On the timeline: a diamond per promise and row (page, chat, mail), late
+    // ones orange with a line to when the update came, broken ones vermilion.
+    let svg = r.to_svg();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let diamonds = |fill: &str| {
+        doc.descendants()
+            .filter(|n| n.has_tag_name("polygon") && n.attribute("fill") == Some(fill))
+            .count()
+    };
+    // One of each in the legend.
+    assert_eq!(diamonds("#E69F00"), 1 + 3);
+    assert_eq!(diamonds("#D55E00"), 1 + 3);
+    assert!(svg.contains("kept late: the next update came at"));
+    let md = r.to_markdown();
+    assert!(
+        md.contains("0 kept, 2 late, 2 broken or overdue, 0 pending"),
+        "{md}"
+    );
+    check_tables(&md);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_postmortem_is_flagged() {
+    let mut s = story(true);
+    s.play(&[]).await;
+    let resolved = s.t0 + min(80);
+    let days = chrono::Duration::days;
+    let r = s.d.review_at(&s.inc, resolved + days(4)).await.unwrap();
+    assert_eq!(
+        r.postmortem,
+        PostmortemStatus::Pending {
+            due: resolved + days(5)
+        }
+    );
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(
+        r.to_markdown()
+            .contains("No gap: every audience heard in time")
+    );
+
+    let r = s.d.review_at(&s.inc, resolved + days(6)).await.unwrap();
+    assert_eq!(
+        r.postmortem,
+        PostmortemStatus::Missing {
+            due: resolved + days(5),
+            late_by: Duration::from_secs(24 * 3600)
+        }
+    );
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].kind, FindingKind::PostmortemMissing);
+    assert_eq!(
+        r.findings[0].recommendation,
+        Recommendation::CommunicationPlan
+    );
+    assert!(r.to_markdown().contains("- Postmortem: **missing**"));
+
+    // Within a day, as a team may ask.
+    let records = s.d.journal().records(s.inc.id()).await.unwrap();
+    let r = Review::builder(&s.inc, resolved + days(2))
+        .records(&records)
+        .postmortem_within(Duration::from_secs(24 * 3600))
+        .build();
+    assert!(matches!(r.postmortem, PostmortemStatus::Missing { .. }));
+
+    // Published after three days: on time.
+    s.post(80 + 3 * 24 * 60, Status::Postmortem, None).await;
+    let r = s.d.review_at(&s.inc, resolved + days(9)).await.unwrap();
+    assert_eq!(
+        r.postmortem,
+        PostmortemStatus::Published {
+            at: resolved + days(3),
+            after: Duration::from_secs(3 * 24 * 3600),
+            late: false
+        }
+    );
+    assert!(r.findings.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delivery_that_failed_then_went_out_shows_both() {
+    let mut s = story(false);
+    s.post(5, Status::Investigating, Some(30)).await;
+    // At +30 the mail provider is down for a while: the delivery fails (and
+    // may be retried)...
+    s.mail
+        .fail_next(ChannelError::transient("503 from the mail provider"));
+    s.post(30, Status::Identified, Some(60)).await;
+    // ...and the outbox sends it at +40.
+    advance_to(s.t0, 40).await;
+    let pass = s.d.outbox().run_once().await.unwrap();
+    assert_eq!(pass.sent_now(), 1);
+    let r = s.d.review(&s.inc).await.unwrap();
+    let mail = r.channel("mail", &Audience::Customers).unwrap();
+    assert!(mail.failures.is_empty(), "its final state is sent");
+    assert_eq!(mail.recovered.len(), 1);
+    let rec = &mail.recovered[0];
+    assert_eq!(
+        (
+            rec.seq,
+            rec.first_failed_at,
+            rec.sent_at,
+            rec.failures,
+            rec.delay
+        ),
+        (2, s.t0 + min(30), s.t0 + min(40), 1, 10 * MIN)
+    );
+    assert!(
+        rec.reason.contains("503 from the mail provider"),
+        "{}",
+        rec.reason
+    );
+    // The customers heard #2 at +40, not +30.
+    let customers = &r.audience(&Audience::Customers).unwrap().timeline;
+    assert_eq!(customers.messages[1].at, s.t0 + min(40));
+    let md = r.to_markdown();
+    assert!(
+        md.contains("0 failed, 1 sent after failing first (up to 10 min late)"),
+        "{md}"
+    );
+    assert!(md.contains("## Deliveries that failed before they went out"));
+    assert!(md.contains("| 10 min | transient failure: 503"), "{md}");
+    check_tables(&md);
+    // Without the history, the review cannot know.
+    let records = s.d.journal().records(s.inc.id()).await.unwrap();
+    let policies: Vec<_> = s.d.policies().cloned().collect();
+    let blind = Review::builder(&s.inc, tidings::clock::now())
+        .records(&records)
+        .policies(&policies)
+        .build();
+    assert_eq!(blind.recovered().count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silence_seen_on_three_channels_counts_once() {
+    let page = Arc::new(MemoryChannel::primary(PERMALINK_BASE.parse().unwrap()));
+    let mut s = story(false);
+    s.d = Dispatcher::builder(support::CANONICAL)
+        .primary("page", page)
+        .channel("mail", s.mail.clone())
+        .channel("sms", s.sms.clone())
+        .audience(
+            AudiencePolicy::new(Audience::Customers)
+                .route(Route::new("mail", [target("subscribers@example.com")]))
+                .route(Route::new("sms", [target("+15550100")]))
+                .max_silence(30 * MIN),
+        )
+        .build()
+        .unwrap();
+    s.post(5, Status::Investigating, Some(30)).await;
+    s.post(80, Status::Resolved, None).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    // The page, the mail and the SMS all show the 75-minute silence...
+    let rows = r
+        .channels
+        .iter()
+        .filter(|c| c.timeline.gaps_over_target().count() == 1)
+        .count();
+    assert_eq!(rows, 3);
+    // ...and the customers suffered it once.
+    assert_eq!(r.silences_over_target().count(), 1);
+    let md = r.to_markdown();
+    assert!(
+        md.contains("- Silences over target: 1 (counted per audience)"),
+        "{md}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_message_has_a_target_of_its_own_and_the_table_recommends() {
+    // The first message at +20: within the customers' 30-minute silence,
+    // but not their 15-minute first-message target.
+    let mut s = story(true);
+    s.post(20, Status::Investigating, Some(45)).await;
+    s.post(40, Status::Resolved, None).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    let customers = &r.audience(&Audience::Customers).unwrap().timeline;
+    assert_eq!(customers.first_message_target, 15 * MIN);
+    assert_eq!(customers.first_message, Some(20 * MIN));
+    assert!(customers.first_message_late());
+    assert_eq!(customers.gaps_over_target().count(), 1);
+    // With an owner, a late first message is the words not being ready.
+    let rows: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.audience.clone(), f.recommendation))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                FindingKind::FirstMessageLate,
+                Some(Audience::CoreResponders),
+                Recommendation::Templates
+            ),
+            (
+                FindingKind::FirstMessageLate,
+                Some(Audience::Customers),
+                Recommendation::Templates
+            ),
+        ]
+    );
+    assert_eq!(r.roles.owner.as_ref().unwrap().name(), "Dana Reyes");
+    let mut r = r;
+    assert!(r.set_root_cause(1, "The status page login was with someone on leave."));
+    assert!(!r.set_root_cause(9, "nothing"));
+    let table = r.review_table();
+    assert!(
+        table.starts_with("| # | Gap | Root cause | Recommendation |"),
+        "{table}"
+    );
+    assert!(table.contains("The status page login was with someone on leave."));
+    assert!(table.contains("Approve templates in advance"), "{table}");
+    assert!(
+        r.to_markdown()
+            .contains("- Communication owner: Dana Reyes (chat: @dana)")
+    );
+
+    // Without an owner: define roles. With an owner and a failing channel:
+    // a plan (with a second channel).
+    let mut s = story(true);
+    s.refuse_mail();
+    s.post(5, Status::Investigating, Some(30)).await;
+    s.post(30, Status::Resolved, None).await;
+    let r = s.d.review(&s.inc).await.unwrap();
+    let customers = r
+        .findings
+        .iter()
+        .find(|f| f.audience == Some(Audience::Customers))
+        .unwrap();
+    assert_eq!(customers.kind, FindingKind::FirstMessageLate);
+    assert_eq!(customers.recommendation, Recommendation::CommunicationPlan);
 }

@@ -3,8 +3,9 @@
 //! (threaded, against a local stand-in of its Web API), in-memory e-mail, chat
 //! and pager channels, and a signed webhook to a receiver on 127.0.0.1 that
 //! verifies every signature. Then a scheduled maintenance is announced, and
-//! every audience is reminded before it starts. Prints a timeline; exits
-//! non-zero if anything was not delivered.
+//! every audience is reminded before it starts. Prints a timeline and the
+//! review's gist (who owned the communication, the promises, the gaps with
+//! the play's recommendation); exits non-zero if anything was not delivered.
 //!
 //! ```text
 //! cargo run --example drill --all-features [output folder, default target/drill]
@@ -34,7 +35,7 @@ use tidings::channel::social::x::XChannel;
 use tidings::channel::status_page::StaticStatusPage;
 use tidings::channel::webhook::{WebhookChannel, WebhookSecret};
 use tidings::dispatch::{DispatchReport, Outcome};
-use tidings::incident::{Act, Update};
+use tidings::incident::{Act, Person, Update};
 use tidings::journal::{DeliveryState, Journal, LinkSource, SqliteJournal};
 use tidings::prelude::*;
 use tidings::render::TextLimit;
@@ -200,7 +201,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
                         .route(Route::new("discord", [t("support")?])),
                 )
                 .audience(
+                    // Leadership asked to hear within two minutes: the drill's
+                    // first message, four minutes in, misses that on purpose,
+                    // and the review finds the gap.
                     AudiencePolicy::new(Audience::Leadership)
+                        .first_message_within(Duration::from_secs(2 * 60))
                         .route(Route::new("email", [t("leadership@example.com")?]))
                         .route(Route::new("teams", [t("leadership")?]))
                         .route(Route::new("sms", [t("+14155550123")?])),
@@ -255,7 +260,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ComponentId::new("api")?,
         "Public API",
         ComponentStatus::DegradedPerformance,
-    );
+    )
+    // Somebody owns the communication, and somebody makes sure it goes out.
+    .with_owner(Person::new(
+        "Dana Reyes",
+        Route::new("chat", [t("@dana")?]),
+    )?)
+    .with_commander(Person::new("Sam Okafor", Route::new("chat", [t("@sam")?]))?);
     let checkout = ComponentId::new("checkout")?;
     let api = ComponentId::new("api")?;
     let acts: Vec<Box<dyn Fn(DateTime<Utc>) -> UpdateDraft>> = vec![
@@ -494,11 +505,50 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         println!();
     }
-    // The review: every message per channel and audience, the gaps against
-    // each audience's longest allowed silence, failures; Markdown and SVG.
+    // The review: every message per channel and audience, the silences and
+    // promises against each audience's targets, the play's review table;
+    // Markdown and SVG.
     let review = dispatcher.review(&incident).await?;
     std::fs::write(out.join("review.md"), review.to_markdown())?;
     std::fs::write(out.join("review.svg"), review.to_svg())?;
+    println!("\n── the review ──");
+    let who = |p: Option<&Person>| {
+        p.map_or_else(
+            || "none named".to_owned(),
+            |p| {
+                format!(
+                    "{} ({} {})",
+                    p.name(),
+                    p.route().channel(),
+                    p.route().targets()[0]
+                )
+            },
+        )
+    };
+    println!(
+        "  communication owner: {}; incident commander: {}",
+        who(review.roles.owner.as_ref()),
+        who(review.roles.commander.as_ref())
+    );
+    let (mut kept, mut late, mut broken) = (0, 0, 0);
+    for a in &review.audiences {
+        let (k, l, b, _) = a.timeline.promise_counts();
+        (kept, late, broken) = (kept + k, late + l, broken + b);
+    }
+    println!(
+        "  promises of a next update, per audience: {kept} kept, {late} late, {broken} broken"
+    );
+    for f in &review.findings {
+        println!("  gap: {}", f.gap);
+        println!(
+            "    → {} {}",
+            f.recommendation.cause(),
+            f.recommendation.advice()
+        );
+    }
+    let deliberate_gap = review.findings.len() == 1
+        && review.findings[0].audience == Some(Audience::Leadership)
+        && late + broken == 0;
     println!(
         "\nstatus page written to {0}/status-page/, served from {1} (serve it: python3 -m http.server -d {1})\nreview written to {0}/review.md and {0}/review.svg",
         out.display(),
@@ -524,6 +574,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         || !all_linked
         || reminded != 1
         || reminders_again > 0
+        || !deliberate_gap
     {
         return Err("the drill found a problem (see above)".into());
     }

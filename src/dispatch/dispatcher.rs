@@ -285,7 +285,21 @@ impl Dispatcher {
         } else {
             None
         };
+        // A prompt to an incident role goes to the person in it alone.
+        let role_plan = update
+            .prompt
+            .as_ref()
+            .and_then(|prompt| self.role_plan(incident, prompt.role));
         let mut rendered = Vec::new();
+        if let Some(plan) = &role_plan {
+            let message = inner.templates.render(
+                &internal.incident,
+                &internal.update,
+                plan.policy.audience(),
+                Detail::Internal,
+            )?;
+            rendered.push((plan, Detail::Internal, internal.clone(), Arc::new(message)));
+        }
         for plan in &inner.audiences {
             let policy = &plan.policy;
             if !update.recipients.includes(policy.audience()) || !policy.cares_about(incident) {

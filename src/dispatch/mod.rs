@@ -48,6 +48,7 @@ mod pause;
 mod plan;
 mod report;
 mod retry;
+mod roles;
 
 pub use breaker::CircuitBreaker;
 pub use budget::RetryBudget;

@@ -31,7 +31,10 @@ use crate::render::LengthUnit;
 const ELLIPSIS: &str = "…";
 
 /// What to do with a message longer than the channel allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// In a configuration file: `"shorten"`, or `{"split": {"max_parts": 3}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Overflow {
     /// Cut the body (then the title) and mark the cut with `…`.
     #[default]

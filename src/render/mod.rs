@@ -17,7 +17,8 @@ mod templates;
 pub use fit::{FitError, Overflow, fit};
 pub use format::{Fitted, Format, Pieces, Plain};
 pub use measure::{LengthUnit, TextLimit};
-pub use templates::{TemplateError, Templates};
+pub use templates::{MessageVars, TemplateError, Templates};
+pub(crate) use templates::{elapsed, utc};
 
 use serde::{Deserialize, Serialize};
 

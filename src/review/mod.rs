@@ -1,15 +1,46 @@
 //! The post-incident review: how well did we communicate?
 //!
-//! From the [journal](crate::journal::Journal), per audience and per channel:
-//! the time from the incident start to the first message, every silence
-//! between messages against the audience's target (its
-//! [`max_silence`](crate::audience::AudiencePolicy::max_silence)), the longest
-//! silence, the time from the last update to the resolution, messages that went
-//! out without the link, and failed deliveries. [`Review::to_markdown`] writes
-//! it as a report with tables; [`Review::to_svg`] draws the timeline (one row
-//! per channel and audience, a dot per message coloured by act, silences over
-//! target in red). Both are deterministic for a given journal and escape every
-//! piece of user text.
+//! The play asks three things of a team: say something early, keep every
+//! promise about the next update, and afterwards find every gap, its root
+//! cause and what will fill it next time. From the
+//! [journal](crate::journal::Journal)'s records *and* history, the incident's
+//! updates, the audience policies and the time the review is made
+//! ([`Dispatcher::review_at`]; [`Dispatcher::review`] is as of now), per
+//! audience and per channel:
+//!
+//! - **Every silence**: from the start (or when the audience became relevant)
+//!   to the first message, between received messages, and from the last one
+//!   to the resolution, or, while the incident is open, to the time of the
+//!   review. An audience that never hears has one silence over the whole
+//!   span. Each is judged against its target: the audience's first-message
+//!   target ([`first_message_within`](crate::audience::AudiencePolicy::first_message_within))
+//!   before an incident's first message, its longest silence
+//!   ([`max_silence`](crate::audience::AudiencePolicy::max_silence))
+//!   otherwise. The summary counts silences per audience (one silence seen on
+//!   three channels is one); the channels' rows are beside them.
+//! - **Every promise** ([`Update::next_update_at`](crate::incident::Update::next_update_at)):
+//!   kept, kept late (and by how much), broken (the resolution came without
+//!   an update), pending or overdue.
+//! - **Deliveries that failed before they went out**, with the delay it cost,
+//!   besides those that failed for good, went out without the link, or are
+//!   unfinished.
+//! - **The postmortem**, flagged when missing longer than
+//!   [`DEFAULT_POSTMORTEM_WITHIN`] after the resolution
+//!   ([`ReviewBuilder::postmortem_within`]).
+//! - **Who owned the communication**: the incident's roles, and every
+//!   reminder to the owner and escalation to the commander.
+//! - **The review table** ([`Review::findings`], [`Review::review_table`]):
+//!   for each gap, the gap, its root cause (for the team to fill in) and a
+//!   recommendation from the play's common causes: nobody owned the
+//!   communication (define roles), the team did not know what to say
+//!   (templates approved in advance), there was no plan (a communication
+//!   plan).
+//!
+//! [`Review::to_markdown`] writes it as a report with tables;
+//! [`Review::to_svg`] draws the timeline (one row per channel and audience, a
+//! dot per message coloured by act, silences over target in red, promises as
+//! diamonds). Both are deterministic for a given journal and time, and escape
+//! every piece of user text.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -51,6 +82,8 @@ mod markdown;
 mod svg;
 
 pub use analysis::{
-    AudienceReview, ChannelReview, FailedDelivery, Gap, Message, MessageKind, MissingLink, Review,
-    Timeline, UpdateSummary,
+    AudienceReview, ChannelReview, DEFAULT_POSTMORTEM_WITHIN, FailedDelivery, Finding, FindingKind,
+    Gap, GapEnd, Message, MessageKind, MissingLink, PostmortemStatus, Promise, PromiseOutcome,
+    PromptReview, Recommendation, RecoveredDelivery, Review, ReviewBuilder, Timeline,
+    UpdateSummary,
 };

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use super::analysis::{duration, full_time, row_name, short_time};
-use super::{MessageKind, Review};
+use super::analysis::{duration, end_words, full_time, row_name, short_time};
+use super::{MessageKind, PromiseOutcome, Review};
 
 /// Escapes text for XML character data and attribute values, dropping
 /// characters XML 1.0 cannot hold.
@@ -35,7 +35,7 @@ const MARGIN_RIGHT: f64 = 30.0;
 /// Width of the column for messages long after the incident (postmortems).
 const LATER_WIDTH: f64 = 90.0;
 /// Top of the first row.
-const ROWS_TOP: f64 = 112.0;
+const ROWS_TOP: f64 = 134.0;
 /// Height of a row.
 const ROW_HEIGHT: f64 = 40.0;
 /// Longest row label shown (the full one is in its tooltip).
@@ -73,15 +73,44 @@ impl Scale {
     }
 }
 
+/// The points of a diamond centred on (`x`, `y`).
+fn diamond(x: f64, y: f64) -> String {
+    format!(
+        "{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
+        x,
+        y - 5.0,
+        x + 5.0,
+        y,
+        x,
+        y + 5.0,
+        x - 5.0,
+        y
+    )
+}
+
+/// A promise's fill and stroke.
+fn promise_style(outcome: PromiseOutcome) -> (&'static str, &'static str) {
+    match outcome {
+        PromiseOutcome::Kept { .. } => ("#009E73", "#006B4F"),
+        PromiseOutcome::Late { .. } => ("#E69F00", "#8A5F00"),
+        PromiseOutcome::Broken { .. } | PromiseOutcome::Overdue { .. } => ("#D55E00", "#7A3600"),
+        PromiseOutcome::Pending => ("#ffffff", "#767676"),
+    }
+}
+
 fn tooltip(o: &mut String, text: &str) {
     let _ = write!(o, "<title>{}</title>", xml(text));
 }
 
 impl Review {
     /// The review as an SVG timeline: one row per channel and audience (the
-    /// primary first), a dot per message coloured by act, silences over the
-    /// audience's target as red bands, failed deliveries as crosses, the start
-    /// and the resolution as vertical lines, and a time axis in UTC. Postmortems
+    /// primary first), a dot per message coloured by act, silences over their
+    /// target as red bands (up to the resolution, or to the time of the review
+    /// for an open incident), every promise of a next update as a diamond at
+    /// the promised time (green kept, orange late with a line to when the
+    /// update came, vermilion broken or overdue, grey pending), failed
+    /// deliveries as crosses, the start and the resolution (or "now") as
+    /// vertical lines, and a time axis in UTC. Postmortems
     /// sit in a separate "later" column so that they do not squash the
     /// incident. Self-contained (no external assets), with a `<title>` and
     /// `<desc>` for screen readers and a tooltip on every mark; user text is
@@ -94,8 +123,11 @@ impl Review {
                 .find(|u| u.seq == seq)
                 .map_or(MessageKind::Update, |u| u.kind)
         };
-        // The axis spans the incident; postmortems go in the "later" column.
-        let mut to = self.resolved_at.unwrap_or(start);
+        // The axis spans the incident (up to the review, while it is open);
+        // postmortems go in the "later" column.
+        let mut to = self
+            .resolved_at
+            .unwrap_or_else(|| self.reviewed_at.max(start));
         let mut from = start;
         let mut later = false;
         let mut extend = |t: DateTime<Utc>, kind: MessageKind| {
@@ -112,6 +144,16 @@ impl Review {
             }
             for f in &c.failures {
                 extend(f.at, kind_of(f.seq));
+            }
+            // A promise kept needs no room of its own: past the end, it sits
+            // at the edge.
+            for p in c
+                .timeline
+                .promises
+                .iter()
+                .filter(|p| !matches!(p.outcome, PromiseOutcome::Kept { .. }))
+            {
+                extend(p.due, MessageKind::Update);
             }
         }
         if to - from < chrono::Duration::minutes(1) {
@@ -141,11 +183,17 @@ impl Review {
             .map(|c| c.timeline.gaps_over_target().count())
             .sum();
         let failed = self.failures().count();
+        let not_kept: usize = self
+            .channels
+            .iter()
+            .map(|c| c.timeline.promises_not_kept().count())
+            .sum();
         let desc = format!(
-            "Every message sent about the incident, one row per channel and audience, from {} to {}. {} silences longer than their target, {} failed deliveries.",
+            "Every message sent about the incident, one row per channel and audience, from {} to {}. {} silences longer than their target, {} promises of a next update not kept, {} failed deliveries.",
             full_time(from),
             full_time(to),
             over,
+            not_kept,
             failed
         );
         let _ = write!(
@@ -171,7 +219,10 @@ impl Review {
             "Started {}{}",
             full_time(start),
             self.resolved_at.map_or_else(
-                || ", not resolved".to_owned(),
+                || format!(
+                    ", not resolved when reviewed {}",
+                    full_time(self.reviewed_at)
+                ),
                 |r| format!(
                     ", resolved {} (after {})",
                     full_time(r),
@@ -188,9 +239,11 @@ impl Review {
         // Legend.
         let _ = write!(o, r#"<g aria-label="Legend">"#);
         let mut lx = 20.0;
-        // A maintenance reminder only where there is one.
+        // A maintenance reminder only where there is one; prompts to the
+        // roles are not on the rows.
         let shown = MessageKind::ALL.into_iter().filter(|kind| {
-            *kind != MessageKind::Reminder || self.updates.iter().any(|u| u.kind == *kind)
+            !kind.is_prompt()
+                && (*kind != MessageKind::Reminder || self.updates.iter().any(|u| u.kind == *kind))
         });
         for kind in shown {
             let _ = write!(
@@ -215,6 +268,38 @@ impl Review {
             lx,
             lx + 16.0
         );
+        // Promises, on a second line.
+        let mut px = 20.0;
+        for (outcome, label) in [
+            (PromiseOutcome::Pending, "promise kept"),
+            (
+                PromiseOutcome::Late {
+                    at: start,
+                    by: std::time::Duration::ZERO,
+                },
+                "promise kept late",
+            ),
+            (
+                PromiseOutcome::Overdue {
+                    by: std::time::Duration::ZERO,
+                },
+                "promise broken",
+            ),
+            (PromiseOutcome::Pending, "promise pending"),
+        ] {
+            let (fill, stroke) = if label == "promise kept" {
+                promise_style(PromiseOutcome::Kept { at: start })
+            } else {
+                promise_style(outcome)
+            };
+            let _ = write!(
+                o,
+                r#"<polygon points="{}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/><text x="{:.1}" y="104">{label}</text>"#,
+                diamond(px + 6.0, 100.0),
+                px + 16.0
+            );
+            px += 30.0 + label.len() as f64 * 7.0;
+        }
         let _ = write!(o, "</g>");
 
         // Rows.
@@ -278,14 +363,62 @@ impl Review {
                 tooltip(
                     &mut o,
                     &format!(
-                        "Silence of {} after {after} ({} to {} UTC), target {}",
+                        "Silence of {} after {after} ({} UTC) until {} UTC, target {}",
                         duration(g.length),
                         short_time(g.from, start),
-                        short_time(g.to, start),
-                        duration(c.timeline.target)
+                        end_words(g, start),
+                        duration(g.target)
                     ),
                 );
                 let _ = write!(o, "</rect>");
+            }
+            for p in &c.timeline.promises {
+                let x = scale.x(p.due);
+                if let PromiseOutcome::Late { at, .. } = p.outcome {
+                    let _ = write!(
+                        o,
+                        r##"<line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#B36B00" stroke-width="1.5" stroke-dasharray="3 2"/>"##,
+                        y - 12.0,
+                        scale.x(at),
+                        y - 12.0
+                    );
+                }
+                let (fill, stroke) = promise_style(p.outcome);
+                let _ = write!(
+                    o,
+                    r#"<polygon points="{}" fill="{fill}" stroke="{stroke}" stroke-width="1.5">"#,
+                    diamond(x, y - 12.0)
+                );
+                let what = match p.outcome {
+                    PromiseOutcome::Kept { at } => {
+                        format!(
+                            "kept: the next message came at {} UTC",
+                            short_time(at, start)
+                        )
+                    }
+                    PromiseOutcome::Late { at, by } => format!(
+                        "kept late: the next update came at {} UTC, {} late",
+                        short_time(at, start),
+                        duration(by)
+                    ),
+                    PromiseOutcome::Broken { resolved_at } => format!(
+                        "broken: no update before the resolution at {} UTC",
+                        short_time(resolved_at, start)
+                    ),
+                    PromiseOutcome::Pending => "pending".to_owned(),
+                    PromiseOutcome::Overdue { by } => {
+                        format!("overdue by {} when reviewed", duration(by))
+                    }
+                };
+                tooltip(
+                    &mut o,
+                    &format!(
+                        "#{} promised the next update by {} UTC: {what}",
+                        p.seq,
+                        short_time(p.due, start)
+                    ),
+                );
+                let _ = write!(o, "</polygon>");
             }
             for f in &c.failures {
                 let x = scale.place(f.at, kind_of(f.seq));
@@ -342,8 +475,9 @@ impl Review {
             );
         };
         marker(&mut o, start, "#444444", "start");
-        if let Some(r) = self.resolved_at {
-            marker(&mut o, r, "#007A5A", "resolved");
+        match self.resolved_at {
+            Some(r) => marker(&mut o, r, "#007A5A", "resolved"),
+            None => marker(&mut o, self.reviewed_at.max(start), "#B34700", "now"),
         }
 
         // Axis.
