@@ -366,6 +366,7 @@ pub struct AudiencePolicy {
     pub(crate) components: Option<Vec<ComponentId>>,
     pub(crate) holding: bool,
     pub(crate) reminder: Option<Duration>,
+    pub(crate) time_zone: chrono_tz::Tz,
 }
 
 impl AudiencePolicy {
@@ -384,7 +385,23 @@ impl AudiencePolicy {
             components: None,
             holding: false,
             reminder: Some(DEFAULT_MAINTENANCE_REMINDER),
+            time_zone: chrono_tz::UTC,
         }
+    }
+
+    /// The time zone the audience reads times in (default UTC): "next
+    /// update by" is written in it, with the zone named
+    /// (`Next update by 2026-11-25 15:30 CET.`).
+    ///
+    /// ```
+    /// use tidings::prelude::*;
+    ///
+    /// let policy = AudiencePolicy::new(Audience::Customers).in_time_zone(chrono_tz::Europe::Berlin);
+    /// assert_eq!(policy.time_zone(), chrono_tz::Europe::Berlin);
+    /// ```
+    pub fn in_time_zone(mut self, zone: chrono_tz::Tz) -> Self {
+        self.time_zone = zone;
+        self
     }
 
     /// Adds a route.
@@ -460,6 +477,10 @@ impl AudiencePolicy {
     /// The routes.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+    /// The time zone the audience reads times in.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.time_zone
     }
     /// The detail level.
     pub fn detail_level(&self) -> Detail {

@@ -1061,3 +1061,36 @@ async fn a_dead_channel_opens_its_circuit_and_fails_fast() {
     let records = d.journal().records(inc.id()).await.unwrap();
     assert_eq!(records.len(), 52);
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_audience_reads_the_next_update_in_its_own_time_zone() {
+    let chat = Arc::new(MemoryChannel::new());
+    let mail = Arc::new(MemoryChannel::new());
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page())
+        .channel("chat", chat.clone())
+        .channel("mail", mail.clone())
+        .audience(core("chat", &["#inc"]))
+        .audience(customers("mail", &["a@example.com"]).in_time_zone(chrono_tz::Asia::Tokyo))
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    assert!(d.publish(&inc, &first).await.unwrap().all_sent());
+    let due = first.next_update_at.unwrap();
+    let utc = due.format("%Y-%m-%d %H:%M UTC").to_string();
+    let tokyo = due
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .format("%Y-%m-%d %H:%M JST")
+        .to_string();
+    let chat_text = chat.texts().join("\n");
+    let mail_text = mail.texts().join("\n");
+    assert!(
+        chat_text.contains(&format!("Next update by {utc}.")),
+        "{chat_text}"
+    );
+    assert!(
+        mail_text.contains(&format!("Next update by {tokyo}.")),
+        "{mail_text}"
+    );
+    assert!(!mail_text.contains("UTC"), "{mail_text}");
+}

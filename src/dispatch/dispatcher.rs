@@ -314,10 +314,9 @@ impl Dispatcher {
                 Detail::Internal => &internal,
                 Detail::Public => &public,
             };
-            let message =
-                inner
-                    .templates
-                    .render(&view.incident, &view.update, policy.audience(), detail)?;
+            let message = inner
+                .templates
+                .render_for(&view.incident, &view.update, policy)?;
             rendered.push((plan, detail, view.clone(), Arc::new(message)));
         }
 

@@ -220,7 +220,9 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for MessageVars {
 /// `scheduled_until_utc`, `duration` and `starts_in` (from the update to the
 /// start, `0 min` once started)), `update` (`seq`, `status`, `status_label`, `at`, `at_utc`,
 /// `message`, `internal_notes` (only at internal detail), `next_update_at`,
-/// `next_update_utc`, `elapsed`), `prompt` (none, or for a prompt to a role:
+/// `next_update_utc`, `next_update_local` (in the audience's time zone,
+/// the zone named: `2026-11-25 15:30 CET`; the same as `next_update_utc`
+/// for UTC), `time_zone` (its IANA name, `Europe/Berlin`), `elapsed`), `prompt` (none, or for a prompt to a role:
 /// `role`, `role_label`, `audiences` (comma-separated), `due_at`, `due_utc`
 /// and `due_in` (from the update to the due time, `0 min` once due)),
 /// `audience`, `detail` and `act`. Undefined
@@ -401,12 +403,46 @@ impl Templates {
     /// Renders the title, body and next-update line of `update` for `audience`
     /// at `detail`. Internal notes are only rendered when both the detail level
     /// and the audience allow them.
+    ///
+    /// Times are written in UTC; [`Templates::render_for`] writes them in the
+    /// audience's time zone.
     pub fn render(
         &self,
         incident: &Incident,
         update: &Update,
         audience: &Audience,
         detail: Detail,
+    ) -> Result<RenderedMessage, TemplateError> {
+        self.render_in(incident, update, audience, detail, chrono_tz::UTC)
+    }
+
+    /// Renders `update` as [`render`](Self::render) does, for the policy's
+    /// audience at its detail level, with "next update" written in the
+    /// policy's [time zone](crate::audience::AudiencePolicy::time_zone) and
+    /// the zone named (`Next update by 2026-11-25 15:30 CET.`). This is what
+    /// the dispatcher sends.
+    pub fn render_for(
+        &self,
+        incident: &Incident,
+        update: &Update,
+        policy: &crate::audience::AudiencePolicy,
+    ) -> Result<RenderedMessage, TemplateError> {
+        self.render_in(
+            incident,
+            update,
+            policy.audience(),
+            policy.detail_level(),
+            policy.time_zone(),
+        )
+    }
+
+    fn render_in(
+        &self,
+        incident: &Incident,
+        update: &Update,
+        audience: &Audience,
+        detail: Detail,
+        zone: chrono_tz::Tz,
     ) -> Result<RenderedMessage, TemplateError> {
         let detail = if audience.may_see_internal() {
             detail
@@ -422,7 +458,7 @@ impl Templates {
             None => update.act().as_str(),
         };
         let ctx = minijinja::Value::from(minijinja::value::Serde(Context::new(
-            incident, update, audience, detail, act,
+            incident, update, audience, detail, act, zone,
         )));
         let render = |name: &str| -> Result<String, TemplateError> {
             let out = self
@@ -653,6 +689,24 @@ pub(crate) fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `2026-11-25 15:30 CET` in `zone`: its abbreviation where it has one
+/// (`CET`, `EDT`), else its offset (`+0530` is written `+0530`); in UTC the
+/// same as [`utc`].
+fn local(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    if zone == chrono_tz::UTC {
+        return utc(t);
+    }
+    let t = t.with_timezone(&zone);
+    let name = t.format("%Z").to_string();
+    // chrono-tz names a zone without an abbreviation by its offset (`+03`);
+    // the offset in full is unambiguous.
+    if name.starts_with(['+', '-']) {
+        t.format("%Y-%m-%d %H:%M UTC%:z").to_string()
+    } else {
+        format!("{} {name}", t.format("%Y-%m-%d %H:%M"))
+    }
+}
+
 /// `47 min`, `2 h 5 min`, `3 d 4 h`.
 pub(crate) fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let minutes = (to - from).num_minutes().max(0);
@@ -770,6 +824,8 @@ struct UpdateCtx<'a> {
     internal_notes: Option<&'a str>,
     next_update_at: Option<String>,
     next_update_utc: Option<String>,
+    next_update_local: Option<String>,
+    time_zone: &'static str,
     elapsed: String,
 }
 
@@ -780,6 +836,7 @@ impl<'a> Context<'a> {
         audience: &'a Audience,
         detail: Detail,
         act: &'static str,
+        zone: chrono_tz::Tz,
     ) -> Self {
         Context {
             incident: IncidentCtx::new(incident, update.status, update.at, detail),
@@ -809,6 +866,8 @@ impl<'a> Context<'a> {
                 },
                 next_update_at: update.next_update_at.map(|t| t.to_rfc3339()),
                 next_update_utc: update.next_update_at.map(utc),
+                next_update_local: update.next_update_at.map(|t| local(t, zone)),
+                time_zone: zone.name(),
                 elapsed: elapsed(incident.started_at(), update.at),
             },
             audience: audience.as_str(),
@@ -909,6 +968,84 @@ mod tests {
     use super::*;
     use crate::incident::{ComponentId, ComponentStatus, Impact, IncidentId, Status, UpdateDraft};
     use chrono::TimeZone;
+
+    #[test]
+    fn next_update_is_written_in_the_audience_time_zone() {
+        use crate::audience::AudiencePolicy;
+        let t = Templates::new();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
+        let mut inc = Incident::new(
+            IncidentId::new("tz").unwrap(),
+            "API errors",
+            Impact::Major,
+            t0,
+        )
+        .unwrap();
+        inc.post(
+            UpdateDraft::new(Status::Investigating, t0, "Looking")
+                .next_update_at(t0 + chrono::Duration::minutes(30)),
+        )
+        .unwrap();
+        // Summer time in New York: the abbreviation follows the date.
+        let t1 = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        let mut summer = Incident::new(
+            IncidentId::new("tz2").unwrap(),
+            "API errors",
+            Impact::Major,
+            t1,
+        )
+        .unwrap();
+        summer
+            .post(
+                UpdateDraft::new(Status::Investigating, t1, "Looking")
+                    .next_update_at(t1 + chrono::Duration::minutes(30)),
+            )
+            .unwrap();
+        let cases = [
+            (&inc, chrono_tz::UTC, "Next update by 2026-11-25 14:30 UTC."),
+            (
+                &inc,
+                chrono_tz::Europe::Berlin,
+                "Next update by 2026-11-25 15:30 CET.",
+            ),
+            (
+                &inc,
+                chrono_tz::Asia::Kolkata,
+                "Next update by 2026-11-25 20:00 IST.",
+            ),
+            // No abbreviation in the tz database: the offset, in full.
+            (
+                &inc,
+                chrono_tz::Asia::Dubai,
+                "Next update by 2026-11-25 18:30 UTC+04:00.",
+            ),
+            (
+                &summer,
+                chrono_tz::America::New_York,
+                "Next update by 2026-07-01 08:30 EDT.",
+            ),
+        ];
+        for (incident, zone, want) in cases {
+            let policy = AudiencePolicy::new(Audience::Customers).in_time_zone(zone);
+            let m = t
+                .render_for(incident, &incident.updates()[0], &policy)
+                .unwrap();
+            assert_eq!(m.next_update.as_deref(), Some(want), "{zone}");
+        }
+        // `render` stays in UTC.
+        let m = t
+            .render(
+                &inc,
+                &inc.updates()[0],
+                &Audience::Customers,
+                Detail::Public,
+            )
+            .unwrap();
+        assert_eq!(
+            m.next_update.as_deref(),
+            Some("Next update by 2026-11-25 14:30 UTC.")
+        );
+    }
 
     #[test]
     fn defaults_render_every_act() {
