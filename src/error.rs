@@ -47,6 +47,11 @@ pub enum Error {
     /// A rate limit could not be built ([`RateLimitError`]).
     #[error(transparent)]
     RateLimit(#[from] RateLimitError),
+    /// A configuration file was refused
+    /// ([`ConfigFileError`](crate::config::ConfigFileError)).
+    #[cfg(feature = "config")]
+    #[error(transparent)]
+    ConfigFile(#[from] crate::config::ConfigFileError),
 }
 
 impl Error {
@@ -60,6 +65,8 @@ impl Error {
             | Error::Cadence(CadenceError::Journal(e))
             | Error::Cadence(CadenceError::Dispatch(DispatchError::Journal(e))) => e.is_retryable(),
             Error::Channel(e) => e.is_retryable(),
+            #[cfg(feature = "config")]
+            Error::ConfigFile(crate::config::ConfigFileError::Journal(e)) => e.is_retryable(),
             _ => false,
         }
     }

@@ -28,6 +28,10 @@
 //!   every audience that was told of it.
 //! - [`review`]: the post-incident gap analysis, as Markdown and as an SVG
 //!   timeline.
+//! - `config` (feature `config`): a TOML file describing channels,
+//!   audiences, templates, the primary and the journal, read into a
+//!   dispatcher in one call; the `tidings` command line (feature `cli`)
+//!   drives it.
 //! - [`clock`]: the time the dispatcher stamps deliveries with (tokio's clock).
 //! - [`Error`]: one error every error of the crate converts into, for callers
 //!   who `?` everything.
@@ -112,6 +116,8 @@ pub mod audience;
 pub mod cadence;
 pub mod channel;
 pub mod clock;
+#[cfg(feature = "config")]
+pub mod config;
 pub mod dispatch;
 mod error;
 pub mod incident;

@@ -96,6 +96,22 @@ impl StaticStatusPage {
     /// The kind label, `status_page`.
     pub const KIND: ChannelKind = ChannelKind::new("status_page");
 
+    /// The link template of this page's incident pages,
+    /// `<base>incidents/{id}.html`: what
+    /// [`Dispatcher::builder`](crate::dispatch::Dispatcher::builder) should
+    /// be given as its canonical URL, so that a message sent while the page
+    /// is down still points at the page the incident will have.
+    pub fn incident_url_template(&self) -> String {
+        format!("{}incidents/{{id}}.html", self.config.base)
+    }
+
+    /// The link template of this page's maintenance pages,
+    /// `<base>maintenance/{id}.html`, for
+    /// [`DispatcherBuilder::canonical_maintenance_url`](crate::dispatch::DispatcherBuilder::canonical_maintenance_url).
+    pub fn maintenance_url_template(&self) -> String {
+        format!("{}maintenance/{{id}}.html", self.config.base)
+    }
+
     /// Starts a page written to `dir` and served at `base_url` (an `http` or
     /// `https` URL; a missing trailing `/` is added). Incident pages are
     /// `<base_url>incidents/<id>.html`. The web server serves
