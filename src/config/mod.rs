@@ -41,33 +41,39 @@
 //! page's.
 //!
 //! ```
-//! # #[cfg(feature = "webhook")]
+//! # #[cfg(all(feature = "webhook", feature = "status-page"))]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use tidings::config::Config;
 //!
+//! let site = tempfile::tempdir()?;
 //! let config = Config::from_toml(
 //!     "example.toml",
-//!     r#"
-//!     primary = "hooks"
-//!     canonical_url = "https://status.example.com/incidents/{id}"
+//!     &format!(r#"
+//!     primary = "page"
 //!     [journal]
 //!     kind = "memory"
+//!     [channels.page]
+//!     provider = "status-page"
+//!     dir = "{}"
+//!     base_url = "https://status.example.com/"
 //!     [channels.hooks]
 //!     provider = "webhook"
-//!     endpoints = [{ name = "ops", url = "https://ops.example.com/hook", secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }]
+//!     endpoints = [{{ name = "ops", url = "https://ops.example.com/hook", secret = {{ env = "OPS_WEBHOOK_SECRET" }} }}]
 //!     [[audiences]]
 //!     audience = "core_responders"
-//!     routes = [{ channel = "hooks", targets = ["ops"] }]
-//!     "#,
+//!     routes = [{{ channel = "hooks", targets = ["ops"] }}]
+//!     "#, site.path().display()),
 //! )?;
-//! let dispatcher = config.dispatcher().await?;
-//! assert_eq!(dispatcher.primary_name(), "hooks");
+//! # if std::env::var_os("OPS_WEBHOOK_SECRET").is_some() { return Ok(()) }
+//! // Secrets are read when the dispatcher is built.
+//! let err = config.dispatcher().await.unwrap_err();
+//! assert!(err.to_string().contains("OPS_WEBHOOK_SECRET is not set"), "{err}");
 //!
 //! let err = Config::from_toml("example.toml", "primary = 1").unwrap_err();
 //! assert!(err.to_string().starts_with("example.toml:1:11: primary:"), "{err}");
 //! # Ok(()) }
-//! # #[cfg(not(feature = "webhook"))]
+//! # #[cfg(not(all(feature = "webhook", feature = "status-page")))]
 //! # fn main() {}
 //! ```
 
@@ -536,9 +542,21 @@ impl Config {
                 .map_err(|e| self.invalid("dispatch.owner", at(&self.text, 0), e.to_string()))?;
             builder = builder.owner(owner);
         }
-        builder
-            .build()
-            .map_err(|e| self.invalid("", at(&self.text, 0), e.to_string()))
+        builder.build().map_err(|e| {
+            use crate::dispatch::ConfigError as E;
+            let (key, place) = match &e {
+                E::NotAPrimary(_) | E::NoPrimary => ("primary", self.primary.1),
+                E::CanonicalUrl { .. } => (
+                    "canonical_url",
+                    self.canonical_url.as_ref().map_or(self.primary.1, |c| c.1),
+                ),
+                E::DuplicateAudience(_) | E::ConflictingDetail { .. } | E::Policy(_) => {
+                    ("audiences", at(&self.text, 0))
+                }
+                _ => ("dispatch", at(&self.text, 0)),
+            };
+            self.invalid(key, place, e.to_string())
+        })
     }
 
     /// The canonical URL template: as written, checked against a static
