@@ -184,27 +184,10 @@ impl ChannelSpec {
         let mut page_links = None;
         let channel: Arc<dyn Channel> = match self {
             #[cfg(feature = "status-page")]
-            ChannelSpec::StatusPage {
-                dir,
-                base_url,
-                name,
-                components,
-                history_days,
-            } => {
-                use crate::channel::status_page::StaticStatusPage;
-                let mut b = StaticStatusPage::builder(dir.clone(), base_url.clone());
-                if let Some(name) = name {
-                    b = b.name(name.clone());
-                }
-                for c in components {
-                    let id = crate::incident::ComponentId::new(c.id.clone())
-                        .map_err(|e| format!("components: {e}"))?;
-                    b = b.component(id, c.name.clone());
-                }
-                if let Some(days) = history_days {
-                    b = b.history_days(*days);
-                }
-                let page = b.build().map_err(err)?;
+            ChannelSpec::StatusPage { .. } => {
+                let page = self
+                    .static_status_page()?
+                    .ok_or_else(|| "not a static status page".to_owned())?;
                 page_links = Some((
                     page.incident_url_template(),
                     page.maintenance_url_template(),
@@ -506,6 +489,37 @@ impl ChannelSpec {
             channel,
             page_links,
         })
+    }
+
+    /// The static status page this table describes, if it describes one.
+    #[cfg(feature = "status-page")]
+    pub(crate) fn static_status_page(
+        &self,
+    ) -> Result<Option<crate::channel::status_page::StaticStatusPage>, String> {
+        let ChannelSpec::StatusPage {
+            dir,
+            base_url,
+            name,
+            components,
+            history_days,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let mut b =
+            crate::channel::status_page::StaticStatusPage::builder(dir.clone(), base_url.clone());
+        if let Some(name) = name {
+            b = b.name(name.clone());
+        }
+        for c in components {
+            let id = crate::incident::ComponentId::new(c.id.clone())
+                .map_err(|e| format!("components: {e}"))?;
+            b = b.component(id, c.name.clone());
+        }
+        if let Some(days) = history_days {
+            b = b.history_days(*days);
+        }
+        b.build().map(Some).map_err(|e| e.to_string())
     }
 
     /// The provider's name as the file writes it.

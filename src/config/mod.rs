@@ -463,6 +463,22 @@ impl Config {
         })
     }
 
+    /// The static status page the file names as its primary, built (for
+    /// [`StaticStatusPage::refresh`](crate::channel::status_page::StaticStatusPage::refresh)
+    /// outside a publish); `None` when the primary is another kind of
+    /// channel.
+    #[cfg(feature = "status-page")]
+    pub fn status_page(
+        &self,
+    ) -> Result<Option<crate::channel::status_page::StaticStatusPage>, ConfigFileError> {
+        let Some(c) = self.channels.iter().find(|c| c.name == self.primary.0) else {
+            return Ok(None);
+        };
+        c.spec
+            .static_status_page()
+            .map_err(|m| self.invalid(&format!("channels.{}", c.name), c.at, m))
+    }
+
     /// Reads the secrets, builds every channel, opens the journal and
     /// builds the dispatcher.
     pub async fn dispatcher(&self) -> Result<Dispatcher, ConfigFileError> {
