@@ -59,6 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clone();
     dispatcher.publish(&incident, &first).await?;
 
+    // The cadence sets the gauge of audiences overdue (none yet).
+    dispatcher.cadence(&incident).await?;
+
     let text = prometheus.render();
     print!("{text}");
     for series in [
@@ -67,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tidings_send_attempts_total",
         "tidings_send_seconds",
         "tidings_rate_limited_total",
+        "tidings_audiences_overdue",
     ] {
         if !text.contains(series) {
             return Err(format!("{series} is missing from the export").into());

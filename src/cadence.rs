@@ -328,9 +328,22 @@ pub(crate) const WATCH_RETRY: Duration = Duration::from_secs(60);
 impl Dispatcher {
     /// The cadence of `incident`, from the journal and this dispatcher's
     /// audience policies.
+    ///
+    /// Also sets the gauge
+    /// [`tidings_audiences_overdue`](crate::dispatch::metrics::emitted::AUDIENCES_OVERDUE)
+    /// of the incident: how many audiences are overdue now (0 once it is
+    /// closed). Holding statements and [`watch`](Self::watch) read the
+    /// cadence, so a watched incident keeps it current.
     pub async fn cadence(&self, incident: &Incident) -> Result<Cadence, JournalError> {
         let records = self.journal().records(incident.id()).await?;
-        Ok(Cadence::from_records(incident, &records, self.policies()))
+        let cadence = Cadence::from_records(incident, &records, self.policies());
+        let overdue = if cadence.is_closed() {
+            0
+        } else {
+            cadence.overdue(clock::now()).len()
+        };
+        crate::dispatch::metrics::overdue(incident.id(), overdue);
+        Ok(cadence)
     }
 
     /// Sends a holding statement to every audience that is overdue at `now`

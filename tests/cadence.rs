@@ -935,3 +935,47 @@ fn futures_are_send(d: &Dispatcher, inc: &mut Incident, update: &Update) {
     send(d.review_at(inc, tidings::clock::now()));
     send(d.watch(Arc::new(tokio::sync::Mutex::new(inc.clone()))));
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_overdue_gauge_counts_overdue_audiences_per_incident() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let gauge = |text: &str| -> Option<String> {
+        text.lines()
+            .find(|l| l.starts_with("tidings_audiences_overdue{incident=\"inc-9\"}"))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_owned)
+    };
+
+    let s = setup(false);
+    let t0 = tidings::clock::now();
+    let mut inc = incident(t0);
+    // First contact at +2 to everyone, promising +22.
+    let now = advance_to(t0, 2).await;
+    post(
+        &s.dispatcher,
+        &mut inc,
+        UpdateDraft::new(Status::Investigating, now, "Checkout fails for some.")
+            .next_update_at(t0 + min(22)),
+    )
+    .await;
+    s.dispatcher.cadence(&inc).await.unwrap();
+    assert_eq!(gauge(&handle.render()).as_deref(), Some("0"));
+
+    // At +23 the promise is broken for every audience.
+    advance_to(t0, 23).await;
+    s.dispatcher.cadence(&inc).await.unwrap();
+    assert_eq!(gauge(&handle.render()).as_deref(), Some("3"));
+
+    // Resolved: nobody is overdue any more.
+    let now = advance_to(t0, 25).await;
+    post(
+        &s.dispatcher,
+        &mut inc,
+        UpdateDraft::new(Status::Resolved, now, "Fixed."),
+    )
+    .await;
+    s.dispatcher.cadence(&inc).await.unwrap();
+    assert_eq!(gauge(&handle.render()).as_deref(), Some("0"));
+}

@@ -491,10 +491,15 @@ impl Dispatcher {
         attempt: u32,
     ) -> Result<Receipt, Attempt> {
         let timeout = self.inner.send_timeout;
+        // Every field a reader filters on: the incident, the update, the
+        // channel, the audience (the target may be personal: not logged).
         let span = tracing::debug_span!(
             "send",
+            incident = %delivery.incident.id(),
+            update = delivery.update.seq,
             channel = %lane.name,
             kind = %lane.channel.kind(),
+            audience = delivery.audience.as_str(),
             key = %delivery.key,
             attempt,
         );

@@ -39,10 +39,20 @@ pub mod emitted {
     pub const CIRCUIT_OPEN: &str = "tidings_circuit_open";
     /// Counter: retries the retry budget refused, by `channel`.
     pub const RETRIES_DENIED: &str = "tidings_retries_denied_total";
-    /// Gauge: audiences overdue, as last seen by the cadence (holding
-    /// statements and `watch`), by `incident_kind` (`incident`,
-    /// `maintenance`).
+    /// Gauge: audiences overdue, by `incident`, as last seen by the
+    /// cadence ([`Dispatcher::cadence`](crate::dispatch::Dispatcher::cadence),
+    /// which holding statements and `watch` read); 0 once the incident is
+    /// closed.
     pub const AUDIENCES_OVERDUE: &str = "tidings_audiences_overdue";
+}
+
+/// Sets the overdue gauge of one incident.
+pub(crate) fn overdue(incident: &crate::incident::IncidentId, audiences: usize) {
+    // An audience count is far below 2^52: the conversion is exact.
+    #[allow(clippy::cast_precision_loss)]
+    let value = audiences as f64;
+    metrics::gauge!(emitted::AUDIENCES_OVERDUE, "incident" => incident.as_str().to_owned())
+        .set(value);
 }
 
 /// What one lane records through the facade.
