@@ -1094,3 +1094,56 @@ async fn each_audience_reads_the_next_update_in_its_own_time_zone() {
     );
     assert!(!mail_text.contains("UTC"), "{mail_text}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_large_fan_out_keeps_counts_and_what_needs_attention_not_every_report() {
+    /// Refuses one room: the 31st delivery, after the report is full.
+    #[derive(Debug)]
+    struct RefuseOne(MemoryChannel);
+    #[async_trait::async_trait]
+    impl tidings::channel::Channel for RefuseOne {
+        fn kind(&self) -> tidings::channel::ChannelKind {
+            tidings::channel::ChannelKind::new("refuse_one")
+        }
+        fn limits(&self) -> &ChannelLimits {
+            self.0.limits()
+        }
+        async fn send(
+            &self,
+            delivery: &tidings::channel::Delivery,
+        ) -> Result<tidings::channel::Receipt, ChannelError> {
+            if delivery.target.as_str() == "#room-30" {
+                return Err(ChannelError::rejected("no such room"));
+            }
+            self.0.send(delivery).await
+        }
+    }
+    let chat = Arc::new(RefuseOne(MemoryChannel::new()));
+    let targets: Vec<String> = (0..50).map(|i| format!("#room-{i:02}")).collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let journal = Arc::new(MemoryJournal::new());
+    let d = Dispatcher::builder(CANONICAL)
+        .primary("page", page())
+        .channel("chat", chat.clone())
+        .audience(core("chat", &targets))
+        .journal(journal.clone())
+        .concurrency_per_channel(1)
+        .retry(RetryPolicy::default().max_attempts(1))
+        .report_limit(10)
+        .build()
+        .unwrap();
+    let (inc, first) = incident();
+    let report = d.publish(&inc, &first).await.unwrap();
+
+    assert_eq!(report.counts.total(), 50);
+    assert_eq!((report.counts.sent, report.counts.failed), (49, 1));
+    assert_eq!(report.deliveries.len(), 10);
+    assert_eq!(report.omitted, 40);
+    // The failure is kept although it came after the limit was reached.
+    assert_eq!(report.failures().count(), 1);
+    assert!(!report.all_sent());
+    assert_eq!(report.sent_now(), 50, "49 and the primary");
+    // The journal has every one.
+    let records = tidings::journal::Journal::records(&*journal, inc.id());
+    assert_eq!(records.await.unwrap().len(), 51);
+}

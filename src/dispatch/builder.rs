@@ -82,6 +82,10 @@ pub const DEFAULT_PRIMARY_DEADLINE: Duration = Duration::from_secs(10);
 /// The default [`DispatcherBuilder::delivery_deadline`].
 pub const DEFAULT_DELIVERY_DEADLINE: Duration = Duration::from_secs(6 * 60 * 60);
 
+/// How many deliveries a report keeps one by one unless
+/// [`DispatcherBuilder::report_limit`] says otherwise.
+pub const DEFAULT_REPORT_LIMIT: usize = 10_000;
+
 /// Builds a [`Dispatcher`]; start with [`Dispatcher::builder`].
 #[must_use]
 pub struct DispatcherBuilder {
@@ -96,6 +100,7 @@ pub struct DispatcherBuilder {
     retry: RetryPolicy,
     send_timeout: Duration,
     concurrency: usize,
+    report_limit: usize,
     claim_lease: Duration,
     primary_deadline: Duration,
     delivery_deadline: Duration,
@@ -134,6 +139,7 @@ impl DispatcherBuilder {
             retry: RetryPolicy::default(),
             send_timeout: Duration::from_secs(30),
             concurrency: 16,
+            report_limit: DEFAULT_REPORT_LIMIT,
             claim_lease: DEFAULT_CLAIM_LEASE,
             primary_deadline: DEFAULT_PRIMARY_DEADLINE,
             delivery_deadline: DEFAULT_DELIVERY_DEADLINE,
@@ -213,6 +219,16 @@ impl DispatcherBuilder {
     /// 16). Channels are independent: a slow one never takes another's slots.
     pub fn concurrency_per_channel(mut self, n: usize) -> Self {
         self.concurrency = n;
+        self
+    }
+
+    /// How many deliveries a [`DispatchReport`](super::DispatchReport) keeps
+    /// one by one (default 10,000): beyond it, those that need attention
+    /// (failed, in doubt) are kept first and those sent are only counted,
+    /// so a publish's memory does not grow with its audience. The journal
+    /// has every one.
+    pub fn report_limit(mut self, limit: usize) -> Self {
+        self.report_limit = limit;
         self
     }
 
@@ -397,6 +413,7 @@ impl DispatcherBuilder {
                 retry: self.retry,
                 send_timeout: self.send_timeout,
                 concurrency: self.concurrency,
+                report_limit: self.report_limit,
                 claim_lease: self.claim_lease,
                 primary_deadline: self.primary_deadline,
                 delivery_deadline: self.delivery_deadline,

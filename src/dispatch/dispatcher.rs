@@ -18,7 +18,7 @@ use super::builder::{DispatcherBuilder, canonical_url};
 use super::lane::{Finishes, Job, Lane, unsettled};
 use super::metrics::ChannelMetrics;
 use super::plan::{Prepared, RoutePlan, View, fitted};
-use super::report::{DeliveryReport, DispatchReport, Outcome};
+use super::report::{DeliveryReport, DispatchReport, Kept, Outcome};
 use super::retry::RetryPolicy;
 use crate::audience::{Audience, AudiencePolicy, Detail, Route, Target};
 use crate::clock;
@@ -85,6 +85,7 @@ pub(crate) struct Inner {
     pub(crate) retry: RetryPolicy,
     pub(crate) send_timeout: Duration,
     pub(crate) concurrency: usize,
+    pub(crate) report_limit: usize,
     pub(crate) claim_lease: Duration,
     pub(crate) primary_deadline: Duration,
     pub(crate) delivery_deadline: Duration,
@@ -425,9 +426,17 @@ impl Dispatcher {
         finishes.wait().await;
         let mut pending_since: Option<DateTime<Utc>> = None;
         let mut pending = false;
-        let mut deliveries = Vec::new();
-        for (reports, resend) in lanes {
-            for report in reports {
+        let mut deliveries = Kept::new(inner.report_limit);
+        for (kept, resend) in lanes {
+            // Only deliveries that need attention can be unsettled, and a
+            // lane never drops one of those for a sent one.
+            if kept.counts.failed + kept.counts.in_flight + kept.counts.in_doubt
+                > kept.reports.len()
+            {
+                // Some were dropped beyond the limit: the outbox looks again.
+                pending = true;
+            }
+            for report in &kept.reports {
                 let resend = resend.get(&report.key).copied().unwrap_or(false);
                 if unsettled(&report.outcome, resend) {
                     pending = true;
@@ -436,8 +445,8 @@ impl Dispatcher {
                             Some(pending_since.map_or(*lease_until, |p| p.min(*lease_until)));
                     }
                 }
-                deliveries.push(report);
             }
+            deliveries.merge(kept);
         }
         if let Some(report) = &primary
             && unsettled(&report.outcome, primary_options.resend_in_doubt)
@@ -467,7 +476,9 @@ impl Dispatcher {
             link: (*link).clone(),
             link_source,
             primary,
-            deliveries,
+            deliveries: deliveries.reports,
+            counts: deliveries.counts,
+            omitted: deliveries.omitted,
             pending,
         })
     }
@@ -543,10 +554,7 @@ impl Dispatcher {
         mode: Mode,
         expired: Option<DateTime<Utc>>,
         finishes: &Finishes,
-    ) -> (
-        Vec<DeliveryReport>,
-        HashMap<crate::channel::IdempotencyKey, bool>,
-    ) {
+    ) -> (Kept, HashMap<crate::channel::IdempotencyKey, bool>) {
         let inner = &*self.inner;
         let lane = &inner.lanes[lane_index];
         // Audiences per shared target: one message reaches them all.
@@ -564,7 +572,6 @@ impl Dispatcher {
             }
         }
         let mut seen: HashSet<&Target> = HashSet::new();
-        let capacity = routes.iter().map(|p| p.targets.len()).sum();
         let peek = lane.limiters.is_limited() || mode == Mode::Outbox;
         let jobs = routes
             .into_iter()
@@ -593,7 +600,7 @@ impl Dispatcher {
                     finishes,
                 })
             });
-        let mut reports = Vec::with_capacity(capacity);
+        let mut kept = Kept::new(inner.report_limit);
         let mut resend = HashMap::new();
         // Boxed: the adapters' closures would otherwise be part of the
         // future's type, and rustc cannot prove such futures `Send` (so a
@@ -611,10 +618,12 @@ impl Dispatcher {
                     resend.insert(r.key.clone(), options.resend_in_doubt);
                 }
             }
-            reports.extend(job_reports);
+            for r in job_reports {
+                kept.push(r);
+            }
         }
         lane.limiters.shrink();
-        (reports, resend)
+        (kept, resend)
     }
 
     /// When a claim taken at `now` runs out.

@@ -54,9 +54,9 @@ pub use breaker::CircuitBreaker;
 pub use budget::RetryBudget;
 pub use builder::{
     ConfigError, DEFAULT_CLAIM_LEASE, DEFAULT_DELIVERY_DEADLINE, DEFAULT_PRIMARY_DEADLINE,
-    DispatcherBuilder,
+    DEFAULT_REPORT_LIMIT, DispatcherBuilder,
 };
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use outbox::{Outbox, OutboxPass};
-pub use report::{DeliveryReport, DispatchReport, Outcome};
+pub use report::{DeliveryCounts, DeliveryReport, DispatchReport, Outcome};
 pub use retry::RetryPolicy;

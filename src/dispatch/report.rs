@@ -97,8 +97,21 @@ pub struct DispatchReport {
     /// The primary's delivery; `None` when the update is not for customers
     /// (the public page is not updated with it).
     pub primary: Option<DeliveryReport>,
-    /// Every other delivery.
+    /// The other deliveries, each one while there are at most the
+    /// dispatcher's
+    /// [`report_limit`](super::DispatcherBuilder::report_limit) (10,000 by
+    /// default); beyond it, those that need attention (not sent) are kept
+    /// first and the sent ones are only counted ([`counts`](Self::counts),
+    /// [`omitted`](Self::omitted)), so a publish to a million targets does
+    /// not hold a million reports. Every delivery, kept here or not, is in
+    /// the journal ([`Journal::records`](crate::journal::Journal::records)).
     pub deliveries: Vec<DeliveryReport>,
+    /// Every delivery but the primary, counted by outcome, kept in
+    /// [`deliveries`](Self::deliveries) or not.
+    pub counts: DeliveryCounts,
+    /// How many deliveries are counted but not kept in
+    /// [`deliveries`](Self::deliveries).
+    pub omitted: usize,
     /// Whether something is left for the [outbox](super::Outbox) to finish
     /// (a retryable failure, a delivery in flight elsewhere, one in doubt that
     /// will be resent). `false`: every delivery is settled.
@@ -112,9 +125,10 @@ impl DispatchReport {
     }
 
     /// Whether every delivery, the primary included, is delivered (now or
-    /// before).
+    /// before); counted, so omitted deliveries count too.
     pub fn all_sent(&self) -> bool {
-        self.all().all(|d| d.outcome.receipt().is_some())
+        self.primary.iter().all(|d| d.outcome.receipt().is_some())
+            && self.counts.delivered() == self.counts.total()
     }
 
     /// Deliveries that failed.
@@ -133,10 +147,117 @@ impl DispatchReport {
         })
     }
 
-    /// How many messages were sent by this publish.
+    /// How many messages were sent by this publish (the primary included);
+    /// counted, so omitted deliveries count too.
     pub fn sent_now(&self) -> usize {
-        self.all()
+        let primary = self
+            .primary
+            .iter()
             .filter(|d| matches!(d.outcome, Outcome::Sent(_)))
-            .count()
+            .count();
+        primary + self.counts.sent
+    }
+}
+
+/// Deliveries counted by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryCounts {
+    /// Sent by this publish.
+    pub sent: usize,
+    /// Found sent before.
+    pub already_sent: usize,
+    /// Being sent by another worker.
+    pub in_flight: usize,
+    /// Failed.
+    pub failed: usize,
+    /// In doubt.
+    pub in_doubt: usize,
+}
+
+impl DeliveryCounts {
+    /// Every delivery counted.
+    pub fn total(&self) -> usize {
+        self.sent + self.already_sent + self.in_flight + self.failed + self.in_doubt
+    }
+
+    /// Delivered, now or before.
+    pub fn delivered(&self) -> usize {
+        self.sent + self.already_sent
+    }
+
+    pub(crate) fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Sent(_) => self.sent += 1,
+            Outcome::AlreadySent(_) => self.already_sent += 1,
+            Outcome::InFlight { .. } => self.in_flight += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::InDoubt(_) => self.in_doubt += 1,
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: DeliveryCounts) {
+        self.sent += other.sent;
+        self.already_sent += other.already_sent;
+        self.in_flight += other.in_flight;
+        self.failed += other.failed;
+        self.in_doubt += other.in_doubt;
+    }
+}
+
+/// The deliveries a pass keeps for its report: every one up to a limit;
+/// beyond it, those that need attention before those that were sent.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    limit: usize,
+    pub(crate) reports: Vec<DeliveryReport>,
+    pub(crate) counts: DeliveryCounts,
+    pub(crate) omitted: usize,
+}
+
+impl Kept {
+    pub(crate) fn new(limit: usize) -> Self {
+        Kept {
+            limit,
+            reports: Vec::new(),
+            counts: DeliveryCounts::default(),
+            omitted: 0,
+        }
+    }
+
+    /// Counts `report`, and keeps it if there is room or it needs more
+    /// attention than a kept one (which is then dropped).
+    pub(crate) fn push(&mut self, report: DeliveryReport) {
+        self.counts.add(&report.outcome);
+        self.keep(report);
+    }
+
+    fn keep(&mut self, report: DeliveryReport) {
+        if self.reports.len() < self.limit {
+            self.reports.push(report);
+            return;
+        }
+        self.omitted += 1;
+        if report.outcome.receipt().is_some() {
+            return;
+        }
+        // Needs attention: it takes the place of the latest sent one.
+        if let Some(i) = self
+            .reports
+            .iter()
+            .rposition(|r| r.outcome.receipt().is_some())
+        {
+            self.reports.remove(i);
+            self.reports.push(report);
+        }
+    }
+
+    /// Another lane's deliveries, within this one's limit.
+    pub(crate) fn merge(&mut self, other: Kept) {
+        self.counts.merge(other.counts);
+        self.omitted += other.omitted;
+        for report in other.reports {
+            self.keep(report);
+        }
     }
 }
