@@ -1,15 +1,26 @@
 //! An incident drill, entirely offline: first contact, two updates, the
-//! resolution and the postmortem, fanned out to five audiences through Slack
-//! (threaded, against a local stand-in of its Web API), in-memory e-mail, chat
-//! and pager channels, and a signed webhook to a receiver on 127.0.0.1 that
-//! verifies every signature. Then a scheduled maintenance is announced, and
-//! every audience is reminded before it starts. Prints a timeline and the
-//! review's gist (who owned the communication, the promises, the gaps with
-//! the play's recommendation); exits non-zero if anything was not delivered.
+//! resolution and the postmortem, 20–30 minutes apart in the story, fanned
+//! out to five audiences through every provider, each against a local
+//! stand-in on 127.0.0.1 (Slack's Web API, Discord, Mattermost, Teams,
+//! Google Chat, an SMTP server, Twilio, Bluesky, Mastodon, X, a webhook
+//! receiver that verifies every signature), with a SQLite journal and a
+//! restart mid-incident. Then a scheduled maintenance is announced, and
+//! every audience is reminded an hour before it starts. Prints the timeline
+//! and the review's gist (who owned the communication, the promises, the
+//! gap with the play's recommendation); exits non-zero if anything was not
+//! delivered.
+//!
+//! The story's time is tokio's clock, moved forward between acts (every
+//! request is real, and takes real time); the journal, the cadence and the
+//! review read the same clock, so their times agree with the story.
 //!
 //! ```text
-//! cargo run --example drill --all-features [output folder, default target/drill]
+//! cargo run --example drill --all-features -- [--verbose] [output folder]
 //! ```
+//!
+//! The output folder defaults to `drill/` in the cargo target directory in
+//! use (`CARGO_TARGET_DIR` honoured). `--verbose` prints every delivery, the
+//! texts different audiences read and the e-mail threading headers.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 mod receiver;
@@ -42,18 +53,37 @@ use tidings::render::TextLimit;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-#[tokio::main]
+/// Moves the story forward: tokio's clock (and so tidings' clock) jumps
+/// by `minutes`, then runs on in real time.
+async fn later(minutes: i64) {
+    let by = Duration::from_secs(u64::try_from(minutes).unwrap_or(0) * 60);
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
+/// The cargo target directory this example was built in
+/// (`<target>/<profile>/examples/drill`), else `target`.
+fn target_dir() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| std::path::PathBuf::from("target"))
+}
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
+    let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
     // A customer's webhook receiver on loopback. It throttles its first request
     // (429, Retry-After: 1) to show the retry path.
     let secret: WebhookSecret = SECRET.parse()?;
     let (addr, stats) = receiver::spawn(Some(secret), true).await?;
 
     // Where the status page and the review are written.
-    let out = std::env::args().nth(1).map_or_else(
-        || std::path::PathBuf::from("target/drill"),
-        std::path::PathBuf::from,
-    );
+    let out = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map_or_else(|| target_dir().join("drill"), std::path::PathBuf::from);
     std::fs::create_dir_all(&out)?;
     // The primary source of truth: a static status page written to a folder.
     let status_page = Arc::new(
@@ -192,7 +222,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                                     .into_iter()
                                     .collect::<Result<Vec<_>, _>>()?,
                             )
-                            .overflow(Overflow::split(3)),
+                            // A pager shows one short message: shortened to
+                            // fit, the link kept whole.
+                            .overflow(Overflow::Shorten),
                         ),
                 )
                 .audience(
@@ -242,8 +274,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let mut dispatcher = make_dispatcher(Arc::new(SqliteJournal::open(&journal_path).await?))?;
 
     // The story starts four minutes before the first message; every act is
-    // posted when it happens (here, seconds apart), stamped with tidings' clock
-    // so the journal, the cadence and the review agree.
+    // posted when it happens, stamped with tidings' clock, which the story
+    // moves forward between acts, so the journal, the cadence and the
+    // review agree.
     let started = tidings::clock::now() - chrono::Duration::minutes(4);
     let mut incident = Incident::new(
         IncidentId::new("inc-checkout-drill")?,
@@ -317,10 +350,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     ];
 
     println!(
-        "tidings drill: incident {} — {}\n",
+        "tidings drill: incident {} — {} (results under {})",
         incident.id(),
-        incident.title()
+        incident.title(),
+        out.display()
     );
+    println!("roles: communication owner Dana Reyes, incident commander Sam Okafor\n");
     let mut reports = Vec::new();
     let mut restart = None;
     for (i, act) in acts.iter().enumerate() {
@@ -331,9 +366,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 pager.fail_next(ChannelError::transient("pager gateway 503 (drill)"));
             }
         }
+        // Minutes after the previous act: each update keeps the promise of
+        // the one before; the postmortem comes two days after the resolution.
+        later([0, 19, 18, 18, 2 * 24 * 60][i]).await;
         let update = incident.post(act(tidings::clock::now()))?.clone();
         let report = dispatcher.publish(&incident, &update).await?;
-        print_report(&update, &report);
+        print_report(&update, &report, verbose);
         let pending = report.pending;
         reports.push((update, report));
         if i == 2 && pending {
@@ -342,7 +380,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             // what was pending, without the caller supplying anything.
             drop(dispatcher);
             println!(
-                "\n── the process stops; a new one opens {} ──",
+                "       the process stops; a new one opens {}",
                 journal_path.display()
             );
             dispatcher = make_dispatcher(Arc::new(SqliteJournal::open(&journal_path).await?))?;
@@ -362,14 +400,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let channels: std::collections::BTreeSet<&str> =
                 sent.iter().map(|d| &*d.channel).collect();
             println!(
-                "   outbox: {} pending messages sent (channels: {channels:?}); {again} already sent, not sent again",
+                "       its outbox: {} pending messages sent (channels: {channels:?}); {again} already sent, not sent again",
                 sent.len()
             );
             restart = Some((sent.len(), channels.len()));
         }
     }
 
-    println!("\n── what different audiences read (first contact) ──");
     let first = |ch: &MemoryChannel, target: &str| {
         ch.deliveries()
             .into_iter()
@@ -377,38 +414,30 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .map(|d| d.text.to_string())
             .unwrap_or_default()
     };
-    println!(
-        "\n[chat #announcements, all employees: public detail]\n{}",
-        first(&chat, "#announcements")
-    );
-    println!("\n[pager +15550100, 160 characters per message]");
-    for d in pager
-        .deliveries()
-        .iter()
-        .filter(|d| d.target.as_str() == "+15550100" && d.update.seq == 2)
-    {
+    if verbose {
+        println!("\n── what different audiences read (first contact) ──");
         println!(
-            "  part {}/{} ({} chars): {:?}",
-            d.part.index,
-            d.part.count,
-            d.text.chars().count(),
-            d.text
+            "\n[chat #announcements, all employees: public detail]\n{}",
+            first(&chat, "#announcements")
         );
     }
+    let pager_text = first(&pager, "+15550100");
+    println!("\npager +15550100 (160 characters, internal detail, shortened): {pager_text:?}");
 
     // Publishing an update again is safe: nothing is sent twice.
     let (last, _) = reports.last().unwrap();
     let again = dispatcher.publish(&incident, last).await?;
     println!(
-        "\nre-publishing update {}: {} new messages (idempotent)",
+        "re-publishing update {}: {} new messages (idempotent)",
         last.seq,
         again.sent_now()
     );
 
-    // Planned work: a scheduled maintenance of the public API, announced now
-    // to every audience, starting in 90 minutes. Each audience is reminded an
-    // hour before the start (the default lead time); the drill asks for the
-    // reminders as of that moment instead of waiting for it.
+    // Planned work: a scheduled maintenance of the public API, announced
+    // the next day to every audience, starting 90 minutes later. Each
+    // audience is reminded an hour before the start (the default lead time):
+    // the story moves to that moment.
+    later(24 * 60).await;
     let announced = tidings::clock::now();
     let start = announced + chrono::Duration::minutes(90);
     let mut maintenance = Incident::maintenance(
@@ -430,42 +459,43 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ))?
         .clone();
     println!(
-        "\ntidings drill: scheduled maintenance {} — {}\n",
+        "\nscheduled maintenance {} — {}",
         maintenance.id(),
         maintenance.title()
     );
     let report = dispatcher.publish(&maintenance, &announcement).await?;
-    print_report(&announcement, &report);
+    print_report(&announcement, &report, verbose);
     reports.push((announcement, report));
     let remind_at = dispatcher
         .next_maintenance_reminder(&maintenance)
         .ok_or("no maintenance reminder is due")?;
-    println!(
-        "   (reminders fall due at {}; asking as of then)",
-        remind_at.format("%H:%M UTC")
-    );
+    let wait = (remind_at - tidings::clock::now()).num_minutes() + 1;
+    later(wait).await;
+    let now = tidings::clock::now();
     for report in dispatcher
-        .send_maintenance_reminders(&mut maintenance, remind_at)
+        .send_maintenance_reminders(&mut maintenance, now)
         .await?
     {
         let update = maintenance
             .update(report.seq)
             .ok_or("unknown reminder")?
             .clone();
-        print_report(&update, &report);
+        print_report(&update, &report, verbose);
         reports.push((update, report));
     }
     let reminded = maintenance.updates().iter().filter(|u| u.reminder).count();
     let reminders_again = dispatcher
-        .send_maintenance_reminders(&mut maintenance, remind_at)
+        .send_maintenance_reminders(&mut maintenance, now)
         .await?
         .len();
+    if verbose {
+        println!(
+            "\n[chat #announcements, the reminder]\n{}",
+            chat.texts().last().cloned().unwrap_or_default()
+        );
+    }
     println!(
-        "\n[chat #announcements, the reminder]\n{}",
-        chat.texts().last().cloned().unwrap_or_default()
-    );
-    println!(
-        "\nasking for reminders again: {reminders_again} more sent (each audience is reminded once)"
+        "asking for reminders again: {reminders_again} more sent (each audience is reminded once)"
     );
 
     // Failures that are still failures: from the journal, after the outbox.
@@ -487,23 +517,34 @@ async fn main() -> Result<(), Box<dyn Error>> {
         receiver::Stats::get(&stats.refused),
         receiver::Stats::get(&stats.throttled),
     );
-    println!("\n── e-mail to status-subscribers@ (one thread per incident) ──");
     let mail = inbox.lock().map(|m| m.clone()).unwrap_or_default();
-    for raw in mail
+    let subscribers: Vec<&String> = mail
         .iter()
         .filter(|m| m.contains("To: status-subscribers@example.com"))
-    {
-        for header in [
-            "Subject:",
-            "Message-ID:",
-            "In-Reply-To:",
-            "List-Unsubscribe-Post:",
-        ] {
-            if let Some(line) = raw.lines().find(|l| l.starts_with(header)) {
-                println!("  {line}");
+        .collect();
+    let replies = subscribers
+        .iter()
+        .filter(|m| m.lines().any(|l| l.starts_with("In-Reply-To:")))
+        .count();
+    println!(
+        "e-mail to status-subscribers@: {} messages, {replies} of them replies in their incident's thread, each with one-click List-Unsubscribe",
+        subscribers.len()
+    );
+    if verbose {
+        println!("\n── e-mail to status-subscribers@ (one thread per incident) ──");
+        for raw in &subscribers {
+            for header in [
+                "Subject:",
+                "Message-ID:",
+                "In-Reply-To:",
+                "List-Unsubscribe-Post:",
+            ] {
+                if let Some(line) = raw.lines().find(|l| l.starts_with(header)) {
+                    println!("  {line}");
+                }
             }
+            println!();
         }
-        println!();
     }
     // The review: every message per channel and audience, the silences and
     // promises against each audience's targets, the play's review table;
@@ -511,7 +552,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let review = dispatcher.review(&incident).await?;
     std::fs::write(out.join("review.md"), review.to_markdown())?;
     std::fs::write(out.join("review.svg"), review.to_svg())?;
-    println!("\n── the review ──");
+    println!("\nthe review:");
     let who = |p: Option<&Person>| {
         p.map_or_else(
             || "none named".to_owned(),
@@ -550,9 +591,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         && review.findings[0].audience == Some(Audience::Leadership)
         && late + broken == 0;
     println!(
-        "\nstatus page written to {0}/status-page/, served from {1} (serve it: python3 -m http.server -d {1})\nreview written to {0}/review.md and {0}/review.svg",
-        out.display(),
-        status_page.served_dir().display()
+        "\nstatus page: {0} (serve it: python3 -m http.server -d {0})\nreview: {1}/review.md and {1}/review.svg",
+        status_page.served_dir().display(),
+        out.display()
     );
     let all_linked = [&chat, &pager]
         .iter()
@@ -565,6 +606,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .map(|p| p.clone())
         .unwrap_or_default();
     println!("local provider stand-ins answered: {providers:?}");
+    if !verbose {
+        println!("(every delivery, the texts and the e-mail headers: --verbose)");
+    }
     let every_signature_verified = receiver::Stats::get(&stats.refused) == 0
         && receiver::Stats::get(&stats.verified) == receiver::Stats::get(&stats.received);
     if failures > 0
@@ -581,32 +625,33 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn print_report(update: &Update, report: &DispatchReport) {
+fn print_report(update: &Update, report: &DispatchReport, verbose: bool) {
     let act = match update.act() {
         Act::FirstContact => "FIRST CONTACT",
         Act::Update => "UPDATE",
         Act::Resolution => "RESOLUTION",
         Act::Postmortem => "POSTMORTEM",
-        Act::Announcement => "MAINTENANCE ANNOUNCED",
-        Act::Reminder => "MAINTENANCE REMINDER",
-        Act::Maintenance => "MAINTENANCE UNDER WAY",
-        Act::Completion => "MAINTENANCE COMPLETED",
+        Act::Announcement => "ANNOUNCED",
+        Act::Reminder => "REMINDER",
+        Act::Maintenance => "UNDER WAY",
+        Act::Completion => "COMPLETED",
     };
     let next = update.next_update_at.map_or_else(
-        || "no further updates promised".to_owned(),
-        |t| format!("next update by {}", t.format("%H:%M UTC")),
-    );
-    println!(
-        "━━ {} · {act} · {} · {next}",
-        update.at.format("%Y-%m-%d %H:%M UTC"),
-        update.status.label()
+        || "no next update".to_owned(),
+        |t| format!("next by {}", t.format("%H:%M")),
     );
     let source = match &report.link_source {
-        LinkSource::Primary => "the primary's permalink".to_owned(),
-        LinkSource::Canonical { reason } => format!("canonical URL ({reason})"),
+        LinkSource::Primary => "the page's permalink".to_owned(),
+        LinkSource::Canonical { reason } => format!("canonical URL: {reason}"),
         _ => "other".to_owned(),
     };
-    println!("   link: {} ({source})", report.link);
+    let sent = report.counts.delivered();
+    println!(
+        "{} {act:<13} {:<13} {next:<16} {sent:>2}/{} sent, link: {source}",
+        update.at.format("%a %H:%M"),
+        update.status.label(),
+        report.counts.total(),
+    );
     for d in report.all() {
         let (mark, what) = match &d.outcome {
             Outcome::Sent(_) => ("✓", "sent".to_owned()),
@@ -619,6 +664,9 @@ fn print_report(update: &Update, report: &DispatchReport) {
             Outcome::InDoubt(r) => ("?", format!("IN DOUBT: {r}")),
             _ => ("?", "unknown".to_owned()),
         };
+        if !verbose && d.outcome.receipt().is_some() {
+            continue;
+        }
         let part = if d.part.count > 1 {
             format!(" part {}/{}", d.part.index, d.part.count)
         } else {
@@ -630,7 +678,7 @@ fn print_report(update: &Update, report: &DispatchReport) {
             String::new()
         };
         println!(
-            "   {mark} {:<12} {:<32} {:<19} {what}{part}{retries}",
+            "       {mark} {:<12} {:<32} {:<19} {what}{part}{retries}",
             d.channel,
             d.target.as_str(),
             d.audience.as_str(),
