@@ -212,7 +212,12 @@ impl EmailChannelBuilder {
     /// One-click unsubscribe URL for subscriber audiences: https, with
     /// `{token}` (an HMAC-SHA256 of the recipient address under `key`,
     /// base64url) and optionally `{recipient}` (the address, URL-encoded). Your
-    /// service recomputes the token to check a request.
+    /// service recomputes the token with [`unsubscribe_token`] to check a
+    /// request.
+    ///
+    /// `key` must be at least 16 bytes (32 random bytes are a good choice;
+    /// keep it secret, and stable: a new key invalidates every link already
+    /// sent); `build()` refuses a shorter one.
     pub fn list_unsubscribe_url(mut self, template: impl Into<String>, key: &[u8]) -> Self {
         self.url = Some((template.into(), key.to_vec()));
         self
