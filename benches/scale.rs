@@ -103,7 +103,16 @@ async fn main() {
     let started = Instant::now();
     let report = dispatcher.publish(&incident, &update).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
-    assert!(report.all_sent(), "not all sent: {:?}", report.counts);
+    if !report.all_sent() {
+        let first = report
+            .failures()
+            .next()
+            .map(|(d, f)| format!("{}: {f}", d.target));
+        panic!(
+            "not all sent: {:?}; first failure: {first:?}",
+            report.counts
+        );
+    }
     assert_eq!(counter.received.load(Ordering::Relaxed), n as u64);
     #[allow(clippy::cast_precision_loss)]
     let rate = n as f64 / seconds;
