@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use support::{CANONICAL, PERMALINK_BASE, incident, post, target};
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Receipt};
 use tidings::dispatch::{CircuitBreaker, Outcome, RetryBudget};
@@ -597,8 +598,8 @@ mod wire {
         let hooks_server = server(mode, 2).await;
         let chat_server = server(mode, 2).await;
         let timeout = Duration::from_millis(300);
-        let mut hooks = WebhookChannel::builder().timeout(timeout);
-        let mut chat = MattermostChannel::builder().timeout(timeout);
+        let mut hooks = WebhookChannel::builder().http(HttpOptions::new().timeout(timeout));
+        let mut chat = MattermostChannel::builder().http(HttpOptions::new().timeout(timeout));
         for i in 0..4 {
             let name = format!("t{i:03}");
             hooks = hooks.endpoint(

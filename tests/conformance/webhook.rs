@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::webhook::WebhookChannel;
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -28,7 +29,7 @@ async fn harness() -> Webhook {
             &format!("{}/hooks/s3cr3t-path", server.uri()),
             SECRET,
         )
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     // By default the receiver accepts; each scenario mounts a one-shot answer
