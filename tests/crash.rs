@@ -102,7 +102,7 @@ async fn crash_child() {
     for i in 0..TARGETS {
         hooks = hooks.endpoint(
             target(i).as_str(),
-            &format!("http://{receiver}/{replica}/{i}"),
+            format!("http://{receiver}/{replica}/{i}"),
             SECRET,
         );
     }

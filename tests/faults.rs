@@ -604,7 +604,7 @@ mod wire {
             let name = format!("t{i:03}");
             hooks = hooks.endpoint(
                 &name,
-                &format!("http://{}/{name}", hooks_server.addr),
+                format!("http://{}/{name}", hooks_server.addr),
                 SECRET,
             );
             chat = chat.webhook(&name, format!("http://{}/hooks/{name}", chat_server.addr));

@@ -415,7 +415,7 @@ async fn the_limit_is_measured_on_the_text_mattermost_receives() {
 async fn webhook_urls_never_appear_in_debug_or_errors() {
     let server = MockServer::start().await;
     let webhook = MattermostWebhook::new(hook_url(&server)).channel("ops-incidents");
-    let errors = vec![
+    let errors = [
         failure_for(app_error(
             400,
             "web.incoming_webhook.invalid.app_error",

@@ -404,9 +404,7 @@ async fn teams_failures_map_to_what_to_do_next() {
         ),
         // Teams throttles with a success status and a body that says so.
         (
-            ResponseTemplate::new(200).set_body_string(format!(
-                "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tID=77,MsgId=88."
-            )),
+            ResponseTemplate::new(200).set_body_string("Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tID=77,MsgId=88.".to_string()),
             "rate_limited",
         ),
         (

@@ -35,7 +35,7 @@ impl Match for Signed {
 
 fn channel(server: &MockServer) -> WebhookChannel {
     WebhookChannel::builder()
-        .endpoint("bridge", &format!("{}/hooks/tidings", server.uri()), SECRET)
+        .endpoint("bridge", format!("{}/hooks/tidings", server.uri()), SECRET)
         .http(HttpOptions::new().timeout(Duration::from_millis(500)))
         .build()
         .unwrap()
@@ -310,7 +310,7 @@ async fn connection_failures_and_timeouts_are_transient_and_leak_no_url() {
     let ch = WebhookChannel::builder()
         .endpoint(
             "bridge",
-            &format!("http://127.0.0.1:{port}/hooks/s3cr3t"),
+            format!("http://127.0.0.1:{port}/hooks/s3cr3t"),
             SECRET,
         )
         .build()
@@ -401,7 +401,7 @@ async fn a_shared_client_that_follows_redirects_is_still_refused() {
     // installed for the process here.
     install_crypto_provider();
     let ch = WebhookChannel::builder()
-        .endpoint("bridge", &format!("{}/hooks/tidings", server.uri()), SECRET)
+        .endpoint("bridge", format!("{}/hooks/tidings", server.uri()), SECRET)
         .http(HttpOptions::new().client(reqwest::Client::new()))
         .build()
         .unwrap();
@@ -479,7 +479,7 @@ async fn a_fragment_in_the_url_is_ignored_and_the_delivery_sent_once() {
     let ch = WebhookChannel::builder()
         .endpoint(
             "bridge",
-            &format!("{}/hooks/tidings#ops-team", server.uri()),
+            format!("{}/hooks/tidings#ops-team", server.uri()),
             SECRET,
         )
         .http(HttpOptions::new().timeout(Duration::from_millis(500)))

@@ -151,7 +151,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         WebhookChannel::builder()
             .endpoint(
                 "customer-portal",
-                &format!("http://{addr}/hooks/tidings"),
+                format!("http://{addr}/hooks/tidings"),
                 SECRET,
             )
             .http(HttpOptions::new().timeout(Duration::from_secs(5)))

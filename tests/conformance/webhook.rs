@@ -26,7 +26,7 @@ async fn harness() -> Webhook {
     let channel = WebhookChannel::builder()
         .endpoint(
             "bridge",
-            &format!("{}/hooks/s3cr3t-path", server.uri()),
+            format!("{}/hooks/s3cr3t-path", server.uri()),
             SECRET,
         )
         .http(HttpOptions::new().timeout(TIMEOUT))
