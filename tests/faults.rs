@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use support::{CANONICAL, PERMALINK_BASE, incident, post, target};
-use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Receipt};
 use tidings::dispatch::{CircuitBreaker, Outcome, RetryBudget};
@@ -453,6 +452,7 @@ async fn a_publish_cancelled_at_any_moment_leaves_every_delivery_accounted_for()
 mod wire {
     use super::*;
     use std::net::SocketAddr;
+    use tidings::channel::HttpOptions;
     use tidings::channel::chat::mattermost::MattermostChannel;
     use tidings::channel::webhook::WebhookChannel;
     use tidings::dispatch::DispatchReport;

@@ -91,6 +91,9 @@ pub enum BuildError {
     },
 }
 
+// Each builder is behind its own feature: with few features, some of these
+// shorthands have no caller.
+#[allow(dead_code)]
 impl BuildError {
     /// Shorthand for [`BuildError::InvalidUrl`].
     pub(crate) fn url(field: impl Into<String>, reason: impl Into<String>) -> Self {
