@@ -4,7 +4,7 @@
 
 use crate::audience::PolicyError;
 use crate::cadence::CadenceError;
-use crate::channel::{ChannelError, RateLimitError};
+use crate::channel::{BuildError, ChannelError, RateLimitError};
 use crate::dispatch::{ConfigError, DispatchError};
 use crate::incident::ModelError;
 use crate::journal::JournalError;
@@ -31,9 +31,12 @@ pub enum Error {
     /// The journal could not be read or written ([`JournalError`]).
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// A channel failed, or could not be built ([`ChannelError`]).
+    /// A channel failed ([`ChannelError`]).
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    /// A channel could not be built ([`BuildError`]).
+    #[error(transparent)]
+    Build(#[from] BuildError),
     /// A template failed ([`TemplateError`]).
     #[error(transparent)]
     Template(#[from] TemplateError),
@@ -99,5 +102,12 @@ mod tests {
         assert!(e.is_retryable());
         let e: Error = ChannelError::rejected("401").into();
         assert!(!e.is_retryable());
+        let e: Error = BuildError::NoEndpoint {
+            endpoint: "webhook endpoint",
+        }
+        .into();
+        assert!(matches!(e, Error::Build(_)));
+        assert!(!e.is_retryable());
+        assert_eq!(e.to_string(), "no webhook endpoint configured");
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::social::bluesky::{BlueskyChannel, BlueskyChannelBuilder, PostRef};
 use tidings::channel::{ChannelError, Delivery, ErrorKind, Thread};
@@ -115,9 +116,9 @@ impl Match for NoBody {
 }
 
 fn channel(server: &MockServer) -> BlueskyChannelBuilder {
-    BlueskyChannel::login(HANDLE, APP_PASSWORD)
+    BlueskyChannel::builder(HANDLE, APP_PASSWORD)
         .base_url(server.uri())
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
 }
 
 async fn mount_login(server: &MockServer, times: u64) {

@@ -96,7 +96,7 @@ fn graphemes(s: &str) -> HashSet<String> {
 
 /// A channel (building it makes no request).
 fn channel() -> BlueskyChannel {
-    BlueskyChannel::login("status.example.com", "app-pass-word-0000")
+    BlueskyChannel::builder("status.example.com", "app-pass-word-0000")
         .build()
         .unwrap()
 }
@@ -218,7 +218,7 @@ proptest! {
                 })))
                 .mount(&server)
                 .await;
-            let ch = BlueskyChannel::login("status.example.com", "app-pass-word-0000")
+            let ch = BlueskyChannel::builder("status.example.com", "app-pass-word-0000")
                 .base_url(server.uri())
                 .build()
                 .unwrap();

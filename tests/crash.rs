@@ -32,6 +32,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tidings::channel::HttpOptions;
 use tidings::channel::IdempotencyKey;
 use tidings::channel::webhook::WebhookChannel;
 use tidings::journal::{DeliveryState, DoubtReason, Journal, SqliteJournal};
@@ -96,11 +97,12 @@ async fn crash_child() {
         ),
         other => panic!("unknown backend {other}"),
     };
-    let mut hooks = WebhookChannel::builder().timeout(Duration::from_secs(10));
+    let mut hooks =
+        WebhookChannel::builder().http(HttpOptions::new().timeout(Duration::from_secs(10)));
     for i in 0..TARGETS {
         hooks = hooks.endpoint(
             target(i).as_str(),
-            &format!("http://{receiver}/{replica}/{i}"),
+            format!("http://{receiver}/{replica}/{i}"),
             SECRET,
         );
     }

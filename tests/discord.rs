@@ -13,6 +13,7 @@ use support::*;
 use tidings::channel::ChannelError;
 use tidings::channel::chat::discord::{DiscordChannel, DiscordWebhook, MAX_CONTENT};
 use tidings::channel::memory::MemoryChannel;
+use tidings::channel::{BuildError, HttpOptions};
 use tidings::journal::Failure;
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
@@ -347,7 +348,7 @@ async fn a_hanging_discord_times_out() {
         .await;
     let discord = DiscordChannel::builder()
         .webhook("ops", hook_url(&server))
-        .timeout(Duration::from_millis(200))
+        .http(HttpOptions::new().timeout(Duration::from_millis(200)))
         .build()
         .unwrap();
     let err = failure(discord).await;
@@ -517,17 +518,21 @@ async fn webhook_urls_never_appear_in_debug_or_errors() {
         )
         .await,
     );
-    errors.push(
-        DiscordChannel::builder()
-            .webhook("ops", format!("http://discord.example{HOOK_PATH}"))
-            .build()
-            .unwrap_err(),
+    let refused = DiscordChannel::builder()
+        .webhook("ops", format!("http://discord.example{HOOK_PATH}"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(refused, BuildError::InvalidUrl { .. }),
+        "{refused:?}"
     );
     let builder = DiscordChannel::builder().webhook("ops", webhook.clone());
     let shown = [
         format!("{webhook:?}"),
         format!("{builder:?}"),
         format!("{:?}", builder.build().unwrap()),
+        refused.to_string(),
+        format!("{refused:?}"),
     ];
     for text in shown.iter().cloned().chain(
         errors

@@ -452,6 +452,7 @@ async fn a_publish_cancelled_at_any_moment_leaves_every_delivery_accounted_for()
 mod wire {
     use super::*;
     use std::net::SocketAddr;
+    use tidings::channel::HttpOptions;
     use tidings::channel::chat::mattermost::MattermostChannel;
     use tidings::channel::webhook::WebhookChannel;
     use tidings::dispatch::DispatchReport;
@@ -597,13 +598,13 @@ mod wire {
         let hooks_server = server(mode, 2).await;
         let chat_server = server(mode, 2).await;
         let timeout = Duration::from_millis(300);
-        let mut hooks = WebhookChannel::builder().timeout(timeout);
-        let mut chat = MattermostChannel::builder().timeout(timeout);
+        let mut hooks = WebhookChannel::builder().http(HttpOptions::new().timeout(timeout));
+        let mut chat = MattermostChannel::builder().http(HttpOptions::new().timeout(timeout));
         for i in 0..4 {
             let name = format!("t{i:03}");
             hooks = hooks.endpoint(
                 &name,
-                &format!("http://{}/{name}", hooks_server.addr),
+                format!("http://{}/{name}", hooks_server.addr),
                 SECRET,
             );
             chat = chat.webhook(&name, format!("http://{}/hooks/{name}", chat_server.addr));

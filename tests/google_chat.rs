@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::chat::google_chat::{GoogleChatChannel, GoogleChatChannelBuilder, MAX_TEXT};
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, RateLimit};
@@ -30,9 +31,9 @@ fn webhook_url(server: &MockServer) -> String {
 }
 
 fn chat(server: &MockServer) -> GoogleChatChannelBuilder {
-    GoogleChatChannel::incoming_webhooks()
+    GoogleChatChannel::builder()
         .webhook("incidents", webhook_url(server))
-        .per_space_rate(RateLimit::new(100, Duration::from_secs(1)).unwrap())
+        .per_target_rate(RateLimit::new(100, Duration::from_secs(1)).unwrap())
 }
 
 fn created(n: u32) -> ResponseTemplate {
@@ -167,7 +168,7 @@ async fn thread_keys_take_the_configured_prefix_and_the_reply_option_is_ours() {
         .respond_with(created(1))
         .mount(&server)
         .await;
-    let channel = GoogleChatChannel::incoming_webhooks()
+    let channel = GoogleChatChannel::builder()
         .webhook(
             "incidents",
             format!(
@@ -457,7 +458,10 @@ async fn a_silent_space_times_out() {
         .mount(&server)
         .await;
     let timeout = Duration::from_millis(200);
-    let channel = chat(&server).timeout(timeout).build().unwrap();
+    let channel = chat(&server)
+        .http(HttpOptions::new().timeout(timeout))
+        .build()
+        .unwrap();
     let started = std::time::Instant::now();
     let err = channel
         .send(&delivery(format!("Slow.\n{PERMALINK}")))
@@ -491,7 +495,7 @@ async fn the_webhook_url_stays_secret() {
     for shown in [format!("{channel:?}"), format!("{:?}", chat(&server))] {
         assert!(!shown.contains("SECRET"), "{shown}");
     }
-    let closed = GoogleChatChannel::incoming_webhooks()
+    let closed = GoogleChatChannel::builder()
         .webhook(
             "incidents",
             format!("http://127.0.0.1:9{SPACE}?key={KEY}&token={TOKEN}"),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::social::mastodon::{MastodonChannel, Visibility, status_length};
 use tidings::channel::{ChannelError, IdempotencyKey};
@@ -41,7 +42,7 @@ fn status(id: &str) -> ResponseTemplate {
 
 fn channel(server: &MockServer) -> MastodonChannel {
     MastodonChannel::builder(server.uri(), TOKEN)
-        .timeout(Duration::from_millis(500))
+        .http(HttpOptions::new().timeout(Duration::from_millis(500)))
         .build()
         .unwrap()
 }

@@ -14,6 +14,7 @@ use support::*;
 use tidings::channel::ChannelError;
 use tidings::channel::chat::mattermost::{MAX_TEXT, MattermostChannel, MattermostWebhook};
 use tidings::channel::memory::MemoryChannel;
+use tidings::channel::{BuildError, HttpOptions};
 use tidings::prelude::*;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -257,7 +258,7 @@ async fn a_hanging_mattermost_times_out() {
         .await;
     let mattermost = MattermostChannel::builder()
         .webhook("ops", hook_url(&server))
-        .timeout(Duration::from_millis(200))
+        .http(HttpOptions::new().timeout(Duration::from_millis(200)))
         .build()
         .unwrap();
     assert_eq!(
@@ -414,7 +415,7 @@ async fn the_limit_is_measured_on_the_text_mattermost_receives() {
 async fn webhook_urls_never_appear_in_debug_or_errors() {
     let server = MockServer::start().await;
     let webhook = MattermostWebhook::new(hook_url(&server)).channel("ops-incidents");
-    let mut errors = vec![
+    let errors = [
         failure_for(app_error(
             400,
             "web.incoming_webhook.invalid.app_error",
@@ -429,17 +430,21 @@ async fn webhook_urls_never_appear_in_debug_or_errors() {
         )
         .await,
     ];
-    errors.push(
-        MattermostChannel::builder()
-            .webhook("ops", format!("http://chat.example.com{HOOK_PATH}"))
-            .build()
-            .unwrap_err(),
+    let refused = MattermostChannel::builder()
+        .webhook("ops", format!("http://chat.example.com{HOOK_PATH}"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(refused, BuildError::InvalidUrl { .. }),
+        "{refused:?}"
     );
     let builder = MattermostChannel::builder().webhook("ops", webhook.clone());
     let shown = [
         format!("{webhook:?}"),
         format!("{builder:?}"),
         format!("{:?}", builder.build().unwrap()),
+        refused.to_string(),
+        format!("{refused:?}"),
     ];
     for text in shown.iter().cloned().chain(
         errors

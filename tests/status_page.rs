@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 use support::*;
+use tidings::channel::BuildError;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::status_page::{
     Maintenance, MaintenanceStatus, PageComponent, StaticStatusPage, api,
@@ -857,7 +858,10 @@ async fn a_restart_keeps_the_history() {
     drop(fresh);
     std::fs::write(dir.join("state.json"), "{ not json").unwrap();
     let err = StaticStatusPage::builder(&root, BASE).build().unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(
+        matches!(&err, BuildError::InvalidSetting { setting, .. } if setting.starts_with("status page directory")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -1085,19 +1089,25 @@ fn the_builder_validates() {
         let err = StaticStatusPage::builder(dir.path(), bad)
             .build()
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
+        assert!(
+            matches!(&err, BuildError::InvalidUrl { field, .. } if field == "status page base URL"),
+            "{bad}: {err:?}"
+        );
     }
     let err = StaticStatusPage::builder(dir.path(), BASE)
         .component(api(), "A")
         .component(api(), "B")
         .build()
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(
+        err.to_string(),
+        "invalid status page component api: it is listed twice"
+    );
     let err = StaticStatusPage::builder(dir.path(), BASE)
         .name(" ")
         .build()
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.to_string(), "invalid status page name: it is empty");
     // A base without its trailing slash gets one.
     let page = StaticStatusPage::builder(dir.path(), "https://example.com/status")
         .build()

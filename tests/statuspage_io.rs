@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::status_page::statuspage_io::{
     MAX_BODY, MAX_NAME, Postmortem, StatuspageIoChannel, StatuspageIoChannelBuilder,
@@ -73,7 +74,7 @@ fn builder(server: &MockServer) -> StatuspageIoChannelBuilder {
         .base_url(server.uri())
         .component("api", CMP_API)
         .rate(fast())
-        .timeout(Duration::from_millis(400))
+        .http(HttpOptions::new().timeout(Duration::from_millis(400)))
 }
 
 /// Statuspage as the primary, chat (in memory) for the responders.

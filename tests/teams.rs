@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::*;
-use tidings::channel::chat::teams::{DEFAULT_MAX_PAYLOAD, THROTTLED, TeamsChannel};
+use tidings::channel::HttpOptions;
+use tidings::channel::chat::teams::{DEFAULT_MAX_PAYLOAD, TeamsChannel};
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::{Channel, ChannelError, RateLimit};
 use tidings::journal::Failure;
@@ -32,9 +33,9 @@ fn workflow_url(server: &MockServer) -> String {
 }
 
 fn teams(server: &MockServer) -> tidings::channel::chat::teams::TeamsChannelBuilder {
-    TeamsChannel::workflows()
+    TeamsChannel::builder()
         .webhook("incidents", workflow_url(server))
-        .per_webhook_rate(RateLimit::new(100, Duration::from_secs(1)).unwrap())
+        .per_target_rate(RateLimit::new(100, Duration::from_secs(1)).unwrap())
 }
 
 fn dispatcher(teams: TeamsChannel, route: Route) -> Dispatcher {
@@ -403,9 +404,7 @@ async fn teams_failures_map_to_what_to_do_next() {
         ),
         // Teams throttles with a success status and a body that says so.
         (
-            ResponseTemplate::new(200).set_body_string(format!(
-                "Webhook message delivery failed with error: {THROTTLED} with ContextId tID=77,MsgId=88."
-            )),
+            ResponseTemplate::new(200).set_body_string("Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tID=77,MsgId=88.".to_string()),
             "rate_limited",
         ),
         (
@@ -490,7 +489,10 @@ async fn a_silent_workflow_times_out() {
         .mount(&server)
         .await;
     let timeout = Duration::from_millis(200);
-    let channel = teams(&server).timeout(timeout).build().unwrap();
+    let channel = teams(&server)
+        .http(HttpOptions::new().timeout(timeout))
+        .build()
+        .unwrap();
     let started = std::time::Instant::now();
     let err = channel
         .send(&delivery(&channel, "Slow."))
@@ -507,7 +509,7 @@ async fn the_webhook_url_stays_secret() {
     assert!(!format!("{channel:?}").contains(SIG));
     assert!(!format!("{:?}", teams(&server)).contains(SIG));
     // Nothing listens there: the transport error must not name the URL.
-    let closed = TeamsChannel::workflows()
+    let closed = TeamsChannel::builder()
         .webhook("incidents", format!("http://127.0.0.1:9{FLOW}?{QUERY}"))
         .build()
         .unwrap();

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::webhook::WebhookChannel;
 use tidings::channel::{Channel, ChannelError, Delivery, Receipt};
@@ -44,7 +45,7 @@ fn assert_no_secret(err: &ChannelError) {
 fn channel(url: &str) -> WebhookChannel {
     WebhookChannel::builder()
         .endpoint("bridge", url, SECRET)
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap()
 }
@@ -535,7 +536,7 @@ async fn a_certificate_that_is_not_trusted_is_config_and_not_retried() {
         .unwrap();
     let trusted = WebhookChannel::builder()
         .endpoint("bridge", &url, SECRET)
-        .client(trusting)
+        .http(HttpOptions::new().client(trusting))
         .build()
         .unwrap();
     assert_eq!(trusted.send(&delivery()).await.unwrap().status, Some(204));

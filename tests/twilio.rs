@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::sms::twilio::{TwilioChannel, TwilioChannelBuilder};
 use tidings::channel::{ChannelError, RateLimit};
@@ -474,7 +475,10 @@ async fn a_slow_twilio_is_a_timeout() {
         .mount(&server)
         .await;
     let timeout = Duration::from_millis(200);
-    let sms = builder(&server).timeout(timeout).build().unwrap();
+    let sms = builder(&server)
+        .http(HttpOptions::new().timeout(timeout))
+        .build()
+        .unwrap();
     let started = std::time::Instant::now();
     let err = sms
         .send(&delivery(&format!("Hello\n{PERMALINK}"), TO))
@@ -562,7 +566,7 @@ async fn channel_and_recipient_rates_are_configurable() {
     let server = MockServer::start().await;
     let sms = builder(&server)
         .rate(RateLimit::per_second(NonZeroU32::new(10).unwrap()))
-        .per_recipient_rate(RateLimit::per_minute(NonZeroU32::new(2).unwrap()))
+        .per_target_rate(RateLimit::per_minute(NonZeroU32::new(2).unwrap()))
         .segment_budget(3)
         .build()
         .unwrap();

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 use support::*;
+use tidings::channel::BuildError;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::webhook::{self, WebhookChannel, WebhookSecret};
 use tidings::channel::{Channel, ChannelError, IdempotencyKey};
@@ -33,8 +35,8 @@ impl Match for Signed {
 
 fn channel(server: &MockServer) -> WebhookChannel {
     WebhookChannel::builder()
-        .endpoint("bridge", &format!("{}/hooks/tidings", server.uri()), SECRET)
-        .timeout(Duration::from_millis(500))
+        .endpoint("bridge", format!("{}/hooks/tidings", server.uri()), SECRET)
+        .http(HttpOptions::new().timeout(Duration::from_millis(500)))
         .build()
         .unwrap()
 }
@@ -308,7 +310,7 @@ async fn connection_failures_and_timeouts_are_transient_and_leak_no_url() {
     let ch = WebhookChannel::builder()
         .endpoint(
             "bridge",
-            &format!("http://127.0.0.1:{port}/hooks/s3cr3t"),
+            format!("http://127.0.0.1:{port}/hooks/s3cr3t"),
             SECRET,
         )
         .build()
@@ -399,8 +401,8 @@ async fn a_shared_client_that_follows_redirects_is_still_refused() {
     // installed for the process here.
     install_crypto_provider();
     let ch = WebhookChannel::builder()
-        .endpoint("bridge", &format!("{}/hooks/tidings", server.uri()), SECRET)
-        .client(reqwest::Client::new())
+        .endpoint("bridge", format!("{}/hooks/tidings", server.uri()), SECRET)
+        .http(HttpOptions::new().client(reqwest::Client::new()))
         .build()
         .unwrap();
     let (inc, first) = incident();
@@ -477,10 +479,10 @@ async fn a_fragment_in_the_url_is_ignored_and_the_delivery_sent_once() {
     let ch = WebhookChannel::builder()
         .endpoint(
             "bridge",
-            &format!("{}/hooks/tidings#ops-team", server.uri()),
+            format!("{}/hooks/tidings#ops-team", server.uri()),
             SECRET,
         )
-        .timeout(Duration::from_millis(500))
+        .http(HttpOptions::new().timeout(Duration::from_millis(500)))
         .build()
         .unwrap();
     let d = Dispatcher::builder(CANONICAL)
@@ -516,7 +518,10 @@ fn user_information_in_the_url_is_refused_at_build() {
         )
         .build()
         .unwrap_err();
-    assert!(matches!(err, ChannelError::Config { .. }), "{err:?}");
+    assert!(
+        matches!(&err, BuildError::InvalidUrl { field, .. } if field == r#"webhook endpoint "bridge""#),
+        "{err:?}"
+    );
     let shown = err.to_string();
     assert!(shown.contains("user name or password"), "{shown}");
     assert!(shown.contains("\"bridge\""), "names the endpoint: {shown}");

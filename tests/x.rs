@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use support::*;
+use tidings::channel::HttpOptions;
 use tidings::channel::memory::MemoryChannel;
 use tidings::channel::social::x::{MAX_WEIGHTED_LENGTH, XChannel, weighted_length};
 use tidings::channel::{Channel, ChannelError, Delivery};
@@ -46,7 +47,7 @@ fn problem(status: u16, title: &str, detail: &str, kind: &str) -> ResponseTempla
 fn channel(server: &MockServer) -> XChannel {
     XChannel::builder(TOKEN)
         .base_url(server.uri())
-        .timeout(Duration::from_millis(500))
+        .http(HttpOptions::new().timeout(Duration::from_millis(500)))
         .build()
         .unwrap()
 }

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tidings::channel::ChannelLimits;
+use tidings::channel::HttpOptions;
 use tidings::channel::chat::discord::DiscordChannel;
 use tidings::channel::chat::google_chat::GoogleChatChannel;
 use tidings::channel::chat::mattermost::MattermostChannel;
@@ -104,7 +105,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .build()?,
     );
     let bluesky = Arc::new(
-        BlueskyChannel::login("status.example.com", "drill-app-password")
+        BlueskyChannel::builder("status.example.com", "drill-app-password")
             .base_url(format!("http://{addr}/bluesky"))
             .build()?,
     );
@@ -131,7 +132,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .build()?,
     );
     let teams = Arc::new(
-        TeamsChannel::workflows()
+        TeamsChannel::builder()
             .webhook(
                 "leadership",
                 format!("http://{addr}/teams/workflows/drill/invoke?sig=drill"),
@@ -139,7 +140,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .build()?,
     );
     let google_chat = Arc::new(
-        GoogleChatChannel::incoming_webhooks()
+        GoogleChatChannel::builder()
             .webhook(
                 "all-hands",
                 format!("http://{addr}/gchat/v1/spaces/DRILL/messages?key=k&token=t"),
@@ -163,7 +164,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .from("+14155550100")
             // The drill's updates are minutes apart in the story but milliseconds
             // apart here; the default (one per 30 s per recipient) would hold them.
-            .per_recipient_rate(tidings::channel::RateLimit::per_second(
+            .per_target_rate(tidings::channel::RateLimit::per_second(
                 std::num::NonZeroU32::MIN,
             ))
             .build()?,
@@ -180,10 +181,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         WebhookChannel::builder()
             .endpoint(
                 "customer-portal",
-                &format!("http://{addr}/hooks/tidings"),
+                format!("http://{addr}/hooks/tidings"),
                 SECRET,
             )
-            .timeout(Duration::from_secs(5))
+            .http(HttpOptions::new().timeout(Duration::from_secs(5)))
             .build()?,
     );
 

@@ -56,7 +56,8 @@ use minijinja::HtmlEscape;
 use sha2::Sha256;
 
 use super::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    Receipt,
 };
 use crate::audience::Audience;
 use crate::render::{Format, Pieces, Plain};
@@ -254,37 +255,63 @@ impl EmailChannelBuilder {
         self
     }
 
-    /// At most `rate` messages (the relay's or provider's sending limit).
-    pub fn rate_limit(mut self, rate: RateLimit) -> Self {
+    /// Messages for the whole channel: the relay's or provider's sending
+    /// limit (default: no limit).
+    pub fn rate(mut self, rate: RateLimit) -> Self {
         self.rate = Some(rate);
         self
     }
 
     /// Validates everything and builds the channel.
-    pub fn build(self) -> Result<EmailChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
+    pub fn build(self) -> Result<EmailChannel, BuildError> {
         if self.host.trim().is_empty() || unsafe_header(&self.host) || self.host.contains('/') {
-            return Err(config("the SMTP host must be a plain host name".into()));
-        }
-        if self.timeout.is_zero() || self.max_connections == 0 {
-            return Err(config(
-                "the SMTP timeout and pool size must be greater than zero".into(),
+            return Err(BuildError::setting(
+                "SMTP host",
+                "it must be a plain host name",
             ));
         }
-        let mailbox = |what: &str, s: &str| -> Result<Mailbox, ChannelError> {
+        if self.timeout.is_zero() {
+            return Err(BuildError::setting(
+                "SMTP timeout",
+                "it must be greater than zero",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(BuildError::setting(
+                "SMTP max_connections",
+                "it must be greater than zero",
+            ));
+        }
+        if let Some((user, password)) = &self.credentials {
+            if user.trim().is_empty() || user.chars().any(char::is_control) {
+                return Err(BuildError::credential(
+                    "SMTP user name",
+                    "it is empty or has control characters",
+                ));
+            }
+            if password.is_empty() || password.chars().any(char::is_control) {
+                return Err(BuildError::credential(
+                    "SMTP password",
+                    "it is empty or has control characters",
+                ));
+            }
+        }
+        let mailbox = |what: &str, s: &str| -> Result<Mailbox, BuildError> {
+            let setting = format!("e-mail {what}");
             if unsafe_header(s) {
-                return Err(config(format!(
-                    "{what} contains CR, LF or control characters"
-                )));
+                return Err(BuildError::setting(
+                    setting,
+                    "it contains CR, LF or control characters",
+                ));
             }
             s.parse::<Mailbox>()
-                .map_err(|e| config(format!("{what} is not a valid mailbox: {e}")))
+                .map_err(|e| BuildError::setting(setting, format!("not a valid mailbox: {e}")))
         };
         let from = mailbox(
             "from",
             self.from
                 .as_deref()
-                .ok_or_else(|| config("from is required".into()))?,
+                .ok_or_else(|| BuildError::setting("e-mail from", "it is required"))?,
         )?;
         let reply_to = self
             .reply_to
@@ -296,25 +323,34 @@ impl EmailChannelBuilder {
             None => from.email.domain().to_owned(),
         };
         if domain.is_empty() || unsafe_header(&domain) || domain.contains(['<', '>', '@', ' ']) {
-            return Err(config("the Message-ID domain is not a plain domain".into()));
+            return Err(BuildError::setting(
+                "e-mail message_id_domain",
+                "it is not a plain domain",
+            ));
         }
         if let Some((template, key)) = &self.url {
+            let field = "e-mail list_unsubscribe_url";
             let check =
                 url::Url::parse(&template.replace("{token}", "t").replace("{recipient}", "r"));
             if unsafe_header(template)
                 || template.contains(['<', '>', ','])
                 || !template.contains("{token}")
             {
-                return Err(config("the unsubscribe URL must contain {token} and no <, >, comma or control characters".into()));
+                return Err(BuildError::url(
+                    field,
+                    "it must contain {token} and no <, >, comma or control characters",
+                ));
             }
             if !matches!(check, Ok(u) if u.scheme() == "https") {
-                return Err(config(
-                    "the one-click unsubscribe URL must be https (RFC 8058)".into(),
+                return Err(BuildError::url(
+                    field,
+                    "a one-click unsubscribe URL must be https (RFC 8058)",
                 ));
             }
             if key.len() < 16 {
-                return Err(config(
-                    "the unsubscribe key must be at least 16 bytes".into(),
+                return Err(BuildError::credential(
+                    "e-mail unsubscribe key",
+                    "it must be at least 16 bytes",
                 ));
             }
         }
@@ -332,12 +368,12 @@ impl EmailChannelBuilder {
                 let mut params = TlsParameters::builder(self.host.clone());
                 for pem in &self.roots {
                     let cert = Certificate::from_pem(pem)
-                        .map_err(|e| config(format!("root certificate: {e}")))?;
+                        .map_err(|e| BuildError::setting("SMTP root certificate", e.to_string()))?;
                     params = params.add_root_certificate(cert);
                 }
                 let params = params
                     .build()
-                    .map_err(|e| config(format!("TLS setup: {e}")))?;
+                    .map_err(|e| BuildError::client(format!("SMTP TLS setup: {e}")))?;
                 match security {
                     Security::StartTls => Tls::Required(params),
                     _ => Tls::Wrapper(params),
@@ -454,7 +490,7 @@ impl EmailFormat {
 }
 
 /// Maps an SMTP error: 4xx transient, 5xx permanent (some per recipient).
-pub fn map_smtp_error(
+fn map_smtp_error(
     err: &lettre::transport::smtp::Error,
     target: &str,
     timeout: Duration,
@@ -635,58 +671,64 @@ mod tests {
         let base =
             || EmailChannel::builder_dangerous("127.0.0.1").from("Status <status@example.com>");
         base().build().unwrap();
-        assert!(
-            EmailChannel::builder_dangerous("127.0.0.1")
-                .build()
-                .is_err(),
+        let setting = |b: EmailChannelBuilder| match b.build() {
+            Err(BuildError::InvalidSetting { setting, .. }) => setting,
+            other => panic!("expected an invalid setting, got {other:?}"),
+        };
+        assert_eq!(
+            setting(EmailChannel::builder_dangerous("127.0.0.1")),
+            "e-mail from",
             "from is required"
         );
-        assert!(
-            base()
-                .from("status@example.com\r\nBcc: all@example.com")
-                .build()
-                .is_err()
+        assert_eq!(
+            setting(base().from("status@example.com\r\nBcc: all@example.com")),
+            "e-mail from"
         );
-        assert!(
-            base()
-                .reply_to("x@example.com\nBcc: y@example.com")
-                .build()
-                .is_err()
+        assert_eq!(
+            setting(base().reply_to("x@example.com\nBcc: y@example.com")),
+            "e-mail reply_to"
         );
-        assert!(base().message_id_domain("a\r\nb").build().is_err());
-        assert!(
-            base()
-                .list_unsubscribe_url("http://x.example/u?t={token}", &[7; 32])
-                .build()
-                .is_err(),
-            "https only"
+        assert_eq!(
+            setting(base().message_id_domain("a\r\nb")),
+            "e-mail message_id_domain"
         );
-        assert!(
-            base()
-                .list_unsubscribe_url("https://x.example/u", &[7; 32])
-                .build()
-                .is_err(),
-            "needs a token"
+        assert_eq!(
+            setting(base().list_unsubscribe_mailto("not an address")),
+            "e-mail list_unsubscribe_mailto"
         );
-        assert!(
-            base()
-                .list_unsubscribe_url("https://x.example/u?t={token}", &[7; 8])
-                .build()
-                .is_err(),
-            "short key"
+        assert_eq!(
+            setting(EmailChannel::builder_dangerous("smtp.example.com/x").from("a@b.example")),
+            "SMTP host"
         );
-        assert!(
-            base()
-                .list_unsubscribe_mailto("not an address")
-                .build()
-                .is_err()
+        assert_eq!(setting(base().timeout(Duration::ZERO)), "SMTP timeout");
+        assert_eq!(setting(base().max_connections(0)), "SMTP max_connections");
+        for (bad, why) in [
+            (
+                base().list_unsubscribe_url("http://x.example/u?t={token}", &[7; 32]),
+                "https only",
+            ),
+            (
+                base().list_unsubscribe_url("https://x.example/u", &[7; 32]),
+                "needs a token",
+            ),
+        ] {
+            assert!(
+                matches!(bad.build(), Err(BuildError::InvalidUrl { .. })),
+                "{why}"
+            );
+        }
+        let credential = |b: EmailChannelBuilder| match b.build() {
+            Err(e @ BuildError::InvalidCredential { .. }) => e,
+            other => panic!("expected an invalid credential, got {other:?}"),
+        };
+        credential(base().list_unsubscribe_url("https://x.example/u?t={token}", &[7; 8]));
+        let e = credential(base().credentials("user", ""));
+        assert_eq!(
+            e.to_string(),
+            "invalid SMTP password: it is empty or has control characters"
         );
-        assert!(
-            EmailChannel::builder_dangerous("smtp.example.com/x")
-                .from("a@b.example")
-                .build()
-                .is_err()
-        );
+        let e = credential(base().credentials(" ", "hunter2"));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
         let dbg = format!("{:?}", base().credentials("user", "hunter2"));
         assert!(!dbg.contains("hunter2"), "{dbg}");
     }

@@ -75,7 +75,11 @@ pub enum ChannelError {
         /// Why it is invalid.
         reason: String,
     },
-    /// The channel is misconfigured (missing credentials, bad base URL).
+    /// The channel is misconfigured, as sending found: the provider refused
+    /// the credentials or the webhook URL, a TLS certificate was rejected, a
+    /// host name does not resolve. Fix the configuration; do not retry. (What
+    /// a builder can check is refused by its `build()`, as a
+    /// [`BuildError`](super::BuildError).)
     #[error("channel misconfigured: {reason}")]
     Config {
         /// What is wrong, without secrets.

@@ -1,7 +1,9 @@
-//! HTTP plumbing shared by every HTTP channel, written once: the client,
-//! status → error mapping, `Retry-After` parsing, and URL checks.
+//! HTTP plumbing shared by every HTTP channel, written once: the options and
+//! the client, status → error mapping, `Retry-After` parsing, and URL checks.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
+use std::fmt;
 use std::io;
 use std::time::{Duration, SystemTime};
 
@@ -9,35 +11,288 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use url::Url;
 
-use super::ChannelError;
+use super::{BuildError, ChannelError};
 
 /// The default per-request timeout (Standard Webhooks suggests 15–30 s).
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The longest a connection (DNS, TCP and TLS) may take to be made.
+/// The longest a connection (DNS, TCP and TLS) may take to be made, unless
+/// set.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A client that never follows redirects and never waits forever.
+/// The `User-Agent` of every request, unless replaced.
+const DEFAULT_USER_AGENT: &str = concat!("tidings/", env!("CARGO_PKG_VERSION"));
+
+/// How an HTTP channel makes its requests: timeouts, `User-Agent`, a proxy,
+/// or a [`reqwest::Client`] of your own. Every HTTP channel's builder takes
+/// one (`.http(options)`); what is not set keeps its default.
 ///
-/// Connecting may take half the timeout, at most 10 s: shorter than the
-/// request's timeout, so that a connection that cannot be made fails as such
-/// (nothing sent, [`ChannelError::Transient`]) rather than as a timeout whose
-/// outcome is unknown.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ChannelError> {
-    reqwest::Client::builder()
+/// | setting | default |
+/// |---|---|
+/// | [`timeout`](Self::timeout): the whole request, until the answer's headers | 20 s |
+/// | [`connect_timeout`](Self::connect_timeout): DNS, TCP and TLS | half the timeout, at most 10 s |
+/// | [`user_agent`](Self::user_agent) / [`user_agent_suffix`](Self::user_agent_suffix) | `tidings/<version>` |
+/// | [`proxy`](Self::proxy) | none (reqwest reads `HTTPS_PROXY` and the like from the environment) |
+/// | [`client`](Self::client) | a client of the channel's own |
+///
+/// The channel's own client uses rustls with the crypto provider the
+/// `tls-aws-lc` (default) or `tls-ring` feature chose, checks certificates
+/// against the platform's trust store, speaks HTTP/1.1 and never follows a
+/// redirect.
+///
+/// Everything is checked by the channel builder's `build()`, which returns a
+/// [`BuildError`]: a zero timeout, a connect timeout longer than the request
+/// timeout, a `User-Agent` that is not a header value, a proxy URL that is
+/// not `http` or `https`, or connection settings given together with a
+/// client of your own. A proxy URL may hold credentials
+/// (`http://user:password@proxy:3128`): it never appears in `Debug` output
+/// or errors.
+///
+/// ```
+/// # #[cfg(feature = "webhook")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use tidings::channel::HttpOptions;
+/// use tidings::channel::webhook::WebhookChannel;
+///
+/// let webhook = WebhookChannel::builder()
+///     .endpoint("ops", "https://bridge.example.com/hooks", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+///     .http(
+///         HttpOptions::new()
+///             .timeout(Duration::from_secs(10))
+///             .user_agent_suffix("acme-status/2.1") // "tidings/<version> acme-status/2.1"
+///             .proxy("http://user:secret@proxy.internal:3128"),
+///     )
+///     .build()?;
+/// assert!(!format!("{webhook:?}").contains("secret"));
+/// # Ok(()) }
+/// # #[cfg(not(feature = "webhook"))]
+/// # fn main() {}
+/// ```
+///
+/// With a [`client`](Self::client) of your own (to share one connection
+/// pool between channels, or to configure what these options do not), the
+/// channel still applies [`timeout`](Self::timeout) to each request, and
+/// still refuses an answer that came through a redirect, whatever the
+/// client's redirect policy; set everything else on the client itself. It
+/// must have a rustls crypto provider (tidings builds reqwest with
+/// `rustls-no-provider`: give it a `rustls::ClientConfig` with
+/// `tls_backend_preconfigured`, or install a process-wide default provider),
+/// and it should not follow redirects
+/// (`redirect(reqwest::redirect::Policy::none())`): a followed redirect
+/// sends the request a second time, to where the redirect pointed, before
+/// the channel refuses its answer.
+#[derive(Clone)]
+#[must_use]
+pub struct HttpOptions {
+    timeout: Duration,
+    connect_timeout: Option<Duration>,
+    user_agent: UserAgent,
+    proxy: Option<String>,
+    client: Option<reqwest::Client>,
+}
+
+/// The `User-Agent` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UserAgent {
+    Default,
+    Suffix(String),
+    Replace(String),
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The proxy and the client are shown only as set or not: a proxy URL may
+/// hold credentials.
+impl fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.effective_connect_timeout())
+            .field("user_agent", &self.user_agent_value())
+            .field("proxy", &self.proxy.as_ref().map(|_| "<redacted>"))
+            .field("own_client", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl HttpOptions {
+    /// The defaults: a 20 s timeout, connecting within half of it (at most
+    /// 10 s), `User-Agent: tidings/<version>`, no proxy of its own, a client
+    /// of the channel's own.
+    pub fn new() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: None,
+            user_agent: UserAgent::Default,
+            proxy: None,
+            client: None,
+        }
+    }
+
+    /// The longest a request may take, from connecting until the answer's
+    /// status line and headers (default 20 s). A request whose answer does
+    /// not come in time may still have reached the provider: it is a
+    /// [`ChannelError::Timeout`], its outcome unknown.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest connecting (DNS, TCP and TLS) may take (default: half the
+    /// timeout, at most 10 s). A connection not made in time is a
+    /// [`ChannelError::Transient`]: nothing was sent. Keep it shorter than
+    /// the [`timeout`](Self::timeout), which includes it; it may not be
+    /// longer.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Replaces the `User-Agent` (default `tidings/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = UserAgent::Replace(user_agent.into());
+        self
+    }
+
+    /// Adds to the `User-Agent`: `tidings/<version> <suffix>`, e.g. your
+    /// product and version, or a contact.
+    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.user_agent = UserAgent::Suffix(suffix.into());
+        self
+    }
+
+    /// Sends every request through this proxy: an `http` or `https` URL,
+    /// with credentials if the proxy needs them
+    /// (`http://user:password@proxy.internal:3128`; never shown in `Debug`
+    /// output or errors). Without one, reqwest uses the proxy the
+    /// environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    /// `NO_PROXY`).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Sends through this client instead of one of the channel's own: see
+    /// the [type's docs](Self) for what it must do. The
+    /// [`timeout`](Self::timeout) still applies to each request; the other
+    /// settings may not be given with it.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The per-request timeout.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn effective_connect_timeout(&self) -> Duration {
+        self.connect_timeout
+            .unwrap_or_else(|| (self.timeout / 2).min(MAX_CONNECT_TIMEOUT))
+    }
+
+    fn user_agent_value(&self) -> Cow<'_, str> {
+        match &self.user_agent {
+            UserAgent::Default => Cow::Borrowed(DEFAULT_USER_AGENT),
+            UserAgent::Suffix(suffix) => Cow::Owned(format!("{DEFAULT_USER_AGENT} {suffix}")),
+            UserAgent::Replace(agent) => Cow::Borrowed(agent),
+        }
+    }
+
+    /// Checks every setting; the proxy, parsed, if there is one.
+    fn check(&self) -> Result<Option<reqwest::Proxy>, BuildError> {
+        let zero = "it must be greater than zero";
+        if self.timeout.is_zero() {
+            return Err(BuildError::setting("HTTP timeout", zero));
+        }
+        if let Some(connect) = self.connect_timeout {
+            if connect.is_zero() {
+                return Err(BuildError::setting("HTTP connect timeout", zero));
+            }
+            if connect > self.timeout {
+                return Err(BuildError::setting(
+                    "HTTP connect timeout",
+                    format!(
+                        "{connect:?} is longer than the request timeout ({:?}), which includes connecting",
+                        self.timeout
+                    ),
+                ));
+            }
+        }
+        if self.client.is_some() {
+            let own = self.connect_timeout.is_some()
+                || self.user_agent != UserAgent::Default
+                || self.proxy.is_some();
+            if own {
+                return Err(BuildError::setting(
+                    "HTTP options",
+                    "a connect timeout, User-Agent or proxy cannot be given with a client of your own; set them on the client",
+                ));
+            }
+            return Ok(None);
+        }
+        let agent = self.user_agent_value();
+        if agent.trim().is_empty()
+            || agent.chars().any(char::is_control)
+            || reqwest::header::HeaderValue::from_str(&agent).is_err()
+        {
+            return Err(BuildError::setting(
+                "HTTP User-Agent",
+                "it must be visible ASCII characters and spaces, not blank",
+            ));
+        }
+        self.proxy.as_deref().map(parse_proxy).transpose()
+    }
+}
+
+/// A proxy for every request; the error never holds the URL.
+fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, BuildError> {
+    let field = "proxy URL";
+    let url = Url::parse(raw.trim())
+        .map_err(|e| BuildError::url(field, format!("not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(BuildError::url(field, "the scheme must be http or https"));
+    }
+    if url.host().is_none() {
+        return Err(BuildError::url(field, "it names no host"));
+    }
+    reqwest::Proxy::all(url).map_err(|_| BuildError::url(field, "reqwest cannot use it as a proxy"))
+}
+
+/// The client `options` ask for, once every setting is checked: the
+/// caller's own, or one that never follows redirects and never waits
+/// forever.
+///
+/// Connecting may by default take half the timeout, at most 10 s: shorter
+/// than the request's timeout, so that a connection that cannot be made
+/// fails as such (nothing sent, [`ChannelError::Transient`]) rather than as a
+/// timeout whose outcome is unknown.
+pub(crate) fn client(options: &HttpOptions) -> Result<reqwest::Client, BuildError> {
+    let proxy = options.check()?;
+    if let Some(client) = &options.client {
+        return Ok(client.clone());
+    }
+    let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config()?)
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout((timeout / 2).min(MAX_CONNECT_TIMEOUT))
-        .user_agent(concat!("tidings/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ChannelError::Config {
-            reason: format!("cannot build the HTTP client: {}", e.without_url()),
-        })
+        .timeout(options.timeout)
+        .connect_timeout(options.effective_connect_timeout())
+        .user_agent(options.user_agent_value().into_owned());
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| {
+        BuildError::client(format!("cannot build the HTTP client: {}", e.without_url()))
+    })
 }
 
 /// The crypto provider the `tls-*` features chose: aws-lc-rs, else ring.
-fn crypto_provider() -> Result<rustls::crypto::CryptoProvider, ChannelError> {
+fn crypto_provider() -> Result<rustls::crypto::CryptoProvider, BuildError> {
     #[cfg(feature = "tls-aws-lc")]
     {
         Ok(rustls::crypto::aws_lc_rs::default_provider())
@@ -48,22 +303,21 @@ fn crypto_provider() -> Result<rustls::crypto::CryptoProvider, ChannelError> {
     }
     #[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
     {
-        Err(ChannelError::Config {
-            reason: "no TLS crypto provider is built in: enable the tls-aws-lc (default) or tls-ring feature".into(),
-        })
+        Err(BuildError::client(
+            "no TLS crypto provider is built in: enable the tls-aws-lc (default) or tls-ring feature",
+        ))
     }
 }
 
 /// TLS for HTTP channels: rustls on the chosen provider, certificates checked
 /// against the platform's trust store, HTTP/1.1.
-fn tls_config() -> Result<rustls::ClientConfig, ChannelError> {
-    let config = |reason: String| ChannelError::Config { reason };
+fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
     let provider = std::sync::Arc::new(crypto_provider()?);
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|e| config(format!("cannot load the platform's certificates: {e}")))?;
+        .map_err(|e| BuildError::client(format!("cannot load the platform's certificates: {e}")))?;
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| config(format!("TLS versions: {e}")))?
+        .map_err(|e| BuildError::client(format!("TLS versions: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
         .with_no_client_auth();
@@ -197,7 +451,8 @@ pub(crate) async fn body_text(mut response: reqwest::Response) -> String {
 /// A timeout that fires before the connection is made (a total timeout no
 /// longer than the connect timeout, as with a shared client) cannot be told
 /// from one after sending: it is reported as a [`ChannelError::Timeout`], on
-/// the safe side. [`client`] keeps the connect timeout shorter.
+/// the safe side. [`client`] keeps the connect timeout no longer than the
+/// timeout, and by default shorter.
 pub(crate) fn transport_error(err: reqwest::Error, timeout: Duration) -> ChannelError {
     if err.is_builder() {
         return ChannelError::Config {
@@ -322,6 +577,15 @@ pub(crate) fn check_url(raw: &str, allow_http: bool) -> Result<Url, String> {
         "http" => Err("plain http is only allowed to loopback hosts; use https".to_owned()),
         other => Err(format!("unsupported scheme {other:?}")),
     }
+}
+
+/// [`check_url`] for a builder: a URL refused is an invalid `field`.
+pub(crate) fn url_setting(
+    raw: &str,
+    allow_http: bool,
+    field: impl Into<String>,
+) -> Result<Url, BuildError> {
+    check_url(raw, allow_http).map_err(|reason| BuildError::url(field, reason))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -461,7 +725,7 @@ mod tests {
             .mount(&server)
             .await;
         let timeout = Duration::from_secs(5);
-        let client = client(timeout).unwrap();
+        let client = client(&HttpOptions::new().timeout(timeout)).unwrap();
         let addr = server.address();
         let url = Url::parse(&format!("http://user:pw@{addr}/hook?k=1#frag")).unwrap();
         let response = send(client.post(url.clone()), &url, timeout).await.unwrap();

@@ -23,6 +23,19 @@
 //! | Mastodon (statuses) | [`social`] `mastodon` | `mastodon` | no | replies to the previous post |
 //! | X (API v2 posts) | [`social`] `x` | `x` | no | replies to the previous post |
 //!
+//! Every provider is configured the same way: a builder from the provider's
+//! constructor (`builder(…)` with what it requires, or a named mode such as
+//! Slack's `web_api(token)` and `incoming_webhooks()`), setters that only
+//! store, and `build()`, which checks everything and returns a
+//! [`BuildError`] naming what to fix. HTTP channels take their timeouts,
+//! `User-Agent`, proxy or a client of your own as one `HttpOptions`
+//! (`.http(options)`); channels whose API can be pointed elsewhere (a
+//! regional endpoint, a self-hosted server, a test server) take
+//! `.base_url(…)`; named endpoints are added with `.webhook(name, url)` (a
+//! chat webhook) or `.endpoint(name, url, secret)` (a signed webhook); rates
+//! are `.rate(…)` for the whole channel and `.per_target_rate(…)` for each
+//! route target.
+//!
 //! Any type implementing [`Channel`] can be registered with the dispatcher; run
 //! the crate's conformance suite (`tests/conformance`) against it.
 
@@ -48,12 +61,32 @@ pub(crate) mod http;
 #[cfg(any(feature = "webhook", feature = "__chat"))]
 pub(crate) mod named;
 
+mod build_error;
 mod delivery;
 mod error;
 mod limits;
 
+pub use build_error::BuildError;
 pub use delivery::{Delivery, IdempotencyKey, MessageRef, Part, Receipt, Thread};
 pub use error::{ChannelError, ErrorKind};
+#[cfg(feature = "__http")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "webhook",
+        feature = "slack",
+        feature = "discord",
+        feature = "mattermost",
+        feature = "teams",
+        feature = "google-chat",
+        feature = "sms-twilio",
+        feature = "statuspage-io",
+        feature = "bluesky",
+        feature = "mastodon",
+        feature = "x"
+    )))
+)]
+pub use http::HttpOptions;
 pub use limits::{ChannelKind, ChannelLimits, RateLimit, RateLimitError, RateLimitScope};
 
 use async_trait::async_trait;

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::ChannelError;
+use super::{BuildError, ChannelError};
 use crate::audience::Target;
 
 /// A provider's named endpoints. Names are checked when built (non-blank, not
-/// repeated, at least one); a route target that names none is
+/// repeated, at least one: [`BuildError`]); a route target that names none is
 /// [`ChannelError::InvalidTarget`]. Errors name the endpoint, never its URL.
 pub(crate) struct Named<E> {
     /// `"Discord webhook"`, `"webhook endpoint"`: how errors call one.
@@ -17,24 +17,30 @@ pub(crate) struct Named<E> {
 }
 
 impl<E> Named<E> {
-    /// Checks every `(name, endpoint)` with `check` (whose error must not
-    /// contain the URL) and keeps the checked endpoints by name.
+    /// Checks every `(name, endpoint)` with `check`, which is given the
+    /// endpoint's label for its errors (`Discord webhook "ops"`; its errors
+    /// must not contain the URL), and keeps the checked endpoints by name.
     pub(crate) fn build<C>(
         what: &'static str,
         entries: Vec<(String, C)>,
-        mut check: impl FnMut(C) -> Result<E, String>,
-    ) -> Result<Self, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
+        mut check: impl FnMut(&str, C) -> Result<E, BuildError>,
+    ) -> Result<Self, BuildError> {
         let mut by_name = HashMap::with_capacity(entries.len());
         for (name, endpoint) in entries {
-            if name.trim().is_empty() || by_name.contains_key(&name) {
-                return Err(config(format!("{what} name {name:?} is empty or repeated")));
+            if name.trim().is_empty() {
+                return Err(BuildError::EmptyEndpointName { endpoint: what });
             }
-            let endpoint = check(endpoint).map_err(|r| config(format!("{what} {name:?}: {r}")))?;
+            if by_name.contains_key(&name) {
+                return Err(BuildError::DuplicateEndpoint {
+                    endpoint: what,
+                    name,
+                });
+            }
+            let endpoint = check(&format!("{what} {name:?}"), endpoint)?;
             by_name.insert(name, endpoint);
         }
         if by_name.is_empty() {
-            return Err(config(format!("no {what} configured")));
+            return Err(BuildError::NoEndpoint { endpoint: what });
         }
         Ok(Self { what, by_name })
     }
@@ -70,11 +76,11 @@ impl<E> fmt::Debug for Named<E> {
 mod tests {
     use super::*;
 
-    fn check(url: &str) -> Result<String, String> {
+    fn check(label: &str, url: &str) -> Result<String, BuildError> {
         if url.starts_with("https://") {
             Ok(url.to_owned())
         } else {
-            Err("not https".into())
+            Err(BuildError::url(label, "not https"))
         }
     }
 
@@ -96,21 +102,31 @@ mod tests {
     #[test]
     fn names_are_checked_and_urls_never_shown() {
         let err = |list: &[(&str, &str)]| match Named::build("Test webhook", entries(list), check) {
-            Err(ChannelError::Config { reason }) => reason,
-            other => panic!("expected a config error, got {other:?}"),
+            Err(e) => e,
+            Ok(named) => panic!("expected an error, got {named:?}"),
         };
-        assert_eq!(err(&[]), "no Test webhook configured");
+        assert_eq!(
+            err(&[]),
+            BuildError::NoEndpoint {
+                endpoint: "Test webhook"
+            }
+        );
         assert_eq!(
             err(&[(" ", "https")]),
-            r#"Test webhook name " " is empty or repeated"#
+            BuildError::EmptyEndpointName {
+                endpoint: "Test webhook"
+            }
         );
         assert_eq!(
             err(&[("a", "https"), ("a", "https")]),
-            r#"Test webhook name "a" is empty or repeated"#
+            BuildError::DuplicateEndpoint {
+                endpoint: "Test webhook",
+                name: "a".into()
+            }
         );
-        let reason = err(&[("a", "http")]);
-        assert_eq!(reason, r#"Test webhook "a": not https"#);
-        assert!(!reason.contains("SECRET"));
+        let e = err(&[("a", "http")]);
+        assert_eq!(e, BuildError::url(r#"Test webhook "a""#, "not https"));
+        assert!(!e.to_string().contains("SECRET"));
 
         let named = Named::build(
             "Test webhook",

@@ -72,11 +72,11 @@ use serde::Serialize;
 use sha2::Sha256;
 use url::Url;
 
-use super::http;
+use super::http::{self, HttpOptions};
 use super::named::Named;
 use super::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit, RateLimitScope,
-    Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, Part, RateLimit,
+    RateLimitScope, Receipt,
 };
 use crate::incident::Act;
 use crate::render::TextLimit;
@@ -101,9 +101,12 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
+/// What a secret must look like.
+const SECRET_SHAPE: &str = "whsec_ followed by base64 of 24 to 64 bytes";
+
 /// A secret that is not `whsec_` + base64 of 24 to 64 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid webhook secret: {0} (expected whsec_ followed by base64 of 24 to 64 bytes)")]
+#[error("invalid webhook secret: {0} (expected {SECRET_SHAPE})")]
 pub struct SecretError(&'static str);
 
 impl FromStr for WebhookSecret {
@@ -261,11 +264,10 @@ impl fmt::Debug for WebhookChannel {
     }
 }
 
-/// Builds a [`WebhookChannel`]; errors are kept and returned by [`build`](Self::build).
+/// Builds a [`WebhookChannel`]; every check happens in [`build`](Self::build).
 #[must_use]
 pub struct WebhookChannelBuilder {
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     limits: ChannelLimits,
     allow_http: bool,
     pending: Vec<(String, String, String)>,
@@ -278,17 +280,19 @@ impl fmt::Debug for WebhookChannelBuilder {
                 "endpoints",
                 &self.pending.iter().map(|p| &p.0).collect::<Vec<_>>(),
             )
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
 
 impl WebhookChannel {
-    /// Starts a builder: 20 s timeout, no rate limit, text up to 16 KiB (the spec
-    /// asks for payloads under 20 KB).
+    /// Starts a builder: add at least one
+    /// [`endpoint`](WebhookChannelBuilder::endpoint). Default [HTTP
+    /// options](HttpOptions) (20 s timeout), no rate limit, text up to 16 KiB
+    /// (the spec asks for payloads under 20 KB).
     pub fn builder() -> WebhookChannelBuilder {
         WebhookChannelBuilder {
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             limits: ChannelLimits::new()
                 .with_text(TextLimit::bytes(16 * 1024))
                 .deduplicating()
@@ -304,34 +308,32 @@ impl WebhookChannelBuilder {
     /// Adds an endpoint: the route target `name` posts to `url`, signed with
     /// `secret` (`whsec_…`). `url` must be https, or http to a loopback host,
     /// without a user name or password; a fragment is ignored.
-    pub fn endpoint(mut self, name: impl Into<String>, url: &str, secret: &str) -> Self {
-        self.pending
-            .push((name.into(), url.to_owned(), secret.to_owned()));
+    pub fn endpoint(
+        mut self,
+        name: impl Into<String>,
+        url: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.pending.push((name.into(), url.into(), secret.into()));
         self
     }
 
-    /// Uses this client (shared connection pool). The per-request timeout set
-    /// here is applied to every request; a response that was redirected is
-    /// refused whatever the client's redirect policy.
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Limits the channel to `rate` requests (all endpoints together).
-    pub fn rate_limit(mut self, rate: RateLimit) -> Self {
+    /// Requests for the whole channel, all endpoints together (default: no
+    /// limit).
+    pub fn rate(mut self, rate: RateLimit) -> Self {
         self.limits.rate = Some(rate);
         self
     }
 
-    /// Limits each endpoint to `rate` requests.
-    pub fn per_endpoint_rate_limit(mut self, rate: RateLimit) -> Self {
+    /// Requests to each endpoint (a route target; default: no limit).
+    pub fn per_target_rate(mut self, rate: RateLimit) -> Self {
         self.limits.per_target_rate = Some(rate);
         self
     }
@@ -343,32 +345,34 @@ impl WebhookChannelBuilder {
         self
     }
 
-    /// Validates every endpoint and builds the channel.
-    pub fn build(mut self) -> Result<WebhookChannel, ChannelError> {
-        if self.timeout.is_zero() {
-            return Err(ChannelError::Config {
-                reason: "webhook timeout must be greater than zero".into(),
-            });
-        }
+    /// Validates every endpoint and the HTTP options, and builds the channel.
+    pub fn build(self) -> Result<WebhookChannel, BuildError> {
         let allow_http = self.allow_http;
-        let pending = std::mem::take(&mut self.pending)
+        let pending = self
+            .pending
             .into_iter()
             .map(|(name, url, secret)| (name, (url, secret)));
-        let endpoints = Named::build("webhook endpoint", pending.collect(), |(url, secret)| {
-            Ok(Endpoint {
-                url: http::check_url(&url, allow_http)?,
-                secret: secret.parse::<WebhookSecret>().map_err(|e| e.to_string())?,
-                gone: AtomicBool::new(false),
-            })
-        })?;
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let endpoints = Named::build(
+            "webhook endpoint",
+            pending.collect(),
+            |label, (url, secret)| {
+                Ok(Endpoint {
+                    url: http::url_setting(&url, allow_http, label)?,
+                    secret: secret.parse::<WebhookSecret>().map_err(|e| {
+                        BuildError::credential(
+                            format!("{label} secret"),
+                            format!("{} (expected {SECRET_SHAPE})", e.0),
+                        )
+                    })?,
+                    gone: AtomicBool::new(false),
+                })
+            },
+        )?;
+        let client = http::client(&self.http)?;
         Ok(WebhookChannel {
             client,
             endpoints,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits: self.limits,
         })
     }
@@ -435,7 +439,7 @@ fn event_type(act: Act) -> &'static str {
 }
 
 /// The JSON body for a delivery (exactly the bytes that are signed and sent).
-pub fn payload(delivery: &Delivery) -> Result<Vec<u8>, ChannelError> {
+fn payload(delivery: &Delivery) -> Result<Vec<u8>, ChannelError> {
     let (incident, update) = (&delivery.incident, &delivery.update);
     let internal = delivery.detail == crate::audience::Detail::Internal
         && delivery.audience.may_see_internal();
@@ -616,14 +620,34 @@ mod tests {
             .endpoint("a", "http://hooks.example.com/secret-path", SECRET)
             .build()
             .unwrap_err();
-        assert!(matches!(err, ChannelError::Config { .. }));
+        assert!(
+            matches!(&err, BuildError::InvalidUrl { field, .. } if field == r#"webhook endpoint "a""#),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains("secret-path"), "{err}");
         let err = WebhookChannel::builder()
             .endpoint("a", "https://hooks.example.com/x", "whsec_short")
             .build()
             .unwrap_err();
+        assert!(
+            matches!(&err, BuildError::InvalidCredential { credential, .. } if credential == r#"webhook endpoint "a" secret"#),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains("whsec_short"), "{err}");
-        assert!(WebhookChannel::builder().build().is_err());
+        assert_eq!(
+            WebhookChannel::builder().build().unwrap_err(),
+            BuildError::NoEndpoint {
+                endpoint: "webhook endpoint"
+            }
+        );
+        assert!(matches!(
+            WebhookChannel::builder()
+                .endpoint("a", "https://hooks.example.com/x", SECRET)
+                .http(HttpOptions::new().timeout(Duration::ZERO))
+                .build()
+                .unwrap_err(),
+            BuildError::InvalidSetting { .. }
+        ));
         let ok = WebhookChannel::builder()
             .endpoint("a", "https://hooks.example.com/secret-path", SECRET)
             .build()

@@ -180,7 +180,7 @@ impl ChannelSpec {
     // some of the shared bindings go unused.
     #[allow(clippy::too_many_lines, unreachable_code, unused_mut, unused_variables)]
     pub(crate) fn build(&self, timeout: Option<Duration>) -> Result<Built, String> {
-        let err = |e: crate::channel::ChannelError| e.to_string();
+        let err = |e: crate::channel::BuildError| e.to_string();
         let mut page_links = None;
         let channel: Arc<dyn Channel> = match self {
             #[cfg(feature = "status-page")]
@@ -218,7 +218,7 @@ impl ChannelSpec {
                     b = b.deliver_notifications(*yes);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -232,13 +232,13 @@ impl ChannelSpec {
                 for e in endpoints {
                     let url = secret(&format!("endpoints.{}.url", e.name), &e.url)?;
                     let key = secret(&format!("endpoints.{}.secret", e.name), &e.secret)?;
-                    b = b.endpoint(e.name.clone(), &url, &key);
+                    b = b.endpoint(e.name.clone(), url, key);
                 }
                 if *allow_http {
                     b = b.danger_allow_http();
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -277,7 +277,7 @@ impl ChannelSpec {
                     b = b.reply_broadcast(*yes);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -289,19 +289,19 @@ impl ChannelSpec {
                     b = b.webhook(name, url);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "teams")]
             ChannelSpec::Teams { webhooks } => {
                 use crate::channel::chat::teams::TeamsChannel;
-                let mut b = TeamsChannel::workflows();
+                let mut b = TeamsChannel::builder();
                 for (name, url) in hooks(webhooks)? {
                     b = b.webhook(name, url);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -313,19 +313,19 @@ impl ChannelSpec {
                     b = b.webhook(name, url);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "google-chat")]
             ChannelSpec::GoogleChat { webhooks } => {
                 use crate::channel::chat::google_chat::GoogleChatChannel;
-                let mut b = GoogleChatChannel::incoming_webhooks();
+                let mut b = GoogleChatChannel::builder();
                 for (name, url) in hooks(webhooks)? {
                     b = b.webhook(name, url);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -424,7 +424,7 @@ impl ChannelSpec {
                     b = b.segment_budget(*n);
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -439,7 +439,7 @@ impl ChannelSpec {
                     secret("access_token", access_token)?,
                 );
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -450,7 +450,7 @@ impl ChannelSpec {
                 base_url,
             } => {
                 use crate::channel::social::bluesky::BlueskyChannel;
-                let mut b = BlueskyChannel::login(
+                let mut b = BlueskyChannel::builder(
                     identifier.clone(),
                     secret("app_password", app_password)?,
                 );
@@ -458,7 +458,7 @@ impl ChannelSpec {
                     b = b.base_url(u.clone());
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }
@@ -473,7 +473,7 @@ impl ChannelSpec {
                     b = b.base_url(u.clone());
                 }
                 if let Some(t) = timeout {
-                    b = b.timeout(t);
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
                 }
                 Arc::new(b.build().map_err(err)?)
             }

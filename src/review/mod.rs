@@ -5,7 +5,7 @@
 //! cause and what will fill it next time. From the
 //! [journal](crate::journal::Journal)'s records *and* history, the incident's
 //! updates, the audience policies and the time the review is made
-//! ([`Dispatcher::review_at`]; [`Dispatcher::review`] is as of now), per
+//! ([`Dispatcher::review_at`](crate::dispatch::Dispatcher::review_at); [`Dispatcher::review`](crate::dispatch::Dispatcher::review) is as of now), per
 //! audience and per channel:
 //!
 //! - **Every silence**: from the start (or when the audience became relevant)

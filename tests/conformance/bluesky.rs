@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::social::bluesky::BlueskyChannel;
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -28,9 +29,9 @@ struct Bluesky {
 
 async fn harness() -> Bluesky {
     let server = MockServer::start().await;
-    let channel = BlueskyChannel::login(HANDLE, APP_PASSWORD)
+    let channel = BlueskyChannel::builder(HANDLE, APP_PASSWORD)
         .base_url(server.uri())
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     // At most one login per test, however many posts it sends.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::chat::discord::{DiscordChannel, MAX_CONTENT};
 use tidings::prelude::*;
 use tidings::render::TextLimit;
@@ -27,7 +28,7 @@ async fn harness() -> Discord {
     let server = MockServer::start().await;
     let channel = DiscordChannel::builder()
         .webhook("ops", format!("{}{HOOK_PATH}", server.uri()))
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

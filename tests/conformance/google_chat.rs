@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::chat::google_chat::{GoogleChatChannel, MAX_TEXT};
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -25,12 +26,12 @@ struct GoogleChat {
 
 async fn harness() -> GoogleChat {
     let server = MockServer::start().await;
-    let channel = GoogleChatChannel::incoming_webhooks()
+    let channel = GoogleChatChannel::builder()
         .webhook(
             "incidents",
             format!("{}{SPACE}?key={KEY}&token={TOKEN}", server.uri()),
         )
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::social::mastodon::{DEFAULT_MAX_CHARACTERS, MastodonChannel};
 use tidings::prelude::*;
 use tidings::render::{LengthUnit, TextLimit};
@@ -26,7 +27,7 @@ struct Mastodon {
 async fn harness() -> Mastodon {
     let server = MockServer::start().await;
     let channel = MastodonChannel::builder(server.uri(), TOKEN)
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

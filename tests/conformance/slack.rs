@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::chat::slack::SlackChannel;
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -25,7 +26,7 @@ async fn harness() -> Slack {
     let server = MockServer::start().await;
     let channel = SlackChannel::web_api(TOKEN)
         .base_url(format!("{}/api/", server.uri()))
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

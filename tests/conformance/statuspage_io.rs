@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::status_page::statuspage_io::{MAX_BODY, StatuspageIoChannel};
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -30,7 +31,7 @@ async fn harness() -> Statuspage {
     let server = MockServer::start().await;
     let channel = StatuspageIoChannel::builder(API_KEY, PAGE)
         .base_url(server.uri())
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     // No unresolved incident or scheduled maintenance of ours: every first

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::chat::teams::{DEFAULT_MAX_PAYLOAD, TeamsChannel};
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -23,7 +24,7 @@ struct Teams {
 
 async fn harness() -> Teams {
     let server = MockServer::start().await;
-    let channel = TeamsChannel::workflows()
+    let channel = TeamsChannel::builder()
         .webhook(
             "incidents",
             format!(
@@ -31,7 +32,7 @@ async fn harness() -> Teams {
                 server.uri()
             ),
         )
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

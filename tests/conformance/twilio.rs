@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::sms::twilio::TwilioChannel;
 use tidings::prelude::*;
 use tidings::render::TextLimit;
@@ -39,7 +40,7 @@ async fn harness() -> Twilio {
     let channel = TwilioChannel::with_auth_token(ACCOUNT, TOKEN)
         .from("+14155550199")
         .base_url(server.uri())
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

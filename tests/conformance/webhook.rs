@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::webhook::WebhookChannel;
 use tidings::prelude::*;
 use wiremock::matchers::{method, path};
@@ -25,10 +26,10 @@ async fn harness() -> Webhook {
     let channel = WebhookChannel::builder()
         .endpoint(
             "bridge",
-            &format!("{}/hooks/s3cr3t-path", server.uri()),
+            format!("{}/hooks/s3cr3t-path", server.uri()),
             SECRET,
         )
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     // By default the receiver accepts; each scenario mounts a one-shot answer

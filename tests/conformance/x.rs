@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::json;
 use tidings::channel::Channel;
+use tidings::channel::HttpOptions;
 use tidings::channel::social::x::{MAX_WEIGHTED_LENGTH, XChannel};
 use tidings::prelude::*;
 use tidings::render::{LengthUnit, TextLimit};
@@ -27,7 +28,7 @@ async fn harness() -> X {
     let server = MockServer::start().await;
     let channel = XChannel::builder(TOKEN)
         .base_url(server.uri())
-        .timeout(TIMEOUT)
+        .http(HttpOptions::new().timeout(TIMEOUT))
         .build()
         .unwrap();
     Mock::given(method("POST"))

@@ -43,7 +43,7 @@
 //! `retry_after` (seconds, fractional), else `Retry-After`, else
 //! `X-RateLimit-Reset-After`.
 //!
-//! Errors (see [`map_error`]): 5xx are transient; 401 (bad webhook token) and
+//! Errors: 5xx are transient; 401 (bad webhook token) and
 //! 404 (webhook deleted) are permanent, and Discord asks not to call such a
 //! webhook again, so the webhook is disabled for the life of the channel;
 //! other 4xx are permanent rejections.
@@ -58,10 +58,10 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
     RateLimitScope, Receipt,
 };
 use crate::render::markup::markdown;
@@ -201,9 +201,8 @@ impl fmt::Debug for DiscordChannel {
 #[must_use]
 pub struct DiscordChannelBuilder {
     webhooks: Vec<(String, DiscordWebhook)>,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
-    per_webhook_rate: Option<RateLimit>,
+    http: HttpOptions,
+    per_target_rate: Option<RateLimit>,
 }
 
 impl fmt::Debug for DiscordChannelBuilder {
@@ -213,7 +212,7 @@ impl fmt::Debug for DiscordChannelBuilder {
                 "webhooks",
                 &self.webhooks.iter().map(|w| &w.0).collect::<Vec<_>>(),
             )
-            .field("timeout", &self.timeout)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -223,9 +222,8 @@ impl DiscordChannel {
     pub fn builder() -> DiscordChannelBuilder {
         DiscordChannelBuilder {
             webhooks: Vec::new(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
-            per_webhook_rate: None,
+            http: HttpOptions::new(),
+            per_target_rate: None,
         }
     }
 }
@@ -238,35 +236,26 @@ impl DiscordChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Messages per webhook (default 5 per 2 seconds).
-    pub fn per_webhook_rate(mut self, rate: RateLimit) -> Self {
-        self.per_webhook_rate = Some(rate);
+    /// Messages to each route target, a webhook (default 5 per 2 seconds).
+    pub fn per_target_rate(mut self, rate: RateLimit) -> Self {
+        self.per_target_rate = Some(rate);
         self
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<DiscordChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("Discord timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<DiscordChannel, BuildError> {
         let hooks = Named::build("Discord webhook", self.webhooks, check_webhook)?;
-        let rate = match self.per_webhook_rate {
+        let rate = match self.per_target_rate {
             Some(rate) => rate,
             None => RateLimit::new(5, Duration::from_secs(2))
-                .map_err(|e| config(format!("Discord default rate: {e}")))?,
+                .map_err(|e| BuildError::setting("Discord default rate", e.to_string()))?,
         };
         let limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
@@ -275,44 +264,48 @@ impl DiscordChannelBuilder {
             // content exactly as sent.
             .with_text(TextLimit::chars(MAX_CONTENT))
             .with_per_target_rate(rate);
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(DiscordChannel {
             hooks,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
 }
 
-/// Checks one webhook; the reason never contains the URL.
-fn check_webhook(hook: DiscordWebhook) -> Result<Hook, String> {
-    let mut url = http::check_url(&hook.url, false)?;
+/// Checks one webhook, `label` in errors; they never contain the URL.
+fn check_webhook(label: &str, hook: DiscordWebhook) -> Result<Hook, BuildError> {
+    let mut url = http::url_setting(&hook.url, false, label)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(
-            "the URL must have no query or fragment (set a thread with DiscordWebhook::thread_id)"
-                .into(),
-        );
+        return Err(BuildError::url(
+            label,
+            "the URL must have no query or fragment (set a thread with DiscordWebhook::thread_id)",
+        ));
     }
     let path = url.path().trim_end_matches('/');
     if path.ends_with("/slack") || path.ends_with("/github") {
-        return Err(
-            "this is a Slack- or GitHub-compatible endpoint; use the plain webhook URL".into(),
-        );
+        return Err(BuildError::url(
+            label,
+            "this is a Slack- or GitHub-compatible endpoint; use the plain webhook URL",
+        ));
     }
     if let Some(id) = &hook.thread_id
         && (id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err(format!("thread id {id:?} is not a Discord id (digits)"));
+        return Err(BuildError::setting(
+            format!("{label} thread id"),
+            format!("{id:?} is not a Discord id (digits)"),
+        ));
     }
     if let Some(name) = &hook.username {
         let n = name.chars().count();
         if name.trim().is_empty() || n > MAX_USERNAME || name.chars().any(char::is_control) {
-            return Err(format!(
-                "username must be 1 to {MAX_USERNAME} characters, not blank, without control characters"
+            return Err(BuildError::setting(
+                format!("{label} username"),
+                format!(
+                    "it must be 1 to {MAX_USERNAME} characters, not blank, without control characters"
+                ),
             ));
         }
     }
@@ -373,12 +366,7 @@ const UNKNOWN_WEBHOOK: u64 = 10015;
 /// Maps Discord's answer to a failed execute (its status, headers and body)
 /// to what to do next. Only known fields of the JSON body are kept, sanitized;
 /// the body is never copied into the error.
-pub fn map_error(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &str,
-    target: &str,
-) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str, target: &str) -> ChannelError {
     let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
     let code = status.as_u16();
     match code {
@@ -768,13 +756,14 @@ mod tests {
                 .build()
                 .is_err()
         );
-        assert!(
+        assert!(matches!(
             DiscordChannel::builder()
                 .webhook("a", url)
-                .timeout(Duration::ZERO)
+                .http(HttpOptions::new().timeout(Duration::ZERO))
                 .build()
-                .is_err()
-        );
+                .unwrap_err(),
+            BuildError::InvalidSetting { .. }
+        ));
         for bad in [
             DiscordWebhook::new(format!("{url}?wait=false")),
             DiscordWebhook::new(format!("{url}/slack")),
@@ -789,7 +778,14 @@ mod tests {
                 .webhook("a", bad)
                 .build()
                 .unwrap_err();
-            assert!(matches!(err, ChannelError::Config { .. }));
+            assert!(
+                matches!(
+                    err,
+                    BuildError::InvalidUrl { .. } | BuildError::InvalidSetting { .. }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(r#"Discord webhook "a""#), "{err}");
             assert!(!err.to_string().contains("SECRET"), "{err}");
         }
         let hook = DiscordWebhook::new(url).thread_id("1180000000000000000");

@@ -10,7 +10,7 @@
 //!
 //! // Targets are the names you give each webhook URL. The URL is a secret: its
 //! // `key` and `token` parameters are what let anyone post to the space.
-//! let chat = GoogleChatChannel::incoming_webhooks()
+//! let chat = GoogleChatChannel::builder()
 //!     .webhook(
 //!         "incidents",
 //!         "https://chat.googleapis.com/v1/spaces/SPACE/messages?key=KEY&token=TOKEN",
@@ -41,7 +41,6 @@
 //! `RESOURCE_EXHAUSTED` are rate limits; 5xx are transient; 401, 403 and an
 //! invalid API key mean the webhook URL is wrong or revoked; 404 means the
 //! space is gone; other 4xx (`INVALID_ARGUMENT`) refuse the message for good.
-//! See [`map_error`].
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -53,10 +52,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
     RateLimitScope, Receipt,
 };
 use crate::render::markup::google_chat;
@@ -68,7 +67,7 @@ pub const MAX_TEXT: usize = 4_096;
 
 /// How each request asks Chat to thread: reply in the thread named by the
 /// key, or start it.
-pub const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
+const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
 
 /// The default start of every thread key; the incident id follows.
 pub const DEFAULT_THREAD_KEY_PREFIX: &str = "tidings-";
@@ -133,9 +132,8 @@ impl fmt::Debug for GoogleChatChannel {
 #[must_use]
 pub struct GoogleChatChannelBuilder {
     webhooks: Vec<(String, String)>,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
-    per_space_rate: RateLimit,
+    http: HttpOptions,
+    per_target_rate: RateLimit,
     thread_key_prefix: String,
 }
 
@@ -147,20 +145,20 @@ impl fmt::Debug for GoogleChatChannelBuilder {
                 &self.webhooks.iter().map(|w| &w.0).collect::<Vec<_>>(),
             )
             .field("thread_key_prefix", &self.thread_key_prefix)
-            .field("timeout", &self.timeout)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
 
 impl GoogleChatChannel {
-    /// Incoming webhooks. Targets are the names given to each URL with
-    /// [`GoogleChatChannelBuilder::webhook`].
-    pub fn incoming_webhooks() -> GoogleChatChannelBuilder {
+    /// A builder for incoming webhooks; add at least one
+    /// [`webhook`](GoogleChatChannelBuilder::webhook). Targets are the names
+    /// given to each URL.
+    pub fn builder() -> GoogleChatChannelBuilder {
         GoogleChatChannelBuilder {
             webhooks: Vec::new(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
-            per_space_rate: RateLimit::per_second(NonZeroU32::MIN),
+            http: HttpOptions::new(),
+            per_target_rate: RateLimit::per_second(NonZeroU32::MIN),
             thread_key_prefix: DEFAULT_THREAD_KEY_PREFIX.to_owned(),
         }
     }
@@ -175,21 +173,17 @@ impl GoogleChatChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Messages per webhook, that is per space (default one per second).
-    pub fn per_space_rate(mut self, rate: RateLimit) -> Self {
-        self.per_space_rate = rate;
+    /// Messages to each route target, a webhook, that is a space (default
+    /// one per second).
+    pub fn per_target_rate(mut self, rate: RateLimit) -> Self {
+        self.per_target_rate = rate;
         self
     }
 
@@ -202,36 +196,28 @@ impl GoogleChatChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<GoogleChatChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config(
-                "Google Chat timeout must be greater than zero".into(),
-            ));
-        }
+    pub fn build(self) -> Result<GoogleChatChannel, BuildError> {
         let prefix = &self.thread_key_prefix;
         if prefix.chars().count() > MAX_PREFIX || prefix.chars().any(char::is_control) {
-            return Err(config(format!(
-                "the Google Chat thread key prefix must be at most {MAX_PREFIX} characters, without control characters"
-            )));
+            return Err(BuildError::setting(
+                "Google Chat thread_key_prefix",
+                format!("it must be at most {MAX_PREFIX} characters, without control characters"),
+            ));
         }
-        let hooks = Named::build("Google Chat webhook", self.webhooks, |url| {
-            http::check_url(&url, false).map(threaded)
+        let hooks = Named::build("Google Chat webhook", self.webhooks, |label, url| {
+            http::url_setting(&url, false, label).map(threaded)
         })?;
         let limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
             // UTF-16 units (see the module docs), on the text exactly as sent.
             .with_text(TextLimit::new(MAX_TEXT, LengthUnit::Utf16Units))
-            .with_per_target_rate(self.per_space_rate);
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+            .with_per_target_rate(self.per_target_rate);
+        let client = http::client(&self.http)?;
         Ok(GoogleChatChannel {
             hooks,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             thread_key_prefix: self.thread_key_prefix,
             limits,
         })
@@ -259,7 +245,7 @@ fn threaded(mut url: Url) -> Url {
 
 impl GoogleChatChannel {
     /// The thread key of every message about `delivery`'s incident.
-    pub fn thread_key(&self, delivery: &Delivery) -> String {
+    fn thread_key(&self, delivery: &Delivery) -> String {
         format!("{}{}", self.thread_key_prefix, delivery.incident.id())
     }
 }
@@ -311,12 +297,7 @@ fn google_error(body: &str) -> (Option<String>, Option<String>) {
 /// Maps Google Chat's error answer (status, headers and Google's JSON error
 /// body `{"error":{"code":…,"message":…,"status":…}}`, of which only `status`
 /// is kept).
-pub fn map_error(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &str,
-    target: &str,
-) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str, target: &str) -> ChannelError {
     let retry_after = http::retry_after(headers, SystemTime::now());
     let (google, reason) = google_error(body);
     let said = format!(
@@ -539,8 +520,8 @@ mod tests {
 
     #[test]
     fn builder_checks_the_configuration_and_hides_secrets() {
-        assert!(GoogleChatChannel::incoming_webhooks().build().is_err());
-        let err = GoogleChatChannel::incoming_webhooks()
+        assert!(GoogleChatChannel::builder().build().is_err());
+        let err = GoogleChatChannel::builder()
             .webhook(
                 "a",
                 "http://chat.googleapis.com/v1/spaces/S/messages?key=K&token=SECRET",
@@ -549,20 +530,20 @@ mod tests {
             .unwrap_err();
         assert!(!err.to_string().contains("SECRET"), "{err}");
         assert!(
-            GoogleChatChannel::incoming_webhooks()
+            GoogleChatChannel::builder()
                 .webhook("a", "https://chat.googleapis.com/x")
                 .thread_key_prefix("x\n")
                 .build()
                 .is_err()
         );
         assert!(
-            GoogleChatChannel::incoming_webhooks()
+            GoogleChatChannel::builder()
                 .webhook("a", "https://chat.googleapis.com/x")
                 .webhook("a", "https://chat.googleapis.com/y")
                 .build()
                 .is_err()
         );
-        let builder = GoogleChatChannel::incoming_webhooks().webhook(
+        let builder = GoogleChatChannel::builder().webhook(
             "a",
             "https://chat.googleapis.com/v1/spaces/S/messages?key=KEYSECRET&token=SECRET",
         );

@@ -43,7 +43,7 @@
 //! is 10 messages per second for the whole channel. A 429 is a rate limit
 //! with `Retry-After` (else `X-Ratelimit-Reset`).
 //!
-//! Errors (see [`map_error`]): 5xx are transient, except 501 (incoming
+//! Errors: 5xx are transient, except 501 (incoming
 //! webhooks disabled on the server), which is a configuration error; an
 //! unknown webhook key, a missing channel or user are invalid targets; a
 //! channel override on a locked webhook and missing permissions are
@@ -59,10 +59,10 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, Receipt,
 };
 use crate::render::markup::markdown;
 use crate::render::{Format, Pieces, TextLimit};
@@ -200,8 +200,7 @@ impl fmt::Debug for MattermostChannel {
 #[must_use]
 pub struct MattermostChannelBuilder {
     webhooks: Vec<(String, MattermostWebhook)>,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     rate: RateLimit,
     max_text: usize,
 }
@@ -213,7 +212,7 @@ impl fmt::Debug for MattermostChannelBuilder {
                 "webhooks",
                 &self.webhooks.iter().map(|w| &w.0).collect::<Vec<_>>(),
             )
-            .field("timeout", &self.timeout)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -224,8 +223,7 @@ impl MattermostChannel {
     pub fn builder() -> MattermostChannelBuilder {
         MattermostChannelBuilder {
             webhooks: Vec::new(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             rate: RateLimit::per_second(DEFAULT_PER_SECOND),
             max_text: MAX_TEXT,
         }
@@ -244,19 +242,14 @@ impl MattermostChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Messages per second for the whole channel (default 10, Mattermost's
+    /// Messages for the whole channel (default 10 per second, Mattermost's
     /// default per client address).
     pub fn rate(mut self, rate: RateLimit) -> Self {
         self.rate = rate;
@@ -271,45 +264,43 @@ impl MattermostChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<MattermostChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config(
-                "Mattermost timeout must be greater than zero".into(),
-            ));
-        }
+    pub fn build(self) -> Result<MattermostChannel, BuildError> {
         if self.max_text < 100 {
-            return Err(config("Mattermost max_text must be at least 100".into()));
+            return Err(BuildError::setting(
+                "Mattermost max_text",
+                "it must be at least 100",
+            ));
         }
         let hooks = Named::build("Mattermost webhook", self.webhooks, check_webhook)?;
         let limits = ChannelLimits::new()
             // Runes, as the server counts, on the text exactly as sent.
             .with_text(TextLimit::chars(self.max_text))
             .with_rate(self.rate);
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(MattermostChannel {
             hooks,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
 }
 
-/// Checks one webhook; the reason never contains the URL.
-fn check_webhook(hook: MattermostWebhook) -> Result<Hook, String> {
-    let url = http::check_url(&hook.url, false)?;
+/// Checks one webhook, `label` in errors; they never contain the URL.
+fn check_webhook(label: &str, hook: MattermostWebhook) -> Result<Hook, BuildError> {
+    let url = http::url_setting(&hook.url, false, label)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err("the URL must have no query or fragment".into());
+        return Err(BuildError::url(
+            label,
+            "the URL must have no query or fragment",
+        ));
     }
     if let Some(channel) = &hook.channel
         && (channel.is_empty() || channel.len() > 65 || channel.chars().any(char::is_whitespace))
     {
-        return Err(format!(
-            "channel override {channel:?} must be a channel name without spaces"
+        return Err(BuildError::setting(
+            format!("{label} channel override"),
+            format!("{channel:?} must be a channel name without spaces"),
         ));
     }
     if let Some(name) = &hook.username
@@ -317,7 +308,10 @@ fn check_webhook(hook: MattermostWebhook) -> Result<Hook, String> {
             || name.chars().count() > 64
             || name.chars().any(char::is_control))
     {
-        return Err("username must be 1 to 64 characters, not blank".into());
+        return Err(BuildError::setting(
+            format!("{label} username"),
+            "it must be 1 to 64 characters, not blank",
+        ));
     }
     Ok(Hook {
         url,
@@ -347,12 +341,7 @@ struct AppError {
 /// Maps Mattermost's answer to a failed webhook post (its status, headers and
 /// body) to what to do next. Only the error `id` of the JSON body is read,
 /// sanitized; the body is never copied into the error.
-pub fn map_error(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &str,
-    target: &str,
-) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str, target: &str) -> ChannelError {
     let id = serde_json::from_str::<AppError>(body)
         .ok()
         .and_then(|e| e.id)
@@ -682,7 +671,13 @@ mod tests {
                 .webhook("a", bad)
                 .build()
                 .unwrap_err();
-            assert!(matches!(err, ChannelError::Config { .. }));
+            assert!(
+                matches!(
+                    err,
+                    BuildError::InvalidUrl { .. } | BuildError::InvalidSetting { .. }
+                ),
+                "{err:?}"
+            );
             assert!(!err.to_string().contains("SECRETKEY"), "{err}");
         }
         let hook = MattermostWebhook::new(url).channel("ops");

@@ -41,10 +41,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
     RateLimitScope, Receipt,
 };
 use crate::render::markup::slack_mrkdwn;
@@ -117,9 +117,8 @@ pub struct SlackChannelBuilder {
     token: Option<String>,
     base: String,
     webhooks: Vec<(String, String)>,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
-    per_channel_rate: RateLimit,
+    http: HttpOptions,
+    per_target_rate: RateLimit,
     reply_broadcast: bool,
     keep_first_current: bool,
 }
@@ -132,6 +131,7 @@ impl fmt::Debug for SlackChannelBuilder {
                 "webhooks",
                 &self.webhooks.iter().map(|w| &w.0).collect::<Vec<_>>(),
             )
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -156,9 +156,8 @@ impl SlackChannelBuilder {
             token,
             base: DEFAULT_BASE_URL.to_owned(),
             webhooks: Vec::new(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
-            per_channel_rate: RateLimit::per_second(NonZeroU32::MIN),
+            http: HttpOptions::new(),
+            per_target_rate: RateLimit::per_second(NonZeroU32::MIN),
             reply_broadcast: false,
             keep_first_current: false,
         }
@@ -191,60 +190,53 @@ impl SlackChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Messages per Slack channel (default one per second).
-    pub fn per_channel_rate(mut self, rate: RateLimit) -> Self {
-        self.per_channel_rate = rate;
+    /// Messages to each route target, a Slack channel (Web API) or a
+    /// webhook (default one per second, Slack's posting limit).
+    pub fn per_target_rate(mut self, rate: RateLimit) -> Self {
+        self.per_target_rate = rate;
         self
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<SlackChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("Slack timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<SlackChannel, BuildError> {
         let web_api = self.token.is_some();
         if !web_api && (self.reply_broadcast || self.keep_first_current) {
-            return Err(config(
-                "reply_broadcast and keep_first_message_current need the Web API; webhooks cannot thread"
-                    .into(),
+            return Err(BuildError::setting(
+                "Slack reply_broadcast / keep_first_message_current",
+                "they need the Web API; webhooks cannot thread",
             ));
         }
         let mode = match self.token {
             Some(token) => {
                 if !self.webhooks.is_empty() {
-                    return Err(config(
-                        "a Slack channel is either Web API or webhooks, not both".into(),
+                    return Err(BuildError::setting(
+                        "Slack webhook",
+                        "a Slack channel is either Web API or webhooks, not both",
                     ));
                 }
                 if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(config(
-                        "the Slack token is empty or has spaces or control characters".into(),
+                    return Err(BuildError::credential(
+                        "Slack token",
+                        "it is empty or has spaces or control characters",
                     ));
                 }
                 let mut base = self.base.clone();
                 if !base.ends_with('/') {
                     base.push('/');
                 }
-                let base = http::check_url(&base, false)
-                    .map_err(|r| config(format!("Slack base URL: {r}")))?;
+                let base = http::url_setting(&base, false, "Slack base URL")?;
                 Mode::WebApi { base, token }
             }
             None => {
-                let hooks = Named::build("Slack webhook", self.webhooks, |url: String| {
-                    http::check_url(&url, false)
+                let hooks = Named::build("Slack webhook", self.webhooks, |label, url: String| {
+                    http::url_setting(&url, false, label)
                 })?;
                 Mode::Webhooks { hooks }
             }
@@ -253,18 +245,15 @@ impl SlackChannelBuilder {
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
             .with_text(TextLimit::chars(MAX_TEXT))
-            .with_per_target_rate(self.per_channel_rate);
+            .with_per_target_rate(self.per_target_rate);
         if web_api {
             limits = limits.threaded();
         }
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(SlackChannel {
             mode,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
             reply_broadcast: self.reply_broadcast,
             keep_first_current: self.keep_first_current,
@@ -304,7 +293,7 @@ struct ApiAnswer {
 }
 
 /// Maps a Web API `error` code (answered with HTTP 200 and `"ok": false`).
-pub fn map_api_error(code: &str, target: &str) -> ChannelError {
+fn map_api_error(code: &str, target: &str) -> ChannelError {
     match code {
         // Slack's own rate limit, when it answers 200 instead of 429.
         "ratelimited" | "rate_limited" => ChannelError::RateLimited { retry_after: None },
@@ -335,7 +324,7 @@ pub fn map_api_error(code: &str, target: &str) -> ChannelError {
 }
 
 /// Maps an incoming webhook's error answer (status and plain-text body).
-pub fn map_webhook_error(
+fn map_webhook_error(
     status: StatusCode,
     headers: &reqwest::header::HeaderMap,
     body: &str,
@@ -567,9 +556,31 @@ mod tests {
 
     #[test]
     fn builder_checks_the_configuration_and_hides_secrets() {
-        assert!(SlackChannel::web_api("").build().is_err());
+        assert!(matches!(
+            SlackChannel::web_api("").build().unwrap_err(),
+            BuildError::InvalidCredential { .. }
+        ));
         assert!(SlackChannel::web_api("xoxb bad").build().is_err());
-        assert!(SlackChannel::incoming_webhooks().build().is_err());
+        assert!(matches!(
+            SlackChannel::web_api("xoxb-1")
+                .base_url("ftp://slack.example.com/api/")
+                .build()
+                .unwrap_err(),
+            BuildError::InvalidUrl { .. }
+        ));
+        assert!(matches!(
+            SlackChannel::web_api("xoxb-1")
+                .http(HttpOptions::new().timeout(Duration::ZERO))
+                .build()
+                .unwrap_err(),
+            BuildError::InvalidSetting { .. }
+        ));
+        assert_eq!(
+            SlackChannel::incoming_webhooks().build().unwrap_err(),
+            BuildError::NoEndpoint {
+                endpoint: "Slack webhook"
+            }
+        );
         assert!(
             SlackChannel::incoming_webhooks()
                 .reply_broadcast(true)

@@ -9,7 +9,7 @@
 //!
 //! // Targets are the names you give each workflow URL. The URL is a secret:
 //! // its `sig` parameter is what lets anyone post to the channel.
-//! let teams = TeamsChannel::workflows()
+//! let teams = TeamsChannel::builder()
 //!     .webhook(
 //!         "incidents",
 //!         "https://prod-00.westeurope.logic.azure.com/workflows/ID/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SIGNATURE",
@@ -51,7 +51,7 @@
 //! returned HTTP error 429" (Teams' way of throttling), are rate limits; 408
 //! and 5xx are transient; a flow that is off, deleted or refuses the URL's
 //! signature is a configuration error; 413 and other 4xx refuse the message
-//! for good. See [`map_error`].
+//! for good.
 //!
 //! A flow answers 202 Accepted before it runs: a success means the flow
 //! started, not that the card was posted (its run history says).
@@ -67,10 +67,11 @@ use serde::Serialize;
 use serde::de::IgnoredAny;
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::named::Named;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit, RateLimitScope, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, RateLimit,
+    RateLimitScope, Receipt,
 };
 use crate::render::markup::adaptive_card;
 use crate::render::{Format, Pieces, TextLimit};
@@ -85,10 +86,10 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 20_000;
 
 /// What Teams answers, in the body and whatever the status, when it throttles
 /// ("Connectors do not throw 429s").
-pub const THROTTLED: &str = "Microsoft Teams endpoint returned HTTP error 429";
+const THROTTLED: &str = "Microsoft Teams endpoint returned HTTP error 429";
 
 /// The button's label.
-pub const BUTTON: &str = "Open status page";
+const BUTTON: &str = "Open status page";
 
 /// The smallest payload ceiling allowed: room for the card's envelope
 /// (about 350 bytes), a long link (the button's URL) and some text.
@@ -147,9 +148,8 @@ impl fmt::Debug for TeamsChannel {
 #[must_use]
 pub struct TeamsChannelBuilder {
     webhooks: Vec<(String, String)>,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
-    per_webhook_rate: RateLimit,
+    http: HttpOptions,
+    per_target_rate: RateLimit,
     max_payload: usize,
 }
 
@@ -160,21 +160,21 @@ impl fmt::Debug for TeamsChannelBuilder {
                 "webhooks",
                 &self.webhooks.iter().map(|w| &w.0).collect::<Vec<_>>(),
             )
-            .field("timeout", &self.timeout)
+            .field("http", &self.http)
             .field("max_payload", &self.max_payload)
             .finish_non_exhaustive()
     }
 }
 
 impl TeamsChannel {
-    /// Workflows webhooks. Targets are the names given to each URL with
-    /// [`TeamsChannelBuilder::webhook`].
-    pub fn workflows() -> TeamsChannelBuilder {
+    /// A builder for Workflows webhooks; add at least one
+    /// [`webhook`](TeamsChannelBuilder::webhook). Targets are the names given
+    /// to each URL.
+    pub fn builder() -> TeamsChannelBuilder {
         TeamsChannelBuilder {
             webhooks: Vec::new(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
-            per_webhook_rate: RateLimit::per_second(NonZeroU32::MIN),
+            http: HttpOptions::new(),
+            per_target_rate: RateLimit::per_second(NonZeroU32::MIN),
             max_payload: DEFAULT_MAX_PAYLOAD,
         }
     }
@@ -188,21 +188,17 @@ impl TeamsChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Messages per webhook (default one per second).
-    pub fn per_webhook_rate(mut self, rate: RateLimit) -> Self {
-        self.per_webhook_rate = rate;
+    /// Messages to each route target, a workflow webhook (default one per
+    /// second).
+    pub fn per_target_rate(mut self, rate: RateLimit) -> Self {
+        self.per_target_rate = rate;
         self
     }
 
@@ -214,33 +210,27 @@ impl TeamsChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<TeamsChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("Teams timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<TeamsChannel, BuildError> {
         if !(MIN_PAYLOAD..=MICROSOFT_MAX_PAYLOAD).contains(&self.max_payload) {
-            return Err(config(format!(
-                "Teams payload ceiling must be between {MIN_PAYLOAD} and {MICROSOFT_MAX_PAYLOAD} bytes"
-            )));
+            return Err(BuildError::setting(
+                "Teams max_payload_bytes",
+                format!("it must be between {MIN_PAYLOAD} and {MICROSOFT_MAX_PAYLOAD} bytes"),
+            ));
         }
-        let hooks = Named::build("Teams webhook", self.webhooks, |url: String| {
-            http::check_url(&url, false)
+        let hooks = Named::build("Teams webhook", self.webhooks, |label, url: String| {
+            http::url_setting(&url, false, label)
         })?;
         let limits = ChannelLimits::new()
             // Rate limits are per webhook / per chat channel.
             .with_rate_limit_scope(RateLimitScope::Target)
             // The layout is the payload: its bytes are what Microsoft limits.
             .with_text(TextLimit::bytes(self.max_payload))
-            .with_per_target_rate(self.per_webhook_rate);
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+            .with_per_target_rate(self.per_target_rate);
+        let client = http::client(&self.http)?;
         Ok(TeamsChannel {
             hooks,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             max_payload: self.max_payload,
             limits,
         })
@@ -350,7 +340,7 @@ fn error_code(body: &str) -> Option<String> {
 
 /// Maps a workflow's answer that is not a plain success: its status, headers
 /// and body (a Logic Apps JSON error, Teams' throttling text, or HTML).
-pub fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
     let retry_after = http::retry_after(headers, SystemTime::now());
     // "Connectors do not throw 429s": the body carries "Microsoft Teams
     // endpoint returned HTTP error 429", even with a 2xx status; back off.
@@ -624,34 +614,35 @@ mod tests {
 
     #[test]
     fn builder_checks_the_configuration_and_hides_secrets() {
-        assert!(TeamsChannel::workflows().build().is_err());
-        let err = TeamsChannel::workflows()
+        assert!(TeamsChannel::builder().build().is_err());
+        let err = TeamsChannel::builder()
             .webhook("a", "http://prod-1.logic.azure.com/workflows/x?sig=SECRET")
             .build()
             .unwrap_err();
         assert!(!err.to_string().contains("SECRET"), "{err}");
         assert!(
-            TeamsChannel::workflows()
+            TeamsChannel::builder()
                 .webhook("a", "https://prod-1.logic.azure.com/x")
                 .webhook("a", "https://prod-1.logic.azure.com/y")
                 .build()
                 .is_err()
         );
         assert!(
-            TeamsChannel::workflows()
+            TeamsChannel::builder()
                 .webhook("a", "https://prod-1.logic.azure.com/x")
                 .max_payload_bytes(40_000)
                 .build()
                 .is_err()
         );
-        assert!(
-            TeamsChannel::workflows()
+        assert!(matches!(
+            TeamsChannel::builder()
                 .webhook("a", "https://prod-1.logic.azure.com/x")
-                .timeout(Duration::ZERO)
+                .http(HttpOptions::new().timeout(Duration::ZERO))
                 .build()
-                .is_err()
-        );
-        let builder = TeamsChannel::workflows()
+                .unwrap_err(),
+            BuildError::InvalidSetting { .. }
+        ));
+        let builder = TeamsChannel::builder()
             .webhook("a", "https://prod-1.logic.azure.com/workflows/x?sig=SECRET");
         assert!(!format!("{builder:?}").contains("SECRET"));
         let ch = builder.build().unwrap();

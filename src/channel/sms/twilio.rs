@@ -14,7 +14,7 @@
 //!     .from("+14155550100") // or .messaging_service("MGxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
 //!     .segment_budget(2) // the default: at most 2 segments per message
 //!     .rate(RateLimit::per_second(NonZeroU32::MIN)) // one long code: about 1 message a second
-//!     .per_recipient_rate(RateLimit::new(1, Duration::from_secs(60))?)
+//!     .per_target_rate(RateLimit::new(1, Duration::from_secs(60))?) // to each phone number
 //!     .status_callback("https://hooks.example.com/twilio/status")
 //!     .build()?;
 //! # let _ = sms; Ok(()) }
@@ -74,9 +74,10 @@ use serde::Deserialize;
 use url::Url;
 
 use super::is_e164;
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    Receipt,
 };
 use crate::render::{Format, Pieces, Plain, sms};
 
@@ -224,12 +225,11 @@ pub struct TwilioChannelBuilder {
     messaging_service: Option<String>,
     status_callback: Option<String>,
     base: String,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     segment_budget: u32,
     smart_encoding: bool,
     rate: RateLimit,
-    per_recipient_rate: Option<RateLimit>,
+    per_target_rate: Option<RateLimit>,
 }
 
 impl fmt::Debug for TwilioChannelBuilder {
@@ -241,6 +241,7 @@ impl fmt::Debug for TwilioChannelBuilder {
             .field("from", &self.from)
             .field("messaging_service", &self.messaging_service)
             .field("segment_budget", &self.segment_budget)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -298,12 +299,11 @@ impl TwilioChannelBuilder {
             messaging_service: None,
             status_callback: None,
             base: DEFAULT_BASE_URL.to_owned(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             segment_budget: DEFAULT_SEGMENT_BUDGET,
             smart_encoding: true,
             rate: RateLimit::per_second(NonZeroU32::MIN),
-            per_recipient_rate: None,
+            per_target_rate: None,
         }
     }
 
@@ -335,15 +335,10 @@ impl TwilioChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
@@ -370,83 +365,87 @@ impl TwilioChannelBuilder {
         self
     }
 
-    /// Messages to one phone number (default one per
+    /// Messages to each route target, a phone number (default one per
     /// [`DEFAULT_PER_RECIPIENT_INTERVAL`]).
-    pub fn per_recipient_rate(mut self, rate: RateLimit) -> Self {
-        self.per_recipient_rate = Some(rate);
+    pub fn per_target_rate(mut self, rate: RateLimit) -> Self {
+        self.per_target_rate = Some(rate);
         self
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<TwilioChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("Twilio timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<TwilioChannel, BuildError> {
         if !is_sid(&self.account_sid, "AC") {
-            return Err(config(
-                "the Twilio Account SID must be AC followed by 32 hex digits".into(),
+            return Err(BuildError::credential(
+                "Twilio Account SID",
+                "it must be AC followed by 32 hex digits",
             ));
         }
         if self.user != self.account_sid && !is_sid(&self.user, "SK") {
-            return Err(config(
-                "the Twilio API key SID must be SK followed by 32 hex digits".into(),
+            return Err(BuildError::credential(
+                "Twilio API key SID",
+                "it must be SK followed by 32 hex digits",
             ));
         }
         if self.secret.is_empty() || !self.secret.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(config(
-                "the Twilio auth token or API key secret is empty or has spaces or control characters"
-                    .into(),
+            return Err(BuildError::credential(
+                "Twilio auth token or API key secret",
+                "it is empty or has spaces or control characters",
             ));
         }
         let sender = match (self.from, self.messaging_service) {
             (Some(from), None) if is_sender(&from) => Sender::From(from),
             (Some(from), None) => {
-                return Err(config(format!(
-                    "Twilio From {from:?} is not an E.164 number, a short code or an alphanumeric sender ID"
-                )));
+                return Err(BuildError::setting(
+                    "Twilio from",
+                    format!(
+                        "{from:?} is not an E.164 number, a short code or an alphanumeric sender ID"
+                    ),
+                ));
             }
             (None, Some(sid)) if is_sid(&sid, "MG") => Sender::Service(sid),
             (None, Some(_)) => {
-                return Err(config(
-                    "the Twilio Messaging Service SID must be MG followed by 32 hex digits".into(),
+                return Err(BuildError::setting(
+                    "Twilio messaging_service",
+                    "the Messaging Service SID must be MG followed by 32 hex digits",
                 ));
             }
             (Some(_), Some(_)) => {
-                return Err(config(
-                    "set either a Twilio From or a Messaging Service, not both".into(),
+                return Err(BuildError::setting(
+                    "Twilio from / messaging_service",
+                    "set either a From or a Messaging Service, not both",
                 ));
             }
             (None, None) => {
-                return Err(config(
-                    "a Twilio channel needs a From number or a Messaging Service".into(),
+                return Err(BuildError::setting(
+                    "Twilio from / messaging_service",
+                    "a Twilio channel needs a From number or a Messaging Service",
                 ));
             }
         };
         if !(1..=MAX_SEGMENT_BUDGET).contains(&self.segment_budget) {
-            return Err(config(format!(
-                "the SMS segment budget must be 1 to {MAX_SEGMENT_BUDGET}, not {}",
-                self.segment_budget
-            )));
+            return Err(BuildError::setting(
+                "Twilio segment_budget",
+                format!(
+                    "it must be 1 to {MAX_SEGMENT_BUDGET}, not {}",
+                    self.segment_budget
+                ),
+            ));
         }
-        let base = http::check_url(&self.base, false)
-            .map_err(|r| config(format!("Twilio base URL: {r}")))?;
+        let base = http::url_setting(&self.base, false, "Twilio base URL")?;
         let messages_url = format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
             base.as_str().trim_end_matches('/'),
             self.account_sid
         );
-        let messages_url = http::check_url(&messages_url, false)
-            .map_err(|r| config(format!("Twilio base URL: {r}")))?;
+        let messages_url = http::url_setting(&messages_url, false, "Twilio base URL")?;
         let status_callback = self
             .status_callback
-            .map(|raw| http::check_url(&raw, false))
-            .transpose()
-            .map_err(|r| config(format!("Twilio status callback: {r}")))?;
-        let per_recipient = match self.per_recipient_rate {
+            .map(|raw| http::url_setting(&raw, false, "Twilio status callback URL"))
+            .transpose()?;
+        let per_recipient = match self.per_target_rate {
             Some(rate) => rate,
             None => RateLimit::new(1, DEFAULT_PER_RECIPIENT_INTERVAL)
-                .map_err(|e| config(e.to_string()))?,
+                .map_err(|e| BuildError::setting("Twilio default rate", e.to_string()))?,
         };
         // A budget of at most 10 makes a u32 → usize conversion lossless.
         let budget = self.segment_budget as usize;
@@ -454,10 +453,7 @@ impl TwilioChannelBuilder {
             .with_text(sms::segment_limit(budget))
             .with_rate(self.rate)
             .with_per_target_rate(per_recipient);
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(TwilioChannel {
             messages_url,
             account_sid: self.account_sid,
@@ -469,7 +465,7 @@ impl TwilioChannelBuilder {
             status_callback,
             format: TwilioFormat::new(self.smart_encoding),
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
@@ -527,12 +523,7 @@ fn sanitize(message: &str) -> String {
 /// `target` to what to do next. An answer without Twilio's JSON (a proxy's
 /// page) follows the general HTTP rules, except that 401 is a configuration
 /// error.
-pub fn map_error(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &str,
-    target: &str,
-) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str, target: &str) -> ChannelError {
     let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
     let Some(code) = parsed.as_ref().and_then(|b| b.code) else {
         return match status {
@@ -851,13 +842,21 @@ mod tests {
             TwilioChannel::with_auth_token(SID, "has space").from("+14155550100"),
             ok().segment_budget(0),
             ok().segment_budget(11),
-            ok().timeout(Duration::ZERO),
+            ok().http(HttpOptions::new().timeout(Duration::ZERO)),
             ok().base_url("http://api.twilio.com"),
             ok().status_callback("http://hooks.example.com/status"),
         ];
         for b in bad {
             let err = b.build().unwrap_err();
-            assert!(matches!(err, ChannelError::Config { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    BuildError::InvalidCredential { .. }
+                        | BuildError::InvalidSetting { .. }
+                        | BuildError::InvalidUrl { .. }
+                ),
+                "{err:?}"
+            );
             assert!(!err.to_string().contains("SECRET"), "{err}");
         }
     }

@@ -7,7 +7,7 @@
 //! use tidings::channel::social::bluesky::BlueskyChannel;
 //!
 //! // Settings → Privacy and security → App passwords. Never the account password.
-//! let bluesky = BlueskyChannel::login("status.example.com", "abcd-efgh-ijkl-mnop")
+//! let bluesky = BlueskyChannel::builder("status.example.com", "abcd-efgh-ijkl-mnop")
 //!     .langs(["en"]) // the default
 //!     .build()?;
 //! // Route to the account itself: Target::new("status.example.com").
@@ -67,7 +67,7 @@
 //! hour. A 429 is a rate limit whose delay is `Retry-After` or else
 //! `RateLimit-Reset` (epoch seconds).
 //!
-//! **Errors** (see [`map_error`]): a refused login (wrong identifier or app
+//! **Errors**: a refused login (wrong identifier or app
 //! password, 401 `AuthenticationRequired`; a taken-down account; a second
 //! factor required) is a configuration error; 400 `InvalidRequest` (and other
 //! refusals of the post) are permanent rejections that keep Bluesky's error
@@ -91,10 +91,10 @@ use tokio::sync::Mutex;
 use unicode_segmentation::UnicodeSegmentation;
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, IdempotencyKey, MessageRef,
-    RateLimit, Receipt, Thread,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, IdempotencyKey,
+    MessageRef, RateLimit, Receipt, Thread,
 };
 use crate::render::{LengthUnit, TextLimit};
 
@@ -128,8 +128,7 @@ const LINK_FEATURE: &str = "app.bsky.richtext.facet#link";
 
 /// Which XRPC call failed, for [`map_error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Call {
+enum Call {
     /// `com.atproto.server.createSession`: logging in with the app password.
     CreateSession,
     /// `com.atproto.server.refreshSession`: renewing the session.
@@ -293,8 +292,7 @@ pub struct BlueskyChannelBuilder {
     base: String,
     langs: Vec<String>,
     idempotent_keys: bool,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     rate: Option<RateLimit>,
 }
 
@@ -305,16 +303,16 @@ impl fmt::Debug for BlueskyChannelBuilder {
             .field("app_password", &"<redacted>")
             .field("pds", &self.base)
             .field("langs", &self.langs)
-            .field("timeout", &self.timeout)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
 
 impl BlueskyChannel {
-    /// Logs in as `identifier` (the account's handle, e.g.
+    /// A builder logging in as `identifier` (the account's handle, e.g.
     /// `status.example.com`, its DID, or its e-mail address) with an app
     /// password. The session is created on the first send.
-    pub fn login(
+    pub fn builder(
         identifier: impl Into<String>,
         app_password: impl Into<String>,
     ) -> BlueskyChannelBuilder {
@@ -324,8 +322,7 @@ impl BlueskyChannel {
             base: DEFAULT_PDS.to_owned(),
             langs: vec!["en".to_owned()],
             idempotent_keys: true,
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             rate: None,
         }
     }
@@ -368,15 +365,10 @@ impl BlueskyChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
@@ -388,11 +380,7 @@ impl BlueskyChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<BlueskyChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("Bluesky timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<BlueskyChannel, BuildError> {
         let identifier = self
             .identifier
             .strip_prefix('@')
@@ -402,49 +390,49 @@ impl BlueskyChannelBuilder {
             || identifier.len() > 253
             || !identifier.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(config(
-                "the Bluesky identifier (handle, DID or e-mail) is empty, too long, or has spaces or control characters"
-                    .into(),
+            return Err(BuildError::credential(
+                "Bluesky identifier (handle, DID or e-mail)",
+                "it is empty, too long, or has spaces or control characters",
             ));
         }
         if self.password.is_empty() || self.password.chars().any(char::is_control) {
-            return Err(config(
-                "the Bluesky app password is empty or has control characters".into(),
+            return Err(BuildError::credential(
+                "Bluesky app password",
+                "it is empty or has control characters",
             ));
         }
         if self.langs.len() > MAX_LANGS {
-            return Err(config(format!(
-                "a Bluesky post takes at most {MAX_LANGS} languages, not {}",
-                self.langs.len()
-            )));
-        }
-        if let Some(bad) = self.langs.iter().find(|l| !is_lang(l)) {
-            return Err(config(format!(
-                "{bad:?} is not a language tag (BCP 47, e.g. \"en\" or \"pt-BR\")"
-            )));
-        }
-        let pds = http::check_url(&self.base, false)
-            .map_err(|r| config(format!("Bluesky PDS URL: {r}")))?;
-        if pds.query().is_some() || pds.fragment().is_some() {
-            return Err(config(
-                "the Bluesky PDS URL must have no query or fragment".into(),
+            return Err(BuildError::setting(
+                "Bluesky langs",
+                format!(
+                    "a post takes at most {MAX_LANGS} languages, not {}",
+                    self.langs.len()
+                ),
             ));
         }
-        let endpoints = Endpoints::new(pds).map_err(|r| config(format!("Bluesky PDS URL: {r}")))?;
+        if let Some(bad) = self.langs.iter().find(|l| !is_lang(l)) {
+            return Err(BuildError::setting(
+                "Bluesky langs",
+                format!("{bad:?} is not a language tag (BCP 47, e.g. \"en\" or \"pt-BR\")"),
+            ));
+        }
+        let field = "Bluesky base URL (PDS)";
+        let pds = http::url_setting(&self.base, false, field)?;
+        if pds.query().is_some() || pds.fragment().is_some() {
+            return Err(BuildError::url(field, "it must have no query or fragment"));
+        }
+        let endpoints = Endpoints::new(pds).map_err(|r| BuildError::url(field, r))?;
         let rate = match self.rate {
             Some(rate) => rate,
             None => RateLimit::new(POSTS_PER_HOUR, Duration::from_secs(3_600))
-                .map_err(|e| config(format!("Bluesky default rate: {e}")))?,
+                .map_err(|e| BuildError::setting("Bluesky default rate", e.to_string()))?,
         };
         let limits = ChannelLimits::new()
             .with_text(text_limit())
             .with_rate(rate)
             .threaded()
             .deduplicating();
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(BlueskyChannel {
             endpoints,
             identifier,
@@ -453,7 +441,7 @@ impl BlueskyChannelBuilder {
             idempotent_keys: self.idempotent_keys,
             session: Mutex::new(None),
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
@@ -620,7 +608,7 @@ impl Failure {
 /// Maps the PDS's answer to a failed `call` (status, headers, XRPC error
 /// body) to what to do next. Only the error name and a cleaned, shortened
 /// message are kept, never the body.
-pub fn map_error(call: Call, status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
+fn map_error(call: Call, status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
     let parsed = XrpcError::parse(body);
     let name = parsed.name();
     let code = status.as_u16();
@@ -1352,25 +1340,46 @@ mod tests {
 
     #[test]
     fn builder_checks_the_configuration_and_hides_secrets() {
-        let ok = || BlueskyChannel::login("status.example.com", "abcd-SECRET-ijkl-mnop");
-        assert!(BlueskyChannel::login("", "pw").build().is_err());
-        assert!(BlueskyChannel::login("a b", "pw").build().is_err());
-        assert!(
-            BlueskyChannel::login("status.example.com", "")
-                .build()
-                .is_err()
+        let ok = || BlueskyChannel::builder("status.example.com", "abcd-SECRET-ijkl-mnop");
+        let credential = |b: BlueskyChannelBuilder| match b.build() {
+            Err(BuildError::InvalidCredential { credential, .. }) => credential,
+            other => panic!("expected an invalid credential, got {other:?}"),
+        };
+        assert!(credential(BlueskyChannel::builder("", "pw")).contains("identifier"));
+        assert!(credential(BlueskyChannel::builder("a b", "pw")).contains("identifier"));
+        assert_eq!(
+            credential(BlueskyChannel::builder("status.example.com", "")),
+            "Bluesky app password"
         );
-        assert!(ok().langs(["en", "de", "fr", "it"]).build().is_err());
-        assert!(ok().langs(["english!"]).build().is_err());
+        for bad in [
+            ok().langs(["en", "de", "fr", "it"]),
+            ok().langs(["english!"]),
+        ] {
+            assert!(matches!(
+                bad.build().unwrap_err(),
+                BuildError::InvalidSetting { setting, .. } if setting == "Bluesky langs"
+            ));
+        }
         assert!(ok().langs(Vec::<String>::new()).build().is_ok());
         assert!(ok().langs(["pt-BR", "ja"]).build().is_ok());
-        assert!(ok().base_url("http://pds.example.com").build().is_err());
-        assert!(
-            ok().base_url("https://pds.example.com/?x=1")
+        for bad in [
+            "http://pds.example.com",
+            "https://pds.example.com/?x=1",
+            "not a url",
+        ] {
+            let err = ok().base_url(bad).build().unwrap_err();
+            assert!(
+                matches!(&err, BuildError::InvalidUrl { field, .. } if field.starts_with("Bluesky base URL")),
+                "{err:?}"
+            );
+            assert!(!err.to_string().contains("pds.example.com"), "{err}");
+        }
+        assert!(matches!(
+            ok().http(HttpOptions::new().timeout(Duration::ZERO))
                 .build()
-                .is_err()
-        );
-        assert!(ok().timeout(Duration::ZERO).build().is_err());
+                .unwrap_err(),
+            BuildError::InvalidSetting { .. }
+        ));
         let ch = ok().build().unwrap();
         let dbg = format!("{ch:?} {:?}", ok());
         assert!(!dbg.contains("SECRET"), "{dbg}");
@@ -1382,7 +1391,7 @@ mod tests {
             bounds,
             [(300, LengthUnit::Graphemes), (3_000, LengthUnit::Utf8Bytes)]
         );
-        let ch = BlueskyChannel::login("@status.example.com", "pw")
+        let ch = BlueskyChannel::builder("@status.example.com", "pw")
             .build()
             .unwrap();
         assert_eq!(ch.identifier, "status.example.com");

@@ -52,7 +52,7 @@
 //! runs until `X-RateLimit-Reset` (an ISO 8601 timestamp; read leniently), or
 //! `Retry-After` when the reset cannot be read.
 //!
-//! **Errors** (see [`map_error`]): 401 (bad or revoked token) and 403
+//! **Errors**: 401 (bad or revoked token) and 403
 //! (missing `write:statuses`, or the account cannot post) are configuration
 //! errors; 422 (validation: blank or too long text) and 404 (the post replied
 //! to is gone) are permanent rejections; 408 and 5xx are transient. Errors
@@ -70,9 +70,10 @@ use url::Url;
 
 use super::links::{self, Rules};
 use super::{defused_plain, delay_until, sanitize};
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    Receipt,
 };
 use crate::render::{Format, LengthUnit, Pieces, TextLimit};
 
@@ -220,8 +221,7 @@ pub struct MastodonChannelBuilder {
     target: String,
     visibility: Visibility,
     max_characters: usize,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     rate: Option<RateLimit>,
 }
 
@@ -233,6 +233,7 @@ impl fmt::Debug for MastodonChannelBuilder {
             .field("target", &self.target)
             .field("visibility", &self.visibility)
             .field("max_characters", &self.max_characters)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -251,8 +252,7 @@ impl MastodonChannel {
             target: DEFAULT_TARGET.to_owned(),
             visibility: Visibility::default(),
             max_characters: DEFAULT_MAX_CHARACTERS,
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             rate: None,
         }
     }
@@ -281,15 +281,10 @@ impl MastodonChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
@@ -301,59 +296,53 @@ impl MastodonChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<MastodonChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("Mastodon timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<MastodonChannel, BuildError> {
         if self.token.is_empty() || !self.token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(config(
-                "the Mastodon access token is empty or has spaces or control characters".into(),
+            return Err(BuildError::credential(
+                "Mastodon access token",
+                "it is empty or has spaces or control characters",
             ));
         }
         if self.target.trim().is_empty() {
-            return Err(config("the Mastodon target name is empty".into()));
+            return Err(BuildError::setting("Mastodon target", "it is empty"));
         }
         if !(MIN_MAX_CHARACTERS..=MAX_MAX_CHARACTERS).contains(&self.max_characters) {
-            return Err(config(format!(
-                "Mastodon max_characters must be {MIN_MAX_CHARACTERS} to {MAX_MAX_CHARACTERS}, not {}",
-                self.max_characters
-            )));
-        }
-        let instance = http::check_url(&self.instance, false)
-            .map_err(|r| config(format!("Mastodon instance URL: {r}")))?;
-        if instance.query().is_some() || instance.fragment().is_some() {
-            return Err(config(
-                "the Mastodon instance URL must have no query or fragment".into(),
+            return Err(BuildError::setting(
+                "Mastodon max_characters",
+                format!(
+                    "it must be {MIN_MAX_CHARACTERS} to {MAX_MAX_CHARACTERS}, not {}",
+                    self.max_characters
+                ),
             ));
+        }
+        let field = "Mastodon instance URL";
+        let instance = http::url_setting(&self.instance, false, field)?;
+        if instance.query().is_some() || instance.fragment().is_some() {
+            return Err(BuildError::url(field, "it must have no query or fragment"));
         }
         let statuses_url = format!(
             "{}/api/v1/statuses",
             instance.as_str().trim_end_matches('/')
         );
-        let statuses_url = http::check_url(&statuses_url, false)
-            .map_err(|r| config(format!("Mastodon instance URL: {r}")))?;
+        let statuses_url = http::url_setting(&statuses_url, false, field)?;
         let rate = match self.rate {
             Some(rate) => rate,
             None => RateLimit::new(300, Duration::from_secs(300))
-                .map_err(|e| config(format!("Mastodon default rate: {e}")))?,
+                .map_err(|e| BuildError::setting("Mastodon default rate", e.to_string()))?,
         };
         let limits = ChannelLimits::new()
             .with_text(text_limit(self.max_characters))
             .with_rate(rate)
             .threaded()
             .deduplicating();
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(MastodonChannel {
             statuses_url,
             token: self.token,
             target: self.target,
             visibility: self.visibility,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
@@ -451,7 +440,7 @@ fn describe(body: &ErrorBody) -> String {
 /// Maps Mastodon's answer to a failed `POST /api/v1/statuses` (its status,
 /// headers and body) to what to do next. Only the known fields of the JSON
 /// body are kept, cleaned; the body is never copied into the error.
-pub fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
     let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
     let code = status.as_u16();
     match code {
@@ -766,7 +755,7 @@ mod tests {
         assert_eq!(custom.limits().text.unwrap().max, 5_000);
         assert_eq!(custom.visibility.as_str(), "direct");
         for bad in [
-            ok().timeout(Duration::ZERO),
+            ok().http(HttpOptions::new().timeout(Duration::ZERO)),
             ok().max_characters(10),
             ok().max_characters(1_000_000),
             ok().target(" "),
@@ -777,7 +766,15 @@ mod tests {
             MastodonChannel::builder("not a url", "SECRET-token"),
         ] {
             let err = bad.build().unwrap_err();
-            assert!(matches!(err, ChannelError::Config { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    BuildError::InvalidCredential { .. }
+                        | BuildError::InvalidSetting { .. }
+                        | BuildError::InvalidUrl { .. }
+                ),
+                "{err:?}"
+            );
             assert!(!err.to_string().contains("SECRET"), "{err}");
         }
     }

@@ -63,7 +63,7 @@
 //! limit's reset when that one is used up; X sends no `Retry-After`, which is
 //! read only when no reset is given.
 //!
-//! **Errors** (see [`map_error`]): 401 (bad or expired token) is a
+//! **Errors**: 401 (bad or expired token) is a
 //! configuration error, as are the 403s that say the token or app cannot post
 //! this way; other 403s (duplicate content, not allowed to reply) and 400
 //! (invalid request) are permanent rejections; 408 and 5xx are transient.
@@ -87,9 +87,10 @@ use url::Url;
 
 use super::twitter_text;
 use super::{defused_plain, delay_until, sanitize};
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    Receipt,
 };
 use crate::render::{Format, LengthUnit, Pieces, TextLimit};
 
@@ -212,8 +213,7 @@ pub struct XChannelBuilder {
     token: String,
     base: String,
     target: String,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     rate: Option<RateLimit>,
 }
 
@@ -223,6 +223,7 @@ impl fmt::Debug for XChannelBuilder {
             .field("base", &self.base)
             .field("token", &"<redacted>")
             .field("target", &self.target)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -240,8 +241,7 @@ impl XChannel {
             token: user_access_token.into(),
             base: DEFAULT_BASE_URL.to_owned(),
             target: DEFAULT_TARGET.to_owned(),
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             rate: None,
         }
     }
@@ -286,15 +286,10 @@ impl XChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
@@ -305,48 +300,39 @@ impl XChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<XChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config("X timeout must be greater than zero".into()));
-        }
+    pub fn build(self) -> Result<XChannel, BuildError> {
         if !is_token(&self.token) {
-            return Err(config(
-                "the X access token is empty or has spaces or control characters".into(),
+            return Err(BuildError::credential(
+                "X access token",
+                "it is empty or has spaces or control characters",
             ));
         }
         if self.target.trim().is_empty() {
-            return Err(config("the X target name is empty".into()));
+            return Err(BuildError::setting("X target", "it is empty"));
         }
-        let base =
-            http::check_url(&self.base, false).map_err(|r| config(format!("X base URL: {r}")))?;
+        let field = "X base URL";
+        let base = http::url_setting(&self.base, false, field)?;
         if base.query().is_some() || base.fragment().is_some() {
-            return Err(config(
-                "the X base URL must have no query or fragment".into(),
-            ));
+            return Err(BuildError::url(field, "it must have no query or fragment"));
         }
         let tweets_url = format!("{}/2/tweets", base.as_str().trim_end_matches('/'));
-        let tweets_url =
-            http::check_url(&tweets_url, false).map_err(|r| config(format!("X base URL: {r}")))?;
+        let tweets_url = http::url_setting(&tweets_url, false, field)?;
         let rate = match self.rate {
             Some(rate) => rate,
             None => RateLimit::new(100, Duration::from_secs(86_400))
-                .map_err(|e| config(format!("X default rate: {e}")))?,
+                .map_err(|e| BuildError::setting("X default rate", e.to_string()))?,
         };
         let limits = ChannelLimits::new()
             .with_text(text_limit())
             .with_rate(rate)
             .threaded();
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         Ok(XChannel {
             tweets_url,
             token: RwLock::new(self.token),
             target: self.target,
             client,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
@@ -462,7 +448,7 @@ fn rate_limit_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// Maps X's answer to a failed `POST /2/tweets` (its status, headers and body)
 /// to what to do next. Only the known fields of the JSON body are kept,
 /// cleaned; the body is never copied into the error.
-pub fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
+fn map_error(status: StatusCode, headers: &HeaderMap, body: &str) -> ChannelError {
     let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
     let code = status.as_u16();
     match code {
@@ -792,7 +778,7 @@ mod tests {
         assert_eq!(ch.bearer(), "Bearer SECRET-new");
         assert!(ch.set_access_token("has space").is_err());
         for bad in [
-            ok().timeout(Duration::ZERO),
+            ok().http(HttpOptions::new().timeout(Duration::ZERO)),
             ok().target(""),
             ok().base_url("http://api.x.com"),
             ok().base_url("https://api.x.com/?SECRET"),
@@ -800,7 +786,15 @@ mod tests {
             XChannel::builder("SECRET token"),
         ] {
             let err = bad.build().unwrap_err();
-            assert!(matches!(err, ChannelError::Config { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    BuildError::InvalidCredential { .. }
+                        | BuildError::InvalidSetting { .. }
+                        | BuildError::InvalidUrl { .. }
+                ),
+                "{err:?}"
+            );
             assert!(!err.to_string().contains("SECRET"), "{err}");
         }
     }

@@ -20,7 +20,7 @@ use super::site::{Scope, Site};
 use super::store::{self, Direct, Sink};
 use crate::audience::Audience;
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt,
 };
 use crate::clock;
 use crate::incident::{ComponentId, IncidentId};
@@ -330,19 +330,17 @@ impl StaticStatusPageBuilder {
     /// Validates the configuration and the served `state.json`, if there is
     /// one. Nothing is written until the first publish.
     ///
-    /// Errors ([`ChannelError::Config`]): a base URL that is not `http(s)`, a
-    /// blank name, a component listed twice, a zero
+    /// Errors ([`BuildError`]): a base URL that is not `http(s)`, a blank
+    /// name, a component listed twice, a zero
     /// [`history_days`](Self::history_days), a `<dir>/current` that is not
     /// the link this crate keeps, a `state.json` that cannot be read or is
     /// not one this version wrote.
-    pub fn build(self) -> Result<StaticStatusPage, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
+    pub fn build(self) -> Result<StaticStatusPage, BuildError> {
+        let field = "status page base URL";
         let mut base = Url::parse(&self.base_url)
-            .map_err(|e| config(format!("invalid status page base URL: {e}")))?;
+            .map_err(|e| BuildError::url(field, format!("not a valid URL ({e})")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(config(
-                "the status page base URL must be an http or https URL".into(),
-            ));
+            return Err(BuildError::url(field, "it must be an http or https URL"));
         }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -351,11 +349,14 @@ impl StaticStatusPageBuilder {
         base.set_query(None);
         base.set_fragment(None);
         if self.name.trim().is_empty() {
-            return Err(config("the status page name is empty".into()));
+            return Err(BuildError::setting("status page name", "it is empty"));
         }
         for (i, c) in self.components.iter().enumerate() {
             if self.components[..i].iter().any(|o| o.id == c.id) {
-                return Err(config(format!("component {} is listed twice", c.id)));
+                return Err(BuildError::setting(
+                    format!("status page component {}", c.id),
+                    "it is listed twice",
+                ));
             }
         }
         let page_id = self.page_id.unwrap_or_else(|| {
@@ -363,20 +364,20 @@ impl StaticStatusPageBuilder {
             digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
         });
         if self.history_days == 0 {
-            return Err(config(
-                "history_days is 0; the page would forget every incident once resolved".into(),
+            return Err(BuildError::setting(
+                "status page history_days",
+                "it is 0; the page would forget every incident once resolved",
             ));
         }
         if self.load_state {
-            let current = generation::current(&self.dir).map_err(|e| {
-                config(format!(
-                    "cannot read the status page in {}: {e}",
-                    self.dir.display()
-                ))
-            })?;
-            commit::read_state(&self.dir, current).map_err(|e| config(e.to_string()))?;
+            let dir = || format!("status page directory {}", self.dir.display());
+            let current = generation::current(&self.dir)
+                .map_err(|e| BuildError::setting(dir(), format!("cannot read it: {e}")))?;
+            commit::read_state(&self.dir, current)
+                .map_err(|e| BuildError::setting(dir(), e.to_string()))?;
         }
-        let site = Site::new().map_err(|e| config(format!("status page templates: {e}")))?;
+        let site =
+            Site::new().map_err(|e| BuildError::client(format!("status page templates: {e}")))?;
         Ok(StaticStatusPage {
             config: Arc::new(Config {
                 dir: self.dir,

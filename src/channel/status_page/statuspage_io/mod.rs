@@ -143,9 +143,10 @@ use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 use url::Url;
 
-use crate::channel::http;
+use crate::channel::http::{self, HttpOptions};
 use crate::channel::{
-    Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit, Receipt,
+    BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, RateLimit,
+    Receipt,
 };
 use crate::incident::{ComponentId, ComponentStatus, Incident, Status};
 use crate::render::TextLimit;
@@ -231,8 +232,7 @@ pub struct StatuspageIoChannelBuilder {
     deliver_notifications: bool,
     postmortem: Postmortem,
     maintenance: AutoTransitions,
-    client: Option<reqwest::Client>,
-    timeout: Duration,
+    http: HttpOptions,
     rate: RateLimit,
 }
 
@@ -242,6 +242,7 @@ impl fmt::Debug for StatuspageIoChannelBuilder {
             .field("page_id", &self.page_id)
             .field("api_key", &"<redacted>")
             .field("components", &self.components)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -265,8 +266,7 @@ impl StatuspageIoChannel {
                 start: true,
                 end: false,
             },
-            client: None,
-            timeout: http::DEFAULT_TIMEOUT,
+            http: HttpOptions::new(),
             rate: RateLimit::per_second(NonZeroU32::MIN),
         }
     }
@@ -325,16 +325,10 @@ impl StatuspageIoChannelBuilder {
         self
     }
 
-    /// Uses this client (shared connection pool). It should not follow
-    /// redirects; responses that come through one are refused anyway.
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Per-request timeout (default 20 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How requests are made: timeouts, `User-Agent`, a proxy, or a client
+    /// of your own (default [`HttpOptions::new`]).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
         self
     }
 
@@ -346,61 +340,54 @@ impl StatuspageIoChannelBuilder {
     }
 
     /// Validates and builds the channel.
-    pub fn build(self) -> Result<StatuspageIoChannel, ChannelError> {
-        let config = |reason: String| ChannelError::Config { reason };
-        if self.timeout.is_zero() {
-            return Err(config(
-                "Statuspage timeout must be greater than zero".into(),
-            ));
-        }
+    pub fn build(self) -> Result<StatuspageIoChannel, BuildError> {
         if self.api_key.is_empty() || !self.api_key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(config(
-                "the Statuspage API key is empty or has spaces or control characters".into(),
+            return Err(BuildError::credential(
+                "Statuspage API key",
+                "it is empty or has spaces or control characters",
             ));
         }
         if !is_statuspage_id(&self.page_id) {
-            return Err(config(format!(
-                "Statuspage page id {:?} is not an id (ASCII letters and digits)",
-                self.page_id
-            )));
+            return Err(BuildError::setting(
+                "Statuspage page id",
+                format!("{:?} is not an id (ASCII letters and digits)", self.page_id),
+            ));
         }
         let mut components = BTreeMap::new();
         let mut theirs = std::collections::BTreeSet::new();
         for (ours, statuspage) in self.components {
+            let setting = || format!("Statuspage component {ours:?}");
             let id = ComponentId::new(ours.clone())
-                .map_err(|e| config(format!("Statuspage component mapping: {e}")))?;
+                .map_err(|e| BuildError::setting(setting(), e.to_string()))?;
             if !is_statuspage_id(&statuspage) {
-                return Err(config(format!(
-                    "Statuspage component id {statuspage:?} (for {ours:?}) is not an id"
-                )));
+                return Err(BuildError::setting(
+                    setting(),
+                    format!("{statuspage:?} is not a Statuspage component id"),
+                ));
             }
             if !theirs.insert(statuspage.clone()) || components.insert(id, statuspage).is_some() {
-                return Err(config(format!(
-                    "Statuspage component {ours:?} is mapped twice, or shares a Statuspage id"
-                )));
+                return Err(BuildError::setting(
+                    setting(),
+                    "it is mapped twice, or shares a Statuspage id with another component",
+                ));
             }
         }
-        let mut base = http::check_url(&self.base, false)
-            .map_err(|r| config(format!("Statuspage base URL: {r}")))?;
+        let field = "Statuspage base URL";
+        let mut base = http::url_setting(&self.base, false, field)?;
         base.set_query(None);
         base.set_fragment(None);
         if base.cannot_be_a_base() {
-            return Err(config("Statuspage base URL cannot have paths".into()));
+            return Err(BuildError::url(field, "it cannot have paths"));
         }
-        let page_url = match self.page_url {
-            Some(raw) => Some(
-                http::check_url(&raw, false)
-                    .map_err(|r| config(format!("Statuspage page URL: {r}")))?,
-            ),
-            None => None,
-        };
-        let mut auth = HeaderValue::from_str(&format!("OAuth {}", self.api_key))
-            .map_err(|_| config("the Statuspage API key is not a valid header value".into()))?;
+        let page_url = self
+            .page_url
+            .map(|raw| http::url_setting(&raw, false, "Statuspage page URL"))
+            .transpose()?;
+        let mut auth = HeaderValue::from_str(&format!("OAuth {}", self.api_key)).map_err(|_| {
+            BuildError::credential("Statuspage API key", "it is not a valid header value")
+        })?;
         auth.set_sensitive(true);
-        let client = match self.client {
-            Some(c) => c,
-            None => http::client(self.timeout)?,
-        };
+        let client = http::client(&self.http)?;
         let limits = ChannelLimits::new()
             .with_text(TextLimit::chars(MAX_BODY))
             .with_rate(self.rate)
@@ -418,7 +405,7 @@ impl StatuspageIoChannelBuilder {
             deliver_notifications: self.deliver_notifications,
             postmortem: self.postmortem,
             maintenance: self.maintenance,
-            timeout: self.timeout,
+            timeout: self.http.request_timeout(),
             limits,
         })
     }
@@ -558,31 +545,36 @@ mod tests {
     #[test]
     fn builder_checks_the_configuration_and_hides_the_key() {
         let b = || StatuspageIoChannel::builder("SECRET-KEY", "kctbh9vrtdwd");
-        assert!(StatuspageIoChannel::builder("", "page").build().is_err());
-        assert!(
-            StatuspageIoChannel::builder("a key", "page")
-                .build()
-                .is_err()
-        );
-        assert!(StatuspageIoChannel::builder("k", "").build().is_err());
-        assert!(StatuspageIoChannel::builder("k", "../x").build().is_err());
-        assert!(b().base_url("http://api.example.com").build().is_err());
-        assert!(b().page_url("ftp://status.example.com").build().is_err());
-        assert!(b().timeout(Duration::ZERO).build().is_err());
-        assert!(b().component("not ok", "abc").build().is_err());
-        assert!(b().component("api", "a/b").build().is_err());
-        assert!(
-            b().component("api", "a")
-                .component("api", "b")
-                .build()
-                .is_err()
-        );
-        assert!(
-            b().component("api", "a")
-                .component("db", "a")
-                .build()
-                .is_err()
-        );
+        for bad in [
+            StatuspageIoChannel::builder("", "page"),
+            StatuspageIoChannel::builder("a SECRET key", "page"),
+        ] {
+            let err = bad.build().unwrap_err();
+            assert!(
+                matches!(&err, BuildError::InvalidCredential { credential, .. } if credential == "Statuspage API key"),
+                "{err:?}"
+            );
+            assert!(!err.to_string().contains("SECRET"), "{err}");
+        }
+        for bad in [
+            StatuspageIoChannel::builder("k", ""),
+            StatuspageIoChannel::builder("k", "../x"),
+            b().http(HttpOptions::new().timeout(Duration::ZERO)),
+            b().component("not ok", "abc"),
+            b().component("api", "a/b"),
+            b().component("api", "a").component("api", "b"),
+            b().component("api", "a").component("db", "a"),
+        ] {
+            let err = bad.build().unwrap_err();
+            assert!(matches!(err, BuildError::InvalidSetting { .. }), "{err:?}");
+        }
+        for bad in [
+            b().base_url("http://api.example.com"),
+            b().page_url("ftp://status.example.com"),
+        ] {
+            let err = bad.build().unwrap_err();
+            assert!(matches!(err, BuildError::InvalidUrl { .. }), "{err:?}");
+        }
         let ch = b().component("api", "a").build().unwrap();
         let dbg = format!("{ch:?} {:?}", b());
         assert!(!dbg.contains("SECRET"), "{dbg}");
