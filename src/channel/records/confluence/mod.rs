@@ -286,13 +286,13 @@ impl ConfluenceChannelBuilder {
                     "a space key is letters and digits (a personal space's starts with ~)",
                 ));
             }
-            if let Some(parent) = &space.parent_page {
-                if parent.is_empty() || !parent.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(BuildError::setting(
-                        format!("{label} parent page"),
-                        "a page id is digits",
-                    ));
-                }
+            if let Some(parent) = &space.parent_page
+                && (parent.is_empty() || !parent.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(BuildError::setting(
+                    format!("{label} parent page"),
+                    "a page id is digits",
+                ));
             }
             Ok(space)
         })?;
