@@ -253,3 +253,53 @@ routes = [{{ channel = "hooks", targets = ["ops"] }}]
             .exists()
     );
 }
+
+#[tokio::test]
+async fn incident_record_channels_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = format!(
+        "primary = \"page\"\n[journal]\nkind = \"memory\"\n[channels.page]\nprovider = \"status-page\"\ndir = \"{}\"\nbase_url = \"https://status.example.com/\"\n",
+        dir.path().join("site").display()
+    );
+    let records = r#"[channels.pagerduty]
+provider = "pagerduty"
+integrations = { payments = "R0123456789abcdefABCDEF012345678" }
+acknowledge_when_identified = true
+source = "status.example.com"
+[channels.jsm]
+provider = "jsm"
+integrations = { payments = "eb243592-faa2-4ba2-a551-1afdf565c889" }
+[channels.opsgenie]
+provider = "opsgenie"
+base_url = "https://api.eu.opsgenie.com"
+integrations = { payments = "eb243592-faa2-4ba2-a551-1afdf565c889" }
+[channels.wiki]
+provider = "confluence"
+site = "https://acme.atlassian.net"
+email = "sre-bot@acme.example"
+api_token = "ATATT3xFfGF0-token"
+spaces = { postmortems = { key = "OPS", parent_page = "131073" } }
+[[audiences]]
+audience = "core_responders"
+routes = [
+    { channel = "pagerduty", targets = ["payments"] },
+    { channel = "jsm", targets = ["payments"] },
+    { channel = "opsgenie", targets = ["payments"] },
+    { channel = "wiki", targets = ["postmortems"] },
+]
+"#;
+    let text = format!("{head}{records}");
+    let journal = || std::sync::Arc::new(tidings::journal::MemoryJournal::new());
+    let config = Config::from_toml("t.toml", &text).unwrap();
+    config.dispatcher_with(journal()).unwrap();
+    // A malformed key is refused, named by its table and setting, never quoted.
+    let bad = text.replace("R0123456789abcdefABCDEF012345678", "R0-not-a-key");
+    let err = Config::from_toml("t.toml", &bad)
+        .unwrap()
+        .dispatcher_with(journal())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("channels.pagerduty"), "{err}");
+    assert!(err.contains("routing key"), "{err}");
+    assert!(!err.contains("R0-not-a-key"), "{err}");
+}

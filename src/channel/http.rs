@@ -412,7 +412,8 @@ fn same_resource(a: &Url, b: &Url) -> bool {
     feature = "__social",
     feature = "sms-twilio",
     feature = "statuspage-io",
-    feature = "bluesky"
+    feature = "bluesky",
+    feature = "__records"
 ))]
 pub(crate) async fn body_text(mut response: reqwest::Response) -> String {
     const MAX: usize = 64 * 1024;

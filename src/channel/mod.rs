@@ -22,6 +22,10 @@
 //! | Bluesky (AT Protocol) | [`social`] `bluesky` | `bluesky` | no | replies under the first post |
 //! | Mastodon (statuses) | [`social`] `mastodon` | `mastodon` | no | replies to the previous post |
 //! | X (API v2 posts) | [`social`] `x` | `x` | no | replies to the previous post |
+//! | PagerDuty (Events API v2) | [`records`] `pagerduty` | `pagerduty` | no | one alert per incident (`dedup_key`) |
+//! | Jira Service Management Operations alerts | [`records`] `alerts` | `jsm` | no | one alert per incident (`alias`), a note per update |
+//! | Opsgenie alerts | [`records`] `alerts` | `opsgenie` | no | one alert per incident (`alias`), a note per update |
+//! | Confluence Cloud (postmortem page) | [`records`] `confluence` | `confluence` | no | one page per incident, updated |
 //!
 //! Every provider is configured the same way: a builder from the provider's
 //! constructor (`builder(…)` with what it requires, or a named mode such as
@@ -44,6 +48,7 @@ pub mod chat;
 #[cfg_attr(docsrs, doc(cfg(feature = "email")))]
 pub mod email;
 pub mod memory;
+pub mod records;
 pub mod sms;
 pub mod social;
 #[cfg(any(feature = "status-page", feature = "statuspage-io"))]
@@ -58,7 +63,7 @@ pub mod webhook;
 
 #[cfg(feature = "__http")]
 pub(crate) mod http;
-#[cfg(any(feature = "webhook", feature = "__chat"))]
+#[cfg(any(feature = "webhook", feature = "__chat", feature = "__records"))]
 pub(crate) mod named;
 
 mod build_error;
@@ -83,7 +88,11 @@ pub use error::{ChannelError, ErrorKind};
         feature = "statuspage-io",
         feature = "bluesky",
         feature = "mastodon",
-        feature = "x"
+        feature = "x",
+        feature = "pagerduty",
+        feature = "jsm",
+        feature = "opsgenie",
+        feature = "confluence"
     )))
 )]
 pub use http::HttpOptions;

@@ -133,6 +133,40 @@ pub(crate) enum ChannelSpec {
         user_access_token: Secret,
         base_url: Option<String>,
     },
+    /// PagerDuty Events API v2: integration name → routing key.
+    Pagerduty {
+        integrations: Hooks,
+        source: Option<String>,
+        acknowledge_when_identified: Option<bool>,
+        base_url: Option<String>,
+    },
+    /// Jira Service Management Operations alerts: integration name → API key.
+    Jsm {
+        integrations: Hooks,
+        source: Option<String>,
+        base_url: Option<String>,
+    },
+    /// Opsgenie alerts: integration name → API key.
+    Opsgenie {
+        integrations: Hooks,
+        source: Option<String>,
+        base_url: Option<String>,
+    },
+    /// Confluence Cloud postmortem pages.
+    Confluence {
+        site: String,
+        email: String,
+        api_token: Secret,
+        spaces: BTreeMap<String, ConfluenceSpaceSpec>,
+    },
+}
+
+/// A Confluence space a route target names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfluenceSpaceSpec {
+    key: String,
+    parent_page: Option<String>,
 }
 
 /// One endpoint of the signed webhook.
@@ -168,10 +202,39 @@ fn secret(key: &str, s: &Secret) -> Result<String, String> {
 }
 
 fn hooks(hooks: &Hooks) -> Result<Vec<(String, String)>, String> {
-    hooks
+    named_secrets("webhooks", hooks)
+}
+
+/// Each named secret of the table `key`, read.
+fn named_secrets(key: &str, named: &Hooks) -> Result<Vec<(String, String)>, String> {
+    named
         .iter()
-        .map(|(name, url)| Ok((name.clone(), secret(&format!("webhooks.{name}"), url)?)))
+        .map(|(name, s)| Ok((name.clone(), secret(&format!("{key}.{name}"), s)?)))
         .collect()
+}
+
+/// An alert channel's builder with the table's keys set.
+#[cfg(any(feature = "jsm", feature = "opsgenie"))]
+fn alerts(
+    mut b: crate::channel::records::alerts::AlertChannelBuilder,
+    integrations: &Hooks,
+    source: Option<&str>,
+    base_url: Option<&str>,
+    timeout: Option<Duration>,
+) -> Result<crate::channel::records::alerts::AlertChannelBuilder, String> {
+    for (name, key) in named_secrets("integrations", integrations)? {
+        b = b.integration(name, key);
+    }
+    if let Some(s) = source {
+        b = b.source(s);
+    }
+    if let Some(u) = base_url {
+        b = b.base_url(u);
+    }
+    if let Some(t) = timeout {
+        b = b.http(crate::channel::HttpOptions::new().timeout(t));
+    }
+    Ok(b)
 }
 
 impl ChannelSpec {
@@ -477,6 +540,89 @@ impl ChannelSpec {
                 }
                 Arc::new(b.build().map_err(err)?)
             }
+            #[cfg(feature = "pagerduty")]
+            ChannelSpec::Pagerduty {
+                integrations,
+                source,
+                acknowledge_when_identified,
+                base_url,
+            } => {
+                use crate::channel::records::pagerduty::PagerDutyChannel;
+                let mut b = PagerDutyChannel::builder();
+                for (name, key) in named_secrets("integrations", integrations)? {
+                    b = b.integration(name, key);
+                }
+                if let Some(s) = source {
+                    b = b.source(s.clone());
+                }
+                if let Some(yes) = acknowledge_when_identified {
+                    b = b.acknowledge_when_identified(*yes);
+                }
+                if let Some(u) = base_url {
+                    b = b.base_url(u.clone());
+                }
+                if let Some(t) = timeout {
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
+                }
+                Arc::new(b.build().map_err(err)?)
+            }
+            #[cfg(feature = "jsm")]
+            ChannelSpec::Jsm {
+                integrations,
+                source,
+                base_url,
+            } => Arc::new(
+                alerts(
+                    crate::channel::records::alerts::AlertChannel::jsm(),
+                    integrations,
+                    source.as_deref(),
+                    base_url.as_deref(),
+                    timeout,
+                )?
+                .build()
+                .map_err(err)?,
+            ),
+            #[cfg(feature = "opsgenie")]
+            ChannelSpec::Opsgenie {
+                integrations,
+                source,
+                base_url,
+            } => Arc::new(
+                alerts(
+                    crate::channel::records::alerts::AlertChannel::opsgenie(),
+                    integrations,
+                    source.as_deref(),
+                    base_url.as_deref(),
+                    timeout,
+                )?
+                .build()
+                .map_err(err)?,
+            ),
+            #[cfg(feature = "confluence")]
+            ChannelSpec::Confluence {
+                site,
+                email,
+                api_token,
+                spaces,
+            } => {
+                use crate::channel::records::confluence::{ConfluenceChannel, ConfluenceSpace};
+                let mut b = ConfluenceChannel::builder(
+                    site.clone(),
+                    email.clone(),
+                    secret("api_token", api_token)?,
+                );
+                for (name, space) in spaces {
+                    let mut s = ConfluenceSpace::new(space.key.clone());
+                    if let Some(parent) = &space.parent_page {
+                        s = s.parent_page(parent.clone());
+                    }
+                    b = b.space(name.clone(), s);
+                }
+                if let Some(t) = timeout {
+                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
+                }
+                Arc::new(b.build().map_err(err)?)
+            }
             #[allow(unreachable_patterns)]
             other => {
                 return Err(format!(
@@ -538,6 +684,10 @@ impl ChannelSpec {
             ChannelSpec::Mastodon { .. } => "mastodon",
             ChannelSpec::Bluesky { .. } => "bluesky",
             ChannelSpec::X { .. } => "x",
+            ChannelSpec::Pagerduty { .. } => "pagerduty",
+            ChannelSpec::Jsm { .. } => "jsm",
+            ChannelSpec::Opsgenie { .. } => "opsgenie",
+            ChannelSpec::Confluence { .. } => "confluence",
         }
     }
 }

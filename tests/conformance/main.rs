@@ -9,8 +9,12 @@ mod support;
 #[macro_use]
 mod suite;
 
+#[cfg(any(feature = "jsm", feature = "opsgenie"))]
+mod alerts;
 #[cfg(feature = "bluesky")]
 mod bluesky;
+#[cfg(feature = "confluence")]
+mod confluence;
 #[cfg(feature = "discord")]
 mod discord;
 #[cfg(feature = "email")]
@@ -22,6 +26,8 @@ mod mastodon;
 #[cfg(feature = "mattermost")]
 mod mattermost;
 mod memory;
+#[cfg(feature = "pagerduty")]
+mod pagerduty;
 #[cfg(feature = "slack")]
 mod slack;
 #[cfg(feature = "status-page")]

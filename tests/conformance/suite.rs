@@ -62,6 +62,18 @@ pub trait Harness: Send + Sync {
     fn received_limit(&self) -> Option<tidings::render::TextLimit> {
         self.channel().limits().text
     }
+    /// The status of the update the scenarios send (by default Identified,
+    /// an update after the first contact). A channel that sends one act
+    /// only (Confluence: the postmortem) names its status; every other act
+    /// it must decline (a receipt, and nothing sent).
+    fn status(&self) -> Status {
+        Status::Identified
+    }
+    /// Whether the channel sends a scheduled maintenance's announcement;
+    /// one that does not must decline it (a receipt, and nothing sent).
+    fn sends_maintenance(&self) -> bool {
+        true
+    }
 }
 
 /// A delivery of `update` rendered for customers and fitted to the channel.
@@ -71,8 +83,23 @@ pub fn delivery_for(
     target: Target,
     overflow: Overflow,
 ) -> Vec<Delivery> {
+    delivery_with_status(h, h.status(), body, target, overflow)
+}
+
+/// A delivery of an update with `status` (a postmortem follows a
+/// resolution), rendered for customers and fitted to the channel.
+pub fn delivery_with_status(
+    h: &dyn Harness,
+    status: Status,
+    body: &str,
+    target: Target,
+    overflow: Overflow,
+) -> Vec<Delivery> {
     let (mut inc, _) = support::incident();
-    let update = support::post(&mut inc, Status::Identified, 10, body);
+    if status == Status::Postmortem {
+        support::post(&mut inc, Status::Resolved, 9, "It works again.");
+    }
+    let update = support::post(&mut inc, status, 10, body);
     let channel = h.channel();
     let link: url::Url = "https://status.example.com/incidents/inc-7"
         .parse()
@@ -195,6 +222,11 @@ pub async fn maintenance(h: &dyn Harness) {
     let d = maintenance_announcement(h);
     let receipt = h.channel().send(&d).await.expect("send succeeds");
     let got = h.received().await;
+    if !h.sends_maintenance() {
+        assert!(got.is_empty(), "a declined act sends nothing: {got:?}");
+        assert_eq!(receipt.message_ref, None, "a declined act has no message");
+        return;
+    }
     assert_eq!(got.len(), 1, "exactly one message reaches the provider");
     // A primary may link to itself: the maintenance's own page.
     let own = receipt
@@ -211,6 +243,35 @@ pub async fn maintenance(h: &dyn Harness) {
     if h.channel().limits().primary {
         assert!(receipt.permalink.is_some(), "a primary returns a permalink");
     }
+}
+
+/// A channel that sends one act only declines the others: the send
+/// succeeds, and nothing reaches the provider.
+pub async fn declines_acts_it_does_not_send(h: &dyn Harness) {
+    if h.status() == Status::Identified {
+        return;
+    }
+    h.respond_ok().await;
+    for status in [Status::Identified, Status::Resolved] {
+        let d = delivery_with_status(
+            h,
+            status,
+            "We found the cause.",
+            h.target(),
+            Overflow::Shorten,
+        )
+        .remove(0);
+        let receipt = h.channel().send(&d).await.expect("a declined act succeeds");
+        assert_eq!(receipt.message_ref, None, "a declined act has no message");
+        assert_eq!(
+            receipt.status, None,
+            "a declined act has no provider status"
+        );
+    }
+    assert!(
+        h.received().await.is_empty(),
+        "a declined act sends nothing"
+    );
 }
 
 pub async fn rate_limited(h: &dyn Harness) {
@@ -331,6 +392,10 @@ macro_rules! conformance_tests {
         #[tokio::test]
         async fn maintenance() {
             $crate::suite::maintenance(&$make).await
+        }
+        #[tokio::test]
+        async fn declines_acts_it_does_not_send() {
+            $crate::suite::declines_acts_it_does_not_send(&$make).await
         }
         #[tokio::test]
         async fn rate_limited() {
