@@ -40,6 +40,9 @@ use tidings::channel::chat::slack::SlackChannel;
 use tidings::channel::chat::teams::TeamsChannel;
 use tidings::channel::email::EmailChannel;
 use tidings::channel::memory::MemoryChannel;
+use tidings::channel::records::alerts::AlertChannel;
+use tidings::channel::records::confluence::{ConfluenceChannel, ConfluenceSpace};
+use tidings::channel::records::pagerduty::PagerDutyChannel;
 use tidings::channel::sms::twilio::TwilioChannel;
 use tidings::channel::social::bluesky::BlueskyChannel;
 use tidings::channel::social::mastodon::MastodonChannel;
@@ -187,6 +190,29 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .http(HttpOptions::new().timeout(Duration::from_secs(5)))
             .build()?,
     );
+    // Where the incident is recorded and paged, and the postmortem kept.
+    let pagerduty = Arc::new(
+        PagerDutyChannel::builder()
+            .integration("payments-oncall", "R0UT1NGKEYDR1LL0000000000000000A")
+            .acknowledge_when_identified(true)
+            .base_url(format!("http://{addr}/pagerduty/"))
+            .build()?,
+    );
+    let jsm = Arc::new(
+        AlertChannel::jsm()
+            .integration("ops", "drill-jsm-genie-key")
+            .base_url(format!("http://{addr}/atlassian/"))
+            .build()?,
+    );
+    let confluence = Arc::new(
+        ConfluenceChannel::builder(
+            format!("http://{addr}/confluence"),
+            "sre-bot@example.com",
+            "drill-confluence-token",
+        )
+        .space("postmortems", ConfluenceSpace::new("OPS"))
+        .build()?,
+    );
 
     // The journal: a SQLite file, fresh for each drill. A restarted process
     // opens it again and finishes what was pending (see the restart below).
@@ -213,6 +239,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .channel("x", x.clone())
                 .channel("pager", pager.clone())
                 .channel("webhook", webhook.clone())
+                .channel("pagerduty", pagerduty.clone())
+                .channel("jsm", jsm.clone())
+                .channel("confluence", confluence.clone())
                 .audience(
                     AudiencePolicy::new(Audience::CoreResponders)
                         .route(Route::new("slack", [t("C0INCIDENT")?]))
@@ -226,7 +255,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
                             // A pager shows one short message: shortened to
                             // fit, the link kept whole.
                             .overflow(Overflow::Shorten),
-                        ),
+                        )
+                        // Recorded and paged where responders work.
+                        .route(Route::new("pagerduty", [t("payments-oncall")?]))
+                        .route(Route::new("jsm", [t("ops")?])),
                 )
                 .audience(
                     AudiencePolicy::new(Audience::FrontLineSupport)
@@ -247,7 +279,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     AudiencePolicy::new(Audience::Employees)
                         .route(Route::new("chat", [t("#announcements")?]))
                         .route(Route::new("mattermost", [t("town-square")?]))
-                        .route(Route::new("google-chat", [t("all-hands")?])),
+                        .route(Route::new("google-chat", [t("all-hands")?]))
+                        // The postmortem, published on the wiki.
+                        .route(Route::new("confluence", [t("postmortems")?])),
                 )
                 .audience(
                     AudiencePolicy::new(Audience::Customers)
@@ -531,6 +565,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "e-mail to status-subscribers@: {} messages, {replies} of them replies in their incident's thread, each with one-click List-Unsubscribe",
         subscribers.len()
     );
+    let pager_events = stats
+        .pager_events
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
+    let alert_requests = stats
+        .alert_requests
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
+    let pages = stats.pages.lock().map(|p| p.clone()).unwrap_or_default();
+    println!(
+        "recorded: PagerDuty events {pager_events:?} (one alert per incident, by its dedup_key); Jira Service Management {alert_requests:?}; Confluence pages {:?}",
+        pages
+            .iter()
+            .map(|(title, (_, version, _))| format!("{title} (version {version})"))
+            .collect::<Vec<_>>()
+    );
     if verbose {
         println!("\n── e-mail to status-subscribers@ (one thread per incident) ──");
         for raw in &subscribers {
@@ -620,6 +672,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         || reminded != 1
         || reminders_again > 0
         || !deliberate_gap
+        || pager_events.first().map(String::as_str) != Some("trigger")
+        || !pager_events.iter().any(|e| e == "resolve")
+        || !alert_requests.iter().any(|r| r == "close")
+        || pages.len() != 1
     {
         return Err("the drill found a problem (see above)".into());
     }

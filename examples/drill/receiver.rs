@@ -32,6 +32,13 @@ pub(crate) struct Stats {
     pub(crate) throttled: AtomicU64,
     /// Requests per stand-in provider (`slack`, …).
     pub(crate) providers: Mutex<BTreeMap<&'static str, u64>>,
+    /// The Confluence stand-in's pages: title → (id, version, body).
+    pub(crate) pages: Mutex<BTreeMap<String, (u64, u64, String)>>,
+    /// PagerDuty events received, by action (`trigger`, `resolve`, …).
+    pub(crate) pager_events: Mutex<Vec<String>>,
+    /// Jira Service Management requests, by path's last segment (`alerts`,
+    /// `notes`, `close`).
+    pub(crate) alert_requests: Mutex<Vec<String>>,
 }
 
 impl Stats {
@@ -165,6 +172,37 @@ async fn handle(
             &format!(r#"{{"sid":"SM{n:032}","status":"queued","num_segments":"0"}}"#),
         );
     }
+    if path.starts_with("/pagerduty/v2/enqueue") {
+        stats.count("pagerduty");
+        let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let action = event["event_action"].as_str().unwrap_or("?").to_owned();
+        let key = event["dedup_key"].as_str().unwrap_or("").to_owned();
+        if let Ok(mut events) = stats.pager_events.lock() {
+            events.push(action);
+        }
+        return answer(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({"status": "success", "message": "Event processed", "dedup_key": key})
+                .to_string(),
+        );
+    }
+    if path.starts_with("/atlassian/jsm/ops/integration/v2/alerts") {
+        let n = stats.count("jsm");
+        let last = path.rsplit('/').next().unwrap_or("").to_owned();
+        if let Ok(mut requests) = stats.alert_requests.lock() {
+            requests.push(last);
+        }
+        return answer(
+            StatusCode::ACCEPTED,
+            &format!(
+                r#"{{"result":"Request will be processed","took":0.01,"requestId":"drill-{n}"}}"#
+            ),
+        );
+    }
+    if let Some(rest) = path.strip_prefix("/confluence/wiki/api/v2/") {
+        stats.count("confluence");
+        return confluence(&parts, rest, &body, stats);
+    }
     let n = stats.received.fetch_add(1, Ordering::Relaxed);
     if let Some(secret) = secret {
         if verify_headers(secret, &parts.headers, &body).is_err() {
@@ -182,6 +220,72 @@ async fn handle(
         return response;
     }
     answer(StatusCode::NO_CONTENT, "")
+}
+
+/// A Confluence Cloud stand-in: one space (`OPS`), pages found by title,
+/// created, and updated with the next version number.
+fn confluence(
+    parts: &hyper::http::request::Parts,
+    rest: &str,
+    body: &[u8],
+    stats: &Stats,
+) -> Response<Full<Bytes>> {
+    let query: BTreeMap<String, String> = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let Ok(mut pages) = stats.pages.lock() else {
+        return answer(StatusCode::INTERNAL_SERVER_ERROR, "");
+    };
+    let page = |id: u64, title: &str, version: u64, value: &str| {
+        serde_json::json!({
+            "id": id.to_string(), "title": title, "status": "current",
+            "version": {"number": version}, "body": {"storage": {"value": value, "representation": "storage"}},
+        })
+    };
+    let sent: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let value = sent["body"]["value"].as_str().unwrap_or("").to_owned();
+    let title = sent["title"].as_str().unwrap_or("").to_owned();
+    match (&parts.method, rest) {
+        (&hyper::Method::GET, "spaces") => answer(
+            StatusCode::OK,
+            r#"{"results":[{"id":"98304","key":"OPS","name":"Operations"}]}"#,
+        ),
+        (&hyper::Method::GET, "pages") => {
+            let found: Vec<_> = query
+                .get("title")
+                .and_then(|t| pages.get(t).map(|(id, v, b)| page(*id, t, *v, b)))
+                .into_iter()
+                .collect();
+            answer(
+                StatusCode::OK,
+                &serde_json::json!({ "results": found }).to_string(),
+            )
+        }
+        (&hyper::Method::POST, "pages") => {
+            let id = 1_000 + pages.len() as u64;
+            pages.insert(title.clone(), (id, 1, value.clone()));
+            answer(StatusCode::OK, &page(id, &title, 1, &value).to_string())
+        }
+        (&hyper::Method::PUT, _) if rest.starts_with("pages/") => {
+            let version = sent["version"]["number"].as_u64().unwrap_or(0);
+            let id = pages.get(&title).map_or(0, |p| p.0);
+            pages.insert(title.clone(), (id, version, value.clone()));
+            answer(
+                StatusCode::OK,
+                &page(id, &title, version, &value).to_string(),
+            )
+        }
+        _ => answer(
+            StatusCode::NOT_FOUND,
+            r#"{"errors":[{"status":404,"title":"Not Found"}]}"#,
+        ),
+    }
 }
 
 fn answer(code: StatusCode, body: &str) -> Response<Full<Bytes>> {
