@@ -179,6 +179,8 @@ pub mod statuspage_io;
 #[cfg(feature = "status-page")]
 pub mod api;
 #[cfg(feature = "status-page")]
+mod bidi;
+#[cfg(feature = "status-page")]
 mod commit;
 #[cfg(feature = "status-page")]
 mod config;
@@ -199,6 +201,10 @@ mod site;
 mod state;
 #[cfg(feature = "status-page")]
 mod store;
+#[cfg(feature = "status-page")]
+mod theme;
+#[cfg(feature = "status-page")]
+mod uptime;
 
 #[cfg(feature = "status-page")]
 pub use config::PageComponent;
