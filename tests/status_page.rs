@@ -932,7 +932,7 @@ async fn an_unwritable_directory_fails_as_config_and_the_fan_out_uses_the_canoni
 }
 
 #[tokio::test]
-async fn the_widget_reads_status_json_beside_it_and_sets_text_only() {
+async fn the_widget_reads_summary_json_beside_it_and_sets_text_only() {
     let r = rig();
     let mut inc = hostile_incident();
     let u = inc
@@ -941,7 +941,7 @@ async fn the_widget_reads_status_json_beside_it_and_sets_text_only() {
         .clone();
     publish(&r, &inc, &u).await;
     let js = read(&r.dir, "widget.js");
-    assert!(js.contains(r#"new URL("api/v2/status.json", root)"#));
+    assert!(js.contains(r#"new URL("api/v2/summary.json", root)"#));
     assert!(js.contains("document.currentScript"));
     assert!(js.contains("textContent"));
     for banned in [

@@ -141,11 +141,7 @@ mod tests {
             match c {
                 LRE | RLE | LRO | RLO => stack.push(PDF),
                 LRI | RLI | FSI => stack.push(PDI),
-                PDF | PDI => {
-                    if stack.pop() != Some(c) {
-                        return false;
-                    }
-                }
+                PDF | PDI if stack.pop() != Some(c) => return false,
                 c if is_paragraph_break(c) && !stack.is_empty() => return false,
                 _ => {}
             }

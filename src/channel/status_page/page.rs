@@ -427,7 +427,10 @@ impl StaticStatusPageBuilder {
             if ok {
                 Ok(parsed)
             } else if mailto {
-                Err(BuildError::url(field, "it must be an http, https or mailto URL"))
+                Err(BuildError::url(
+                    field,
+                    "it must be an http, https or mailto URL",
+                ))
             } else {
                 Err(BuildError::url(field, "it must be an http or https URL"))
             }
