@@ -147,6 +147,14 @@ fn parse_html(text: &str) -> roxmltree::Document<'_> {
         .unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{text}"))
 }
 
+/// The text of an element and its descendants.
+fn text_of(node: roxmltree::Node<'_, '_>) -> String {
+    node.descendants()
+        .filter(|d| d.is_text())
+        .map(|d| d.text().unwrap_or_default())
+        .collect()
+}
+
 fn feed(dir: &Path) -> feed_rs::model::Feed {
     feed_rs::parser::parse(read(dir, "history.atom").as_bytes()).expect("a valid Atom feed")
 }
@@ -265,7 +273,7 @@ async fn every_message_carries_the_incident_page_and_the_page_has_every_public_u
     let doc = parse_html(&html);
     let h1: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("h1")).collect();
     assert_eq!(h1.len(), 1);
-    assert_eq!(h1[0].text(), Some(TITLE));
+    assert_eq!(text_of(h1[0]), TITLE);
     let updates: Vec<(String, String)> = doc
         .descendants()
         .filter(|n| n.has_tag_name("li") && n.attribute("class") == Some("update"))
@@ -307,7 +315,7 @@ async fn every_message_carries_the_incident_page_and_the_page_has_every_public_u
         .filter(|n| n.has_tag_name("a") && n.attribute("href") == Some("incidents/inc-7.html"))
         .collect();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].text(), Some(TITLE));
+    assert_eq!(text_of(history[0]), TITLE);
     assert!(index.contains("All Systems Operational"));
     assert!(!index.contains("Active incidents"));
 }
@@ -443,9 +451,16 @@ async fn summary_and_status_json_have_the_statuspage_shape() {
             "created_at",
             "updated_at",
             "display_at",
-            "affected_components"
+            "affected_components",
+            "deliver_notifications",
+            "custom_tweet",
+            "tweet_id",
+            "twitter_updated_at",
         ])
     );
+    assert_eq!(u["deliver_notifications"], true);
+    assert_eq!(u["custom_tweet"], Value::Null);
+    assert_eq!(u["tweet_id"], Value::Null);
     assert_eq!(u["id"], "inc-7-u1");
     assert_eq!(u["incident_id"], "inc-7");
     assert_eq!(u["status"], "investigating");
@@ -479,7 +494,7 @@ async fn summary_and_status_json_have_the_statuspage_shape() {
     assert_eq!(ids, ["inc-7-u2", "inc-7-u1"]);
     assert_eq!(
         i["incident_updates"][0]["affected_components"],
-        serde_json::json!([{"code": "api", "name": "API", "new_status": "degraded_performance"}])
+        serde_json::json!([{"code": "api", "name": "API", "old_status": "operational", "new_status": "degraded_performance"}])
     );
 
     // Resolved: no unresolved incident, everything operational.
@@ -917,7 +932,7 @@ async fn an_unwritable_directory_fails_as_config_and_the_fan_out_uses_the_canoni
 }
 
 #[tokio::test]
-async fn the_widget_reads_status_json_beside_it_and_sets_text_only() {
+async fn the_widget_reads_summary_json_beside_it_and_sets_text_only() {
     let r = rig();
     let mut inc = hostile_incident();
     let u = inc
@@ -926,7 +941,7 @@ async fn the_widget_reads_status_json_beside_it_and_sets_text_only() {
         .clone();
     publish(&r, &inc, &u).await;
     let js = read(&r.dir, "widget.js");
-    assert!(js.contains(r#"new URL("api/v2/status.json", root)"#));
+    assert!(js.contains(r#"new URL("api/v2/summary.json", root)"#));
     assert!(js.contains("document.currentScript"));
     assert!(js.contains("textContent"));
     for banned in [
@@ -993,6 +1008,11 @@ async fn maintenance_is_shown_upcoming_in_progress_then_completed() {
             .len(),
         1
     );
+    assert_eq!(
+        json(&r.dir, "api/v2/scheduled-maintenances/upcoming.json")["scheduled_maintenances"][0]["started_at"],
+        Value::Null,
+        "not started yet"
+    );
     let index = read(&r.dir, "index.html");
     assert!(index.contains("Scheduled maintenance") && index.contains("Upcoming"));
 
@@ -1006,6 +1026,15 @@ async fn maintenance_is_shown_upcoming_in_progress_then_completed() {
     assert_eq!(
         summary["scheduled_maintenances"][0]["status"],
         "in_progress"
+    );
+    // In progress: started when its in-progress update said so.
+    let started = summary["scheduled_maintenances"][0]["started_at"]
+        .as_str()
+        .expect("a maintenance in progress has started_at");
+    let started = chrono::DateTime::parse_from_rfc3339(started).unwrap();
+    assert!(
+        (started.timestamp_millis() - now.timestamp_millis()).abs() < 1,
+        "{started}"
     );
     assert_eq!(summary["status"]["indicator"], "none");
     assert_eq!(
@@ -1028,11 +1057,8 @@ async fn maintenance_is_shown_upcoming_in_progress_then_completed() {
     let page_html = read(&r.dir, "maintenance/mnt-1.html");
     let doc = parse_html(&page_html);
     assert_eq!(
-        doc.descendants()
-            .find(|n| n.has_tag_name("h1"))
-            .unwrap()
-            .text(),
-        Some("DB <upgrade> & more")
+        text_of(doc.descendants().find(|n| n.has_tag_name("h1")).unwrap()),
+        "DB <upgrade> & more"
     );
 
     // Completed: gone from summary, listed as past, in the feed.

@@ -6,17 +6,37 @@
 //! own scripts) read this one. The types are public so that Rust programs can
 //! read a page too: every one deserializes what it serializes.
 //!
-//! Differences from Statuspage, all of them additions or omissions a reader
-//! tolerates: `affected_components` entries carry `code`, `name` and
-//! `new_status` but no `old_status`; `incidents[].status` may be
-//! `postmortem` (as on Statuspage, once a postmortem is published); the
-//! roll-up `status.indicator` is one of `none`, `minor`, `major`, `critical`
-//! (a page only under maintenance says `none` with the description
-//! "Service Under Maintenance").
+//! Every incident update carries the fields Statuspage's own updates carry:
+//! `id`, `status`, `body`, `incident_id`, `created_at`, `updated_at`,
+//! `display_at`, `affected_components` (`code`, `name`, `old_status`,
+//! `new_status`), `deliver_notifications`, `custom_tweet`, `tweet_id` and
+//! `twitter_updated_at`. These names were checked against Statuspage's
+//! documented incident update model (its API v1 sample responses and the
+//! model of its generated clients); that the public v2 documents carry
+//! exactly this set, and `old_status` in `affected_components`, is taken
+//! from pages served by Statuspage and is unconfirmed by a specification
+//! (Statuspage publishes none for v2). The page never tweets:
+//! `custom_tweet`, `tweet_id` and `twitter_updated_at` are `null`, and
+//! `deliver_notifications` is `true` (every update published was for
+//! customers).
+//!
+//! Other differences from Statuspage, all of them additions or omissions a
+//! reader tolerates: `incidents[].status` may be `postmortem` (as on
+//! Statuspage, once a postmortem is published); the roll-up
+//! `status.indicator` is one of `none`, `minor`, `major`, `critical` (a page
+//! only under maintenance says `none` with the description "Service Under
+//! Maintenance"); a maintenance's `started_at` is when it went in progress
+//! (its `in_progress` update, else the start of its window), `null` while
+//! upcoming.
+//!
+//! User text (names, bodies) has its bidirectional controls balanced: an
+//! unclosed override is closed at the end of the text (and before each line
+//! break), a closer with nothing to close is dropped; the rest is exact.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bidi;
 use super::config::Config;
 use super::maintenance::{Maintenance, MaintenanceStatus, Phase};
 use super::state::{PageIncident, PageState};
@@ -121,7 +141,8 @@ pub struct Component {
     pub description: Option<String>,
     /// Whether the page shows it (always).
     pub showcase: bool,
-    /// Statuspage's uptime start date (not tracked: `null`).
+    /// The first day its uptime counts (`YYYY-MM-DD`): the configured
+    /// start date, else the day the page was first written.
     pub start_date: Option<String>,
     /// Its group (groups are not supported: `null`).
     pub group_id: Option<String>,
@@ -141,6 +162,9 @@ pub struct AffectedComponent {
     pub code: String,
     /// Its name.
     pub name: String,
+    /// Its status in this incident before the update (operational before
+    /// the first update that set it).
+    pub old_status: ComponentStatus,
     /// The status the update set.
     pub new_status: ComponentStatus,
 }
@@ -165,6 +189,15 @@ pub struct IncidentUpdate {
     pub display_at: String,
     /// Component statuses this update set, if any.
     pub affected_components: Option<Vec<AffectedComponent>>,
+    /// Whether subscribers were to be notified of it (always `true`: the
+    /// page publishes only updates for customers).
+    pub deliver_notifications: bool,
+    /// The text tweeted instead of the body (never: `null`).
+    pub custom_tweet: Option<String>,
+    /// The id of the tweet posted for it (never: `null`).
+    pub tweet_id: Option<String>,
+    /// When the tweet was posted (never: `null`).
+    pub twitter_updated_at: Option<String>,
 }
 
 /// `incidents[]` (and `scheduled_maintenances[]`, which add the window).
@@ -184,7 +217,8 @@ pub struct Incident {
     pub created_at: String,
     /// When it was last updated.
     pub updated_at: String,
-    /// When it started (incidents; `null` for maintenance).
+    /// When it started; for maintenance, when it went in progress (`null`
+    /// while upcoming).
     pub started_at: Option<String>,
     /// When it last went to monitoring, if it did.
     pub monitoring_at: Option<String>,
@@ -419,7 +453,7 @@ impl<'a> Builder<'a> {
     pub(crate) fn page(&self) -> Page {
         Page {
             id: self.config.page_id.clone(),
-            name: self.config.name.clone(),
+            name: text(&self.config.name),
             url: self.config.base.to_string(),
             time_zone: "Etc/UTC".to_owned(),
             updated_at: timestamp(self.rollup.now),
@@ -427,16 +461,28 @@ impl<'a> Builder<'a> {
     }
 
     fn component(&self, row: &ComponentRow, position: usize) -> Component {
+        let first_written = self
+            .state
+            .created_at
+            .unwrap_or(self.rollup.now)
+            .date_naive();
+        let start_date = self
+            .config
+            .components
+            .iter()
+            .find(|c| c.id == row.id)
+            .and_then(|c| c.start_date)
+            .unwrap_or(first_written);
         Component {
             id: row.id.to_string(),
-            name: row.name.clone(),
+            name: text(&row.name),
             status: row.status,
             created_at: timestamp(self.state.created_at.unwrap_or(self.rollup.now)),
             updated_at: timestamp(row.updated_at),
             position: u32::try_from(position + 1).unwrap_or(u32::MAX),
-            description: row.description.clone(),
+            description: row.description.as_deref().map(text),
             showcase: true,
-            start_date: None,
+            start_date: Some(start_date.format("%Y-%m-%d").to_string()),
             group_id: None,
             page_id: self.config.page_id.clone(),
             group: false,
@@ -466,40 +512,44 @@ impl<'a> Builder<'a> {
             .components
             .iter()
             .find(|r| &r.id == id)
-            .map_or_else(|| id.to_string(), |r| r.name.clone())
+            .map_or_else(|| id.to_string(), |r| text(&r.name))
     }
 
     pub(crate) fn incident(&self, incident: &PageIncident) -> Incident {
         let id = incident.id.to_string();
-        let updates = incident
+        // Each component's status in this incident as the updates set it,
+        // oldest first, for `old_status`.
+        let mut current: Vec<(&ComponentId, ComponentStatus)> = Vec::new();
+        let mut updates: Vec<IncidentUpdate> = incident
             .updates
             .iter()
-            .rev()
             .map(|u| {
                 let affected: Vec<AffectedComponent> = u
                     .component_changes
                     .iter()
-                    .map(|(c, s)| AffectedComponent {
-                        code: c.to_string(),
-                        name: self.component_name(c),
-                        new_status: *s,
+                    .map(|(c, s)| {
+                        let old = match current.iter_mut().find(|(id, _)| *id == c) {
+                            Some((_, status)) => std::mem::replace(status, *s),
+                            None => {
+                                current.push((c, *s));
+                                ComponentStatus::Operational
+                            }
+                        };
+                        AffectedComponent {
+                            code: c.to_string(),
+                            name: self.component_name(c),
+                            old_status: old,
+                            new_status: *s,
+                        }
                     })
                     .collect();
-                IncidentUpdate {
-                    id: format!("{id}-u{}", u.seq),
-                    status: u.status.as_str().to_owned(),
-                    body: u.message.clone(),
-                    incident_id: id.clone(),
-                    created_at: timestamp(u.at),
-                    updated_at: timestamp(u.at),
-                    display_at: timestamp(u.at),
-                    affected_components: (!affected.is_empty()).then_some(affected),
-                }
+                update(&id, u.seq, u.status.as_str(), &u.message, u.at, affected)
             })
             .collect();
+        updates.reverse();
         Incident {
             id: id.clone(),
-            name: incident.title.clone(),
+            name: text(&incident.title),
             status: incident.status().as_str().to_owned(),
             impact: incident.impact.as_str().to_owned(),
             created_at: timestamp(incident.created_at()),
@@ -526,17 +576,17 @@ impl<'a> Builder<'a> {
             .updates()
             .iter()
             .rev()
-            .map(|u| IncidentUpdate {
-                id: format!("{id}-u{}", u.seq),
-                status: u.status.as_str().to_owned(),
-                body: u.message.clone(),
-                incident_id: id.clone(),
-                created_at: timestamp(u.at),
-                updated_at: timestamp(u.at),
-                display_at: timestamp(u.at),
-                affected_components: None,
-            })
+            .map(|u| update(&id, u.seq, u.status.as_str(), &u.message, u.at, Vec::new()))
             .collect();
+        let started_at = match m
+            .updates()
+            .iter()
+            .find(|u| u.status == MaintenanceStatus::InProgress)
+        {
+            Some(u) => Some(u.at),
+            None if m.phase(now) != Phase::Upcoming => Some(m.scheduled_for()),
+            None => None,
+        };
         let completed_at = match m.updates().last() {
             Some(u) if u.status == MaintenanceStatus::Completed => Some(u.at),
             _ if status == MaintenanceStatus::Completed => Some(m.scheduled_until()),
@@ -544,12 +594,12 @@ impl<'a> Builder<'a> {
         };
         Incident {
             id: id.clone(),
-            name: m.title().to_owned(),
+            name: text(m.title()),
             status: status.as_str().to_owned(),
             impact: "maintenance".to_owned(),
             created_at: timestamp(m.created_at()),
             updated_at: timestamp(m.updated_at()),
-            started_at: None,
+            started_at: started_at.map(timestamp),
             monitoring_at: None,
             resolved_at: completed_at.map(timestamp),
             shortlink: self.config.maintenance_permalink(m.id()).to_string(),
@@ -600,5 +650,35 @@ impl<'a> Builder<'a> {
             page: self.page(),
             status: self.rollup.status(),
         }
+    }
+}
+
+/// User text for the JSON: exact but for its bidi controls, balanced.
+fn text(s: &str) -> String {
+    bidi::balance(s).into_owned()
+}
+
+/// One entry of `incident_updates[]`.
+fn update(
+    incident_id: &str,
+    seq: u32,
+    status: &str,
+    body: &str,
+    at: DateTime<Utc>,
+    affected: Vec<AffectedComponent>,
+) -> IncidentUpdate {
+    IncidentUpdate {
+        id: format!("{incident_id}-u{seq}"),
+        status: status.to_owned(),
+        body: text(body),
+        incident_id: incident_id.to_owned(),
+        created_at: timestamp(at),
+        updated_at: timestamp(at),
+        display_at: timestamp(at),
+        affected_components: (!affected.is_empty()).then_some(affected),
+        deliver_notifications: true,
+        custom_tweet: None,
+        tweet_id: None,
+        twitter_updated_at: None,
     }
 }

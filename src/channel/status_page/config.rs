@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use url::Url;
 
 use crate::incident::{ComponentId, IncidentId};
@@ -18,6 +18,9 @@ pub struct PageComponent {
     pub name: String,
     /// An optional line of description.
     pub description: Option<String>,
+    /// The first day its uptime counts (Statuspage's `start_date`); days
+    /// before it show no data. Default: the day the page was first written.
+    pub start_date: Option<NaiveDate>,
 }
 
 impl PageComponent {
@@ -27,6 +30,7 @@ impl PageComponent {
             id,
             name: name.into(),
             description: None,
+            start_date: None,
         }
     }
 
@@ -36,6 +40,42 @@ impl PageComponent {
         self.description = Some(description.into());
         self
     }
+
+    /// Sets the first day its uptime counts (see
+    /// [`start_date`](Self::start_date)).
+    #[must_use]
+    pub fn with_start_date(mut self, date: NaiveDate) -> Self {
+        self.start_date = Some(date);
+        self
+    }
+}
+
+/// A form on the index that posts to an endpoint the page's owner runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Subscribe {
+    pub(crate) kind: SubscribeKind,
+    pub(crate) endpoint: Url,
+}
+
+/// What a subscribe form asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubscribeKind {
+    /// An e-mail address, posted as `email`.
+    Email,
+    /// A webhook URL, posted as `url`.
+    Webhook,
+}
+
+/// The page's look beyond its name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Branding {
+    /// An image shown above the name: its URL and its text alternative.
+    pub(crate) logo: Option<(Url, String)>,
+    /// The accent (links, focus rings, the header's rule) for light and
+    /// dark mode, as `#rrggbb`.
+    pub(crate) accent: Option<(String, String)>,
+    /// Links in the footer, in order: label and URL.
+    pub(crate) footer_links: Vec<(String, Url)>,
 }
 
 /// The validated configuration of one page.
@@ -47,6 +87,8 @@ pub(crate) struct Config {
     pub(crate) name: String,
     pub(crate) page_id: String,
     pub(crate) components: Vec<PageComponent>,
+    pub(crate) branding: Branding,
+    pub(crate) subscribe: Vec<Subscribe>,
     pub(crate) history_limit: usize,
     /// Resolved incidents and completed maintenances last updated longer ago
     /// than this many days are forgotten.

@@ -20,7 +20,7 @@
 //! | `maintenance/<id>.html` | one page per scheduled maintenance |
 //! | `api/v2/summary.json`, `api/v2/status.json` | the [Statuspage public API v2](api) shapes (plus `components.json`, `incidents.json`, `incidents/unresolved.json`, `scheduled-maintenances.json`, `scheduled-maintenances/upcoming.json`, `scheduled-maintenances/active.json`) |
 //! | `history.atom` | an Atom 1.0 feed, one entry per update |
-//! | `widget.js` | an embeddable banner that reads `api/v2/status.json` next to it |
+//! | `widget.js` | an embeddable banner that reads `api/v2/summary.json` next to it: the overall status and the names of open incidents |
 //! | `state.json` | what the page was sent (public text only): the page's source of truth |
 //!
 //! # Writing: one writer, whole sites
@@ -61,10 +61,38 @@
 //! - **Escaped**: user text (titles, messages, names) is HTML/XML-escaped in
 //!   every page and the feed, and written by serde_json in the JSON; the HTML
 //!   is XHTML-compatible and parses as XML.
+//! - **Bidirectional text isolated**: bidi controls in user text (such as
+//!   U+202E, right-to-left override) are balanced (an opener left open is
+//!   closed at the end of the text and before each line break; a closer
+//!   with nothing to close is dropped), then isolated: in `<bdi>` (or a
+//!   paragraph with `dir="auto"`) in HTML, between U+2068 and U+2069 in the
+//!   Atom feed; the JSON carries the balanced text, and the widget puts each
+//!   name in a `<bdi>`. `state.json` keeps the text as it was sent.
 //! - **Self-contained and accessible**: inline CSS, no script on the pages and
-//!   no external asset; a viewport for phones; `lang`, headings in order,
-//!   text contrast of at least 4.5:1, and every status written out in words
-//!   (colour only repeats it).
+//!   no external asset (but the [logo](StaticStatusPageBuilder::logo), if
+//!   one is set); a viewport for phones, and nothing wider than a 390 px
+//!   screen (long words and URLs wrap, times do not break); dark mode
+//!   following the reader's preference; `lang`, unique ids (updates on the
+//!   index are `i-<incident>-update-<n>`, on an incident's page
+//!   `update-<n>`), headings in order, landmarks (header, main, footer with
+//!   its navigation), text contrast of at least 4.5:1 in both modes, and
+//!   every status written out in words (colour only repeats it).
+//! - **Uptime**: each component on the index has a bar per day for the last
+//!   90 days and its uptime over them, computed from the incidents and
+//!   maintenance the page keeps (a major outage counts as down, a partial
+//!   outage for 30 % of its time, degraded performance and maintenance not
+//!   at all; days before the component's
+//!   [start date](PageComponent::with_start_date) have no data). Keep
+//!   [`history_days`](StaticStatusPageBuilder::history_days) at 90 or more
+//!   for the bars to be complete.
+//! - **Yours**: the page's [name](StaticStatusPageBuilder::name),
+//!   [logo](StaticStatusPageBuilder::logo),
+//!   [accent colours](StaticStatusPageBuilder::accent_colours),
+//!   [footer links](StaticStatusPageBuilder::footer_link), and subscribe
+//!   forms posting to your endpoint
+//!   ([e-mail](StaticStatusPageBuilder::subscribe_email),
+//!   [webhook](StaticStatusPageBuilder::subscribe_webhook); none unless
+//!   configured).
 //! - **Only what customers may see**: the page publishes an update only when
 //!   it is for customers (the dispatcher sends it to the primary only then),
 //!   shows earlier updates only if they were for customers, and never shows
@@ -179,6 +207,8 @@ pub mod statuspage_io;
 #[cfg(feature = "status-page")]
 pub mod api;
 #[cfg(feature = "status-page")]
+mod bidi;
+#[cfg(feature = "status-page")]
 mod commit;
 #[cfg(feature = "status-page")]
 mod config;
@@ -199,6 +229,10 @@ mod site;
 mod state;
 #[cfg(feature = "status-page")]
 mod store;
+#[cfg(feature = "status-page")]
+mod theme;
+#[cfg(feature = "status-page")]
+mod uptime;
 
 #[cfg(feature = "status-page")]
 pub use config::PageComponent;

@@ -12,12 +12,13 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::commit::{self, Change, Job};
-use super::config::{Config, PageComponent};
+use super::config::{Branding, Config, PageComponent, Subscribe, SubscribeKind};
 use super::generation;
 use super::lock::DirLock;
 use super::maintenance::Maintenance;
 use super::site::{Scope, Site};
 use super::store::{self, Direct, Sink};
+use super::theme;
 use crate::audience::Audience;
 use crate::channel::{
     BuildError, Channel, ChannelError, ChannelKind, ChannelLimits, Delivery, MessageRef, Receipt,
@@ -86,6 +87,10 @@ pub struct StaticStatusPageBuilder {
     name: String,
     page_id: Option<String>,
     components: Vec<PageComponent>,
+    logo: Option<(String, String)>,
+    accent: Option<(String, String)>,
+    footer_links: Vec<(String, String)>,
+    subscribe: Vec<(SubscribeKind, String)>,
     history_limit: usize,
     history_days: u32,
     lock_timeout: Duration,
@@ -126,6 +131,10 @@ impl StaticStatusPage {
             name: "Status".to_owned(),
             page_id: None,
             components: Vec::new(),
+            logo: None,
+            accent: None,
+            footer_links: Vec::new(),
+            subscribe: Vec::new(),
             history_limit: DEFAULT_HISTORY_LIMIT,
             history_days: DEFAULT_HISTORY_DAYS,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
@@ -287,6 +296,53 @@ impl StaticStatusPageBuilder {
         self
     }
 
+    /// Shows an image above the page's name on every page: `url` (an
+    /// `http` or `https` URL; the page's only asset from elsewhere, so host
+    /// it where the page may load it) and `alt`, the text read instead of it
+    /// (usually the organisation's name). No logo by default.
+    pub fn logo(mut self, url: impl Into<String>, alt: impl Into<String>) -> Self {
+        self.logo = Some((url.into(), alt.into()));
+        self
+    }
+
+    /// The accent colour (links, focus rings, the rule under the header) in
+    /// light and in dark mode, each `#rrggbb`. Each must reach a contrast of
+    /// 4.5:1 against its mode's background (`#ffffff`, `#12151a`), or
+    /// [`build`](Self::build) fails. Default: `#0b4fa8` and `#8cb8ff`.
+    pub fn accent_colours(mut self, light: impl Into<String>, dark: impl Into<String>) -> Self {
+        self.accent = Some((light.into(), dark.into()));
+        self
+    }
+
+    /// Adds a link to the footer of every page, after the page's own (your
+    /// home page, support, terms), in order. `url` is an `http(s)` or
+    /// `mailto:` URL.
+    pub fn footer_link(mut self, label: impl Into<String>, url: impl Into<String>) -> Self {
+        self.footer_links.push((label.into(), url.into()));
+        self
+    }
+
+    /// Adds a form to the index asking for an e-mail address, posted to
+    /// `endpoint` (an `http(s)` URL of a service you run) as
+    /// `application/x-www-form-urlencoded` with the fields `email` and
+    /// `page_id`. The endpoint records the subscriber (and confirms the
+    /// address); the e-mail channel then reaches subscribers with its
+    /// one-click `List-Unsubscribe`. No form unless configured.
+    pub fn subscribe_email(mut self, endpoint: impl Into<String>) -> Self {
+        self.subscribe.push((SubscribeKind::Email, endpoint.into()));
+        self
+    }
+
+    /// Adds a form to the index asking for a webhook URL, posted to
+    /// `endpoint` with the fields `url` and `page_id` (as
+    /// [`subscribe_email`](Self::subscribe_email)). No form unless
+    /// configured.
+    pub fn subscribe_webhook(mut self, endpoint: impl Into<String>) -> Self {
+        self.subscribe
+            .push((SubscribeKind::Webhook, endpoint.into()));
+        self
+    }
+
     /// How many resolved incidents the index lists (default
     /// [`DEFAULT_HISTORY_LIMIT`]); every incident the page still keeps (see
     /// [`history_days`](Self::history_days)) keeps its own page.
@@ -331,7 +387,10 @@ impl StaticStatusPageBuilder {
     /// one. Nothing is written until the first publish.
     ///
     /// Errors ([`BuildError`]): a base URL that is not `http(s)`, a blank
-    /// name, a component listed twice, a zero
+    /// name, a component listed twice, a logo, footer link or subscribe
+    /// endpoint that is not an `http(s)` URL (footer links may be `mailto:`),
+    /// a blank logo text or link label, an accent colour that is not
+    /// `#rrggbb` or lacks contrast, a subscribe form configured twice, a zero
     /// [`history_days`](Self::history_days), a `<dir>/current` that is not
     /// the link this crate keeps, a `state.json` that cannot be read or is
     /// not one this version wrote.
@@ -359,6 +418,65 @@ impl StaticStatusPageBuilder {
                 ));
             }
         }
+        let web_url = |what: &str, url: &str, mailto: bool| {
+            let field = format!("status page {what}");
+            let parsed = Url::parse(url)
+                .map_err(|e| BuildError::url(field.clone(), format!("not a valid URL ({e})")))?;
+            let ok = matches!(parsed.scheme(), "http" | "https") && !parsed.cannot_be_a_base()
+                || mailto && parsed.scheme() == "mailto";
+            if ok {
+                Ok(parsed)
+            } else if mailto {
+                Err(BuildError::url(
+                    field,
+                    "it must be an http, https or mailto URL",
+                ))
+            } else {
+                Err(BuildError::url(field, "it must be an http or https URL"))
+            }
+        };
+        let mut branding = Branding::default();
+        if let Some((url, alt)) = self.logo {
+            if alt.trim().is_empty() {
+                return Err(BuildError::setting(
+                    "status page logo",
+                    "its text alternative is empty",
+                ));
+            }
+            branding.logo = Some((web_url("logo URL", &url, false)?, alt.trim().to_owned()));
+        }
+        if let Some((light, dark)) = self.accent {
+            let accent = |e: String| BuildError::setting("status page accent colours", e);
+            branding.accent = Some((
+                theme::check_accent(&light, theme::LIGHT_BG, "light").map_err(accent)?,
+                theme::check_accent(&dark, theme::DARK_BG, "dark").map_err(accent)?,
+            ));
+        }
+        for (label, url) in self.footer_links {
+            if label.trim().is_empty() {
+                return Err(BuildError::setting(
+                    format!("status page footer link to {url}"),
+                    "its label is empty",
+                ));
+            }
+            branding
+                .footer_links
+                .push((label.trim().to_owned(), web_url("footer link", &url, true)?));
+        }
+        let mut subscribe: Vec<Subscribe> = Vec::new();
+        for (kind, endpoint) in self.subscribe {
+            if subscribe.iter().any(|s| s.kind == kind) {
+                let what = match kind {
+                    SubscribeKind::Email => "status page subscribe_email",
+                    SubscribeKind::Webhook => "status page subscribe_webhook",
+                };
+                return Err(BuildError::setting(what, "it is configured twice"));
+            }
+            subscribe.push(Subscribe {
+                kind,
+                endpoint: web_url("subscribe endpoint", &endpoint, false)?,
+            });
+        }
         let page_id = self.page_id.unwrap_or_else(|| {
             let digest = Sha256::digest(base.as_str().as_bytes());
             digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
@@ -385,6 +503,8 @@ impl StaticStatusPageBuilder {
                 name: self.name.trim().to_owned(),
                 page_id,
                 components: self.components,
+                branding,
+                subscribe,
                 history_limit: self.history_limit,
                 history_days: self.history_days,
                 lock_timeout: self.lock_timeout,

@@ -5,7 +5,9 @@
 //! name) is escaped wherever it appears; JSON is written by serde_json. Text
 //! is also stripped of the characters XML forbids, so every page parses as
 //! XML (the HTML is XHTML-compatible) and the feed stays well-formed whatever
-//! a message contains.
+//! a message contains. Bidirectional controls in user text are balanced
+//! and the text isolated (`<bdi>`, `dir="auto"`, or U+2068…U+2069 in the
+//! feed; see [`bidi`](super::bidi)).
 
 use chrono::{DateTime, Utc};
 use minijinja::syntax::SyntaxConfig;
@@ -13,10 +15,12 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::api::{self, Rollup};
-use super::config::{Config, incident_path, maintenance_path};
+use super::bidi;
+use super::config::{Config, SubscribeKind, incident_path, maintenance_path};
 use super::maintenance::{Maintenance, Phase};
 use super::state::{PageIncident, PageState};
 use super::store::File;
+use super::uptime;
 use crate::incident::{ComponentStatus, Impact, IncidentId};
 
 /// The path of the state file, relative to the site root.
@@ -110,7 +114,7 @@ impl Site {
             Scope::Maintenance(_) => Vec::new(),
         };
         for incident in incidents {
-            let ctx = view.ctx("../", None, Some(view.incident(incident)), None);
+            let ctx = view.ctx("../", None, Some(view.incident(incident, "")), None);
             files.push(self.html(&incident_path(&incident.id), "incident.html", &ctx)?);
         }
         let maintenances: Vec<&Maintenance> = match scope {
@@ -119,7 +123,7 @@ impl Site {
             Scope::Incident(_) => Vec::new(),
         };
         for m in maintenances {
-            let ctx = view.ctx("../", None, None, Some(view.maintenance(m)));
+            let ctx = view.ctx("../", None, None, Some(view.maintenance(m, "")));
             files.push(self.html(&maintenance_path(m.id()), "maintenance.html", &ctx)?);
         }
 
@@ -269,6 +273,12 @@ pub(crate) fn xml_text(s: &str) -> String {
         .collect()
 }
 
+/// User text for a page: XML-safe, its bidi controls balanced (the
+/// templates isolate it).
+fn user_text(s: &str) -> String {
+    bidi::balance(&xml_text(s)).into_owned()
+}
+
 /// A time for people and machines.
 #[derive(Debug, Clone, Serialize)]
 struct Time {
@@ -304,10 +314,51 @@ fn impact_label(impact: Impact) -> &'static str {
 
 #[derive(Debug, Clone, Serialize)]
 struct PageView {
+    id: String,
     name: String,
     url: String,
     feed: String,
     updated: Time,
+    logo: Option<LogoView>,
+    links: Vec<LinkView>,
+    subscribe: Vec<SubscribeView>,
+    /// CSS for the configured accent (built from validated `#rrggbb`).
+    theme: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LogoView {
+    url: String,
+    alt: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LinkView {
+    label: String,
+    url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct SubscribeView {
+    kind: &'static str,
+    endpoint: String,
+    label: &'static str,
+    field: &'static str,
+    input: &'static str,
+    autocomplete: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct DayView {
+    level: &'static str,
+    title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct UptimeView {
+    days: Vec<DayView>,
+    percent: String,
+    summary: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -324,6 +375,7 @@ struct ComponentView {
     status: &'static str,
     label: &'static str,
     symbol: &'static str,
+    uptime: Option<UptimeView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -369,6 +421,7 @@ struct MaintenanceView {
 #[derive(Debug, Clone, Serialize)]
 struct IndexView {
     components: Vec<ComponentView>,
+    uptime_days: u32,
     active: Vec<IncidentView>,
     history: Vec<IncidentView>,
     maintenance_now: Vec<MaintenanceView>,
@@ -425,10 +478,56 @@ impl<'a> View<'a> {
             config,
             rollup,
             page: PageView {
-                name: xml_text(&config.name),
+                id: config.page_id.clone(),
+                name: user_text(&config.name),
                 url: config.base.to_string(),
                 feed: config.join("history.atom").to_string(),
                 updated: time(rollup.now),
+                logo: config.branding.logo.as_ref().map(|(url, alt)| LogoView {
+                    url: url.to_string(),
+                    alt: user_text(alt),
+                }),
+                links: config
+                    .branding
+                    .footer_links
+                    .iter()
+                    .map(|(label, url)| LinkView {
+                        label: user_text(label),
+                        url: url.to_string(),
+                    })
+                    .collect(),
+                subscribe: config
+                    .subscribe
+                    .iter()
+                    .map(|s| match s.kind {
+                        SubscribeKind::Email => SubscribeView {
+                            kind: "email",
+                            endpoint: s.endpoint.to_string(),
+                            label: "Get e-mail when an incident is created, updated or resolved: your e-mail address",
+                            field: "email",
+                            input: "email",
+                            autocomplete: "email",
+                        },
+                        SubscribeKind::Webhook => SubscribeView {
+                            kind: "webhook",
+                            endpoint: s.endpoint.to_string(),
+                            label: "Get a webhook call for every incident update: the URL to call",
+                            field: "url",
+                            input: "url",
+                            autocomplete: "url",
+                        },
+                    })
+                    .collect(),
+                theme: config
+                    .branding
+                    .accent
+                    .as_ref()
+                    .map(|(light, dark)| {
+                        format!(
+                            ":root {{ --link: {light}; }}\n@media (prefers-color-scheme: dark) {{ :root {{ --link: {dark}; }} }}\n"
+                        )
+                    })
+                    .unwrap_or_default(),
             },
             status: StatusView {
                 indicator: rollup.indicator.as_str(),
@@ -458,20 +557,58 @@ impl<'a> View<'a> {
 
     fn component(&self, row: &api::ComponentRow) -> ComponentView {
         ComponentView {
-            name: xml_text(&row.name),
-            description: row.description.as_deref().map(xml_text),
+            name: user_text(&row.name),
+            description: row.description.as_deref().map(user_text),
             status: row.status.as_str(),
             label: row.status.label(),
             symbol: component_symbol(row.status),
+            uptime: None,
         }
     }
 
-    fn incident(&self, incident: &PageIncident) -> IncidentView {
+    fn uptime(&self, name: &str, u: &uptime::Uptime) -> UptimeView {
+        let percent = u.percent.map_or_else(
+            || "No data".to_owned(),
+            |p| format!("{} uptime", uptime::format_percent(p)),
+        );
+        let bad_days = u
+            .days
+            .iter()
+            .filter(|d| d.level > uptime::Level::Maintenance)
+            .count();
+        UptimeView {
+            days: u
+                .days
+                .iter()
+                .map(|d| DayView {
+                    level: d.level.as_str(),
+                    title: if d.down_secs > 0.0 {
+                        format!(
+                            "{}: {}, {} down",
+                            d.date.format("%Y-%m-%d"),
+                            d.level.label(),
+                            uptime::format_down(d.down_secs)
+                        )
+                    } else {
+                        format!("{}: {}", d.date.format("%Y-%m-%d"), d.level.label())
+                    },
+                })
+                .collect(),
+            summary: format!(
+                "{name}, last {} days: {percent}; {bad_days} {} with degraded performance or outages",
+                uptime::DAYS,
+                if bad_days == 1 { "day" } else { "days" }
+            ),
+            percent,
+        }
+    }
+
+    fn incident(&self, incident: &PageIncident, prefix: &str) -> IncidentView {
         let status = incident.status();
         IncidentView {
             href: incident_path(&incident.id),
             permalink: self.config.permalink(&incident.id).to_string(),
-            title: xml_text(&incident.title),
+            title: user_text(&incident.title),
             impact: incident.impact.as_str(),
             impact_label: impact_label(incident.impact),
             status: status.as_str(),
@@ -484,11 +621,11 @@ impl<'a> View<'a> {
                 .iter()
                 .rev()
                 .map(|u| UpdateView {
-                    anchor: format!("update-{}", u.seq),
+                    anchor: format!("{prefix}update-{}", u.seq),
                     status: u.status.as_str(),
                     label: u.status.label(),
                     at: time(u.at),
-                    message: xml_text(&u.message),
+                    message: user_text(&u.message),
                     next: u.next_update_at.map(time),
                 })
                 .collect(),
@@ -509,24 +646,25 @@ impl<'a> View<'a> {
                         .find(|r| r.id == c.id)
                         .map_or(c.name.as_str(), |r| r.name.as_str());
                     ComponentView {
-                        name: xml_text(name),
+                        name: user_text(name),
                         description: None,
                         status: status.as_str(),
                         label: status.label(),
                         symbol: component_symbol(status),
+                        uptime: None,
                     }
                 })
                 .collect(),
         }
     }
 
-    fn maintenance(&self, m: &Maintenance) -> MaintenanceView {
+    fn maintenance(&self, m: &Maintenance, prefix: &str) -> MaintenanceView {
         let now = self.rollup.now;
         let phase = m.phase(now);
         MaintenanceView {
             href: maintenance_path(m.id()),
             permalink: self.config.maintenance_permalink(m.id()).to_string(),
-            title: xml_text(m.title()),
+            title: user_text(m.title()),
             phase: match phase {
                 Phase::Upcoming => "upcoming",
                 Phase::InProgress => "in_progress",
@@ -541,11 +679,11 @@ impl<'a> View<'a> {
                 .iter()
                 .rev()
                 .map(|u| UpdateView {
-                    anchor: format!("update-{}", u.seq),
+                    anchor: format!("{prefix}update-{}", u.seq),
                     status: u.status.as_str(),
                     label: u.status.label(),
                     at: time(u.at),
-                    message: xml_text(&u.message),
+                    message: user_text(&u.message),
                     next: None,
                 })
                 .collect(),
@@ -578,28 +716,46 @@ impl<'a> View<'a> {
         current.sort_by_key(|m| m.scheduled_for());
         let mut past = past;
         past.sort_by_key(|m| std::cmp::Reverse(m.scheduled_for()));
+        // Ids on the index are prefixed by the incident's (or
+        // maintenance's) id, so several open at once never share one.
+        let ids: Vec<_> = self
+            .rollup
+            .components
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        let uptimes = uptime::compute(config, state, &ids, now);
         IndexView {
             components: self
                 .rollup
                 .components
                 .iter()
-                .map(|r| self.component(r))
+                .zip(&uptimes)
+                .map(|(r, u)| {
+                    let mut view = self.component(r);
+                    view.uptime = Some(self.uptime(&view.name, u));
+                    view
+                })
                 .collect(),
+            uptime_days: uptime::DAYS,
             active: incidents
                 .iter()
                 .filter(|i| i.is_open())
-                .map(|i| self.incident(i))
+                .map(|i| self.incident(i, &format!("i-{}-", i.id)))
                 .collect(),
             history: history
                 .into_iter()
                 .take(config.history_limit)
-                .map(|i| self.incident(i))
+                .map(|i| self.incident(i, &format!("i-{}-", i.id)))
                 .collect(),
-            maintenance_now: current.into_iter().map(|m| self.maintenance(m)).collect(),
+            maintenance_now: current
+                .into_iter()
+                .map(|m| self.maintenance(m, &format!("m-{}-", m.id())))
+                .collect(),
             maintenance_past: past
                 .into_iter()
                 .take(config.history_limit)
-                .map(|m| self.maintenance(m))
+                .map(|m| self.maintenance(m, &format!("m-{}-", m.id())))
                 .collect(),
         }
     }
@@ -609,13 +765,17 @@ impl<'a> View<'a> {
         for incident in &state.incidents {
             let link = config.permalink(&incident.id);
             for u in &incident.updates {
-                let mut content = xml_text(&u.message);
+                let mut content = bidi::isolate(&xml_text(&u.message));
                 if let Some(next) = u.next_update_at {
                     content.push_str(&format!("\n\nNext update by {}.", time(next).label));
                 }
                 entries.push(Entry {
                     id: format!("{link}#update-{}", u.seq),
-                    title: xml_text(&format!("[{}] {}", u.status.label(), incident.title)),
+                    title: format!(
+                        "[{}] {}",
+                        u.status.label(),
+                        bidi::isolate(&xml_text(&incident.title))
+                    ),
                     link: format!("{link}#update-{}", u.seq),
                     updated: api::timestamp(u.at),
                     content,
@@ -628,16 +788,16 @@ impl<'a> View<'a> {
             for u in m.updates() {
                 entries.push(Entry {
                     id: format!("{link}#update-{}", u.seq),
-                    title: xml_text(&format!(
+                    title: format!(
                         "[Maintenance: {}] {}",
                         u.status.label(),
-                        m.title()
-                    )),
+                        bidi::isolate(&xml_text(m.title()))
+                    ),
                     link: format!("{link}#update-{}", u.seq),
                     updated: api::timestamp(u.at),
                     content: format!(
                         "{}\n\nScheduled from {} to {}.",
-                        xml_text(&u.message),
+                        bidi::isolate(&xml_text(&u.message)),
                         time(m.scheduled_for()).label,
                         time(m.scheduled_until()).label
                     ),
@@ -663,51 +823,64 @@ impl<'a> View<'a> {
 mod tests {
     use super::*;
 
-    fn luminance(hex: &str) -> f64 {
-        let channel = |i: usize| {
-            let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
-            if v <= 0.039_28 {
-                v / 12.92
-            } else {
-                ((v + 0.055) / 1.055).powf(2.4)
-            }
-        };
-        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
-    }
-
-    fn contrast(a: &str, b: &str) -> f64 {
-        let (a, b) = (luminance(a), luminance(b));
-        (a.max(b) + 0.05) / (a.min(b) + 0.05)
-    }
+    use crate::channel::status_page::theme::{self, contrast, parse_hex};
 
     /// Every text colour in the style sheet reaches WCAG AA (4.5:1) against
-    /// its rule's background, or white.
+    /// its rule's background, or the page's, in light and in dark mode.
     #[test]
     fn text_colours_have_sufficient_contrast() {
-        let hex = |rule: &str, prop: &str| -> Option<String> {
+        let hex = |rule: &str, prop: &str| -> Option<[u8; 3]> {
             let at = rule.find(&format!(" {prop}: #"))?;
-            let start = at + prop.len() + 4;
-            Some(rule[start..start + 6].to_owned())
+            let start = at + prop.len() + 3;
+            parse_hex(&rule[start..start + 7])
         };
+        let light = [
+            ("var(--ink)", "#1b1f24"),
+            ("var(--muted)", "#4a5260"),
+            ("var(--link)", "#0b4fa8"),
+        ];
+        let dark = [
+            ("var(--ink)", "#e6e9ee"),
+            ("var(--muted)", "#aab2bf"),
+            ("var(--link)", "#8cb8ff"),
+        ];
         let mut checked = 0;
-        for rule in STYLE.lines() {
-            let rule = rule
-                .replace("var(--ink)", "#1b1f24")
-                .replace("var(--muted)", "#4a5260")
-                .replace("var(--link)", "#0b4fa8");
+        let mut in_dark = false;
+        for line in STYLE.lines() {
+            if line.starts_with("@media (prefers-color-scheme: dark)") {
+                in_dark = true;
+                continue;
+            }
+            if line == "}" {
+                in_dark = false;
+            }
+            let (vars, page_bg) = if in_dark {
+                (dark, theme::DARK_BG)
+            } else {
+                (light, theme::LIGHT_BG)
+            };
+            let mut rule = line.to_owned();
+            for (var, value) in vars {
+                rule = rule.replace(var, value);
+            }
+            // The page's own variables, checked against the page background.
+            for (var, value) in vars {
+                let ratio = contrast(parse_hex(value).unwrap(), parse_hex(page_bg).unwrap());
+                assert!(
+                    ratio >= 4.5,
+                    "{var} in {}: {ratio:.2}",
+                    if in_dark { "dark" } else { "light" }
+                );
+            }
             let Some(fg) = hex(&rule, "color") else {
                 continue;
             };
-            let bg = hex(&rule, "background").unwrap_or_else(|| "ffffff".to_owned());
-            let ratio = contrast(&fg, &bg);
+            let bg = hex(&rule, "background").unwrap_or_else(|| parse_hex(page_bg).unwrap());
+            let ratio = contrast(fg, bg);
             assert!(ratio >= 4.5, "{rule}: {ratio:.2}");
-            // Coloured backgrounds also hold for the muted and link colours.
-            if bg != "ffffff" {
-                assert!(contrast("0b4fa8", &bg) >= 4.5, "links on {bg}");
-            }
             checked += 1;
         }
-        assert!(checked >= 12, "{checked}");
+        assert!(checked >= 25, "{checked}");
     }
 
     #[test]
