@@ -220,7 +220,7 @@ fn alerts(
     integrations: &Hooks,
     source: Option<&str>,
     base_url: Option<&str>,
-    timeout: Option<Duration>,
+    http: crate::channel::HttpOptions,
 ) -> Result<crate::channel::records::alerts::AlertChannelBuilder, String> {
     for (name, key) in named_secrets("integrations", integrations)? {
         b = b.integration(name, key);
@@ -231,10 +231,7 @@ fn alerts(
     if let Some(u) = base_url {
         b = b.base_url(u);
     }
-    if let Some(t) = timeout {
-        b = b.http(crate::channel::HttpOptions::new().timeout(t));
-    }
-    Ok(b)
+    Ok(b.http(http))
 }
 
 impl ChannelSpec {
@@ -245,6 +242,11 @@ impl ChannelSpec {
     pub(crate) fn build(&self, timeout: Option<Duration>) -> Result<Built, String> {
         let err = |e: crate::channel::BuildError| e.to_string();
         let mut page_links = None;
+        // Every HTTP channel's options: the table's timeout, else the defaults.
+        #[cfg(feature = "__http")]
+        let http = timeout.map_or_else(crate::channel::HttpOptions::new, |t| {
+            crate::channel::HttpOptions::new().timeout(t)
+        });
         let channel: Arc<dyn Channel> = match self {
             #[cfg(feature = "status-page")]
             ChannelSpec::StatusPage { .. } => {
@@ -280,9 +282,7 @@ impl ChannelSpec {
                 if let Some(yes) = deliver_notifications {
                     b = b.deliver_notifications(*yes);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "webhook")]
@@ -300,9 +300,7 @@ impl ChannelSpec {
                 if *allow_http {
                     b = b.danger_allow_http();
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "slack")]
@@ -339,9 +337,7 @@ impl ChannelSpec {
                 if let Some(yes) = reply_broadcast {
                     b = b.reply_broadcast(*yes);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "discord")]
@@ -351,9 +347,7 @@ impl ChannelSpec {
                 for (name, url) in hooks(webhooks)? {
                     b = b.webhook(name, url);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "teams")]
@@ -363,9 +357,7 @@ impl ChannelSpec {
                 for (name, url) in hooks(webhooks)? {
                     b = b.webhook(name, url);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "mattermost")]
@@ -375,9 +367,7 @@ impl ChannelSpec {
                 for (name, url) in hooks(webhooks)? {
                     b = b.webhook(name, url);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "google-chat")]
@@ -387,9 +377,7 @@ impl ChannelSpec {
                 for (name, url) in hooks(webhooks)? {
                     b = b.webhook(name, url);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "email")]
@@ -486,9 +474,7 @@ impl ChannelSpec {
                 if let Some(n) = segment_budget {
                     b = b.segment_budget(*n);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "mastodon")]
@@ -501,9 +487,7 @@ impl ChannelSpec {
                     instance_url.clone(),
                     secret("access_token", access_token)?,
                 );
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "bluesky")]
@@ -520,9 +504,7 @@ impl ChannelSpec {
                 if let Some(u) = base_url {
                     b = b.base_url(u.clone());
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "x")]
@@ -535,9 +517,7 @@ impl ChannelSpec {
                 if let Some(u) = base_url {
                     b = b.base_url(u.clone());
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "pagerduty")]
@@ -561,9 +541,7 @@ impl ChannelSpec {
                 if let Some(u) = base_url {
                     b = b.base_url(u.clone());
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[cfg(feature = "jsm")]
@@ -577,7 +555,7 @@ impl ChannelSpec {
                     integrations,
                     source.as_deref(),
                     base_url.as_deref(),
-                    timeout,
+                    http.clone(),
                 )?
                 .build()
                 .map_err(err)?,
@@ -593,7 +571,7 @@ impl ChannelSpec {
                     integrations,
                     source.as_deref(),
                     base_url.as_deref(),
-                    timeout,
+                    http.clone(),
                 )?
                 .build()
                 .map_err(err)?,
@@ -618,9 +596,7 @@ impl ChannelSpec {
                     }
                     b = b.space(name.clone(), s);
                 }
-                if let Some(t) = timeout {
-                    b = b.http(crate::channel::HttpOptions::new().timeout(t));
-                }
+                b = b.http(http.clone());
                 Arc::new(b.build().map_err(err)?)
             }
             #[allow(unreachable_patterns)]
